@@ -1,0 +1,102 @@
+"""Dask cluster set-up for footprint-map.
+
+Three kinds, chosen by the ``[cluster]`` config section or CLI flags:
+
+``local`` (default)
+    A ``distributed.LocalCluster`` of worker processes on this machine.
+``address``
+    Attach to a running scheduler, e.g. ``tcp://10.0.0.5:8786``
+    (``--scheduler ADDRESS``).
+``jobqueue``
+    An HPC batch cluster through dask-jobqueue (optional extra
+    ``footprint-map[jobqueue]``); ``[cluster.jobqueue]`` holds ``system``
+    (``slurm`` or ``pbs``), ``jobs`` and the keyword arguments of the
+    dask-jobqueue cluster class (``cores``, ``memory``, ``queue``, ``walltime``...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from distributed import Client, LocalCluster
+
+from pipeline.errors import ConfigError
+
+log = logging.getLogger("footprint_map.cluster")
+
+
+@contextlib.contextmanager
+def connect(settings: Mapping[str, Any], *, echo=print) -> Iterator[Client]:
+    """Start or attach to the configured cluster and yield a connected client.
+
+    Parameters
+    ----------
+    settings : mapping
+        The ``[cluster]`` section (see :data:`pipeline.config.SCHEMA`).
+    echo : callable, keyword-only
+        Where to report which cluster is used and its dashboard link.
+    """
+    kind = settings.get("kind", "local")
+    if settings.get("address"):
+        kind = "address"
+    with contextlib.ExitStack() as stack:
+        if kind == "address":
+            client = stack.enter_context(_attach(settings["address"]))
+            description = f"existing scheduler at {settings['address']}"
+        elif kind == "jobqueue":
+            cluster = stack.enter_context(_jobqueue_cluster(settings.get("jobqueue") or {}))
+            client = stack.enter_context(Client(cluster))
+            description = f"dask-jobqueue {type(cluster).__name__}"
+        else:
+            cluster = stack.enter_context(_local_cluster(settings))
+            client = stack.enter_context(Client(cluster))
+            description = (
+                f"LocalCluster, {settings.get('n_workers', 2)} workers x "
+                f"{settings.get('threads_per_worker', 1)} threads, "
+                f"{settings.get('memory_limit', '3GiB')} each"
+            )
+        echo(f"cluster: {description}; dashboard: {client.dashboard_link}")
+        yield client
+
+
+def _local_cluster(settings: Mapping[str, Any]) -> LocalCluster:
+    return LocalCluster(
+        n_workers=int(settings.get("n_workers", 2)),
+        threads_per_worker=int(settings.get("threads_per_worker", 1)),
+        memory_limit=settings.get("memory_limit", "3GiB"),
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.WARNING,
+    )
+
+
+def _attach(address: str) -> Client:
+    try:
+        return Client(address, timeout="20s")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot reach the Dask scheduler at {address} ({exc}); "
+            "check --scheduler / [cluster] address and that the scheduler is running"
+        ) from exc
+
+
+def _jobqueue_cluster(options: Mapping[str, Any]):
+    try:
+        import dask_jobqueue
+    except ImportError as exc:
+        raise ConfigError(
+            "[cluster] kind = 'jobqueue' needs dask-jobqueue; "
+            "install it with pip install 'footprint-map[jobqueue]'"
+        ) from exc
+    options = dict(options)
+    system = options.pop("system", "slurm").lower()
+    jobs = int(options.pop("jobs", 1))
+    classes = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}
+    if system not in classes:
+        raise ConfigError(f"[cluster.jobqueue] system = {system!r}; choose one of {list(classes)}")
+    cluster = classes[system](**options)
+    cluster.scale(jobs=jobs)
+    return cluster

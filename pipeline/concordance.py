@@ -1,0 +1,143 @@
+"""Concordance from inventory sectors to MRIO sectors.
+
+File format (CSV): columns ``inventory_sector``, ``mrio_sector`` and an optional
+``weight``. One inventory sector may map to several MRIO sectors.
+
+* Without weights (or with blank weights), the weights ``w[r, s, i]`` of region
+  ``r`` are the region's MRIO production emissions ``F[r, i]`` of the mapped
+  sectors, normalised to sum to one; where these are all zero, its outputs
+  ``x[r, i]``; where those are zero too, equal weights.
+* With weights, each inventory sector's weights must sum to one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import ConcordanceError, InputFileError
+
+_COLUMNS = ("inventory_sector", "mrio_sector")
+
+
+@dataclass(frozen=True)
+class SectorConcordance:
+    """Binary map and optional fixed weights from inventory to MRIO sectors.
+
+    Attributes
+    ----------
+    inventory_sectors, mrio_sectors : tuple of str
+        Axis labels of ``mapping``.
+    mapping : numpy.ndarray
+        ``(n_inventory, n_mrio)`` bool, True where the pair is listed.
+    fixed_weights : numpy.ndarray or None
+        ``(n_inventory, n_mrio)`` weights if the file gives them.
+    source : str
+        Where the concordance came from, for error messages.
+    """
+
+    inventory_sectors: tuple[str, ...]
+    mrio_sectors: tuple[str, ...]
+    mapping: np.ndarray
+    fixed_weights: np.ndarray | None
+    source: str
+
+
+def read_concordance(
+    path: str | Path, *, inventory_sectors: Sequence[str], mrio_sectors: Sequence[str]
+) -> SectorConcordance:
+    """Read and check a concordance CSV against the inventory and MRIO sectors.
+
+    Raises
+    ------
+    ConcordanceError
+        If an inventory sector is missing, an MRIO sector is unknown, or fixed
+        weights do not sum to one.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: concordance file not found; check [concordance] file")
+    table = pd.read_csv(path, dtype={c: str for c in _COLUMNS})
+    missing_cols = [c for c in _COLUMNS if c not in table.columns]
+    if missing_cols:
+        raise ConcordanceError(
+            f"{path}: missing columns {missing_cols}; expected inventory_sector,mrio_sector[,weight]"
+        )
+    return concordance_from_table(
+        table, inventory_sectors=inventory_sectors, mrio_sectors=mrio_sectors, source=str(path)
+    )
+
+
+def concordance_from_table(
+    table: pd.DataFrame,
+    *,
+    inventory_sectors: Sequence[str],
+    mrio_sectors: Sequence[str],
+    source: str = "concordance",
+) -> SectorConcordance:
+    """Build a :class:`SectorConcordance` from a long table (see module docstring)."""
+    inv = list(inventory_sectors)
+    mrio = list(mrio_sectors)
+    listed_inv = set(table["inventory_sector"])
+    absent = [s for s in inv if s not in listed_inv]
+    if absent:
+        raise ConcordanceError(
+            f"{source}: inventory sector(s) {absent} have no row; add rows "
+            f"'<sector>,<mrio_sector>' mapping them to some of {mrio}"
+        )
+    unknown = sorted(set(table["mrio_sector"]) - set(mrio))
+    if unknown:
+        raise ConcordanceError(f"{source}: MRIO sector(s) {unknown} are not in the MRIO {mrio}")
+    table = table[table["inventory_sector"].isin(inv)]
+    rows = table["inventory_sector"].map({s: n for n, s in enumerate(inv)}).to_numpy()
+    cols = table["mrio_sector"].map({s: n for n, s in enumerate(mrio)}).to_numpy()
+    mapping = np.zeros((len(inv), len(mrio)), dtype=bool)
+    mapping[rows, cols] = True
+    fixed = None
+    if "weight" in table.columns and table["weight"].notna().any():
+        fixed = np.zeros(mapping.shape)
+        np.add.at(fixed, (rows, cols), table["weight"].fillna(0).to_numpy(dtype=float))
+        sums = fixed.sum(axis=1)
+        bad = np.flatnonzero(np.abs(sums - 1) > 1e-9)
+        if bad.size:
+            s = inv[bad[0]]
+            verb = "loses" if sums[bad[0]] < 1 else "double counts"
+            raise ConcordanceError(
+                f"{source}: weights of inventory sector {s!r} sum to {sums[bad[0]]:.6g} and so "
+                f"{verb} emissions; make each sector's weights sum to 1 or leave them blank"
+            )
+    return SectorConcordance(tuple(inv), tuple(mrio), mapping, fixed, source)
+
+
+def sector_weights(
+    concordance: SectorConcordance, *, emissions: np.ndarray, output: np.ndarray
+) -> np.ndarray:
+    """Weights ``w[r, s, i]`` of MRIO sector ``i`` within inventory sector ``s`` in region ``r``.
+
+    Parameters
+    ----------
+    concordance : SectorConcordance
+    emissions, output : numpy.ndarray
+        ``(n_regions, n_mrio)`` MRIO production emissions and total output.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_regions, n_inventory, n_mrio)``; each ``[r, s, :]`` sums to one.
+    """
+    if concordance.fixed_weights is not None:
+        return np.broadcast_to(
+            concordance.fixed_weights, (emissions.shape[0], *concordance.mapping.shape)
+        ).copy()
+    mask = concordance.mapping[None, :, :].astype(float)
+    weights = np.zeros(mask.shape[:1] + mask.shape[1:])
+    for basis in (np.ones_like(output), output, emissions):
+        raw = mask * basis[:, None, :]
+        total = raw.sum(axis=2, keepdims=True)
+        usable = np.broadcast_to(total > 0, raw.shape)
+        weights = np.where(usable, raw / np.where(total > 0, total, 1.0), weights)
+    return weights

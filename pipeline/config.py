@@ -1,0 +1,169 @@
+"""Study configuration: a TOML file, checked key by key.
+
+Relative input paths resolve against ``[study] inputs``, which itself resolves
+against the directory of the config file; ``--inputs`` on the command line
+overrides it. Unknown keys and wrong types are errors that name the key and
+suggest the closest known one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+#: section -> key -> (accepted types, default). ``...`` marks a required key.
+SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
+    "study": {
+        "name": ((str,), "study"),
+        "country": ((str,), ...),
+        "inputs": ((str,), "."),
+        "domestic_regions": ((list,), None),
+    },
+    "mrio": {
+        "format": ((str,), "nested"),
+        "global": ((str,), ...),
+        "global_format": ((str,), "plain"),
+        "subnational": ((str,), None),
+        "sector_concordance": ((str,), None),
+        "stressor": ((str,), "CO2"),
+        "method": ((str,), "auto"),
+        "balance_rtol": ((float, int), 1e-6),
+    },
+    "inventory": {
+        "files": ((dict,), ...),
+        "units": ((str,), None),
+        "variables": ((dict,), None),
+        "chunks": ((int,), None),
+    },
+    "regions": {
+        "boundaries": ((str,), ...),
+        "code_field": ((str,), "code"),
+        "outside": ((str,), "error"),
+        "aliases": ((dict,), None),
+    },
+    "concordance": {"file": ((str,), ...)},
+    "output": {
+        "dtype": ((str,), "float64"),
+        "maps": ((bool,), True),
+        "hotspot_share": ((float,), 0.75),
+        "chunk_memory_mb": ((int, float), 64),
+    },
+    "cluster": {
+        "kind": ((str,), "local"),
+        "address": ((str,), None),
+        "n_workers": ((int,), 2),
+        "threads_per_worker": ((int,), 1),
+        "memory_limit": ((str,), "3GiB"),
+        "jobqueue": ((dict,), None),
+    },
+}
+
+_CHOICES = {
+    ("mrio", "format"): ("nested", "plain"),
+    ("mrio", "global_format"): ("plain", "exiobase3", "eora26", "oecd", "gloria"),
+    ("mrio", "method"): ("auto", "lu", "iterative", "mixed"),
+    ("output", "dtype"): ("float64", "float32"),
+    ("cluster", "kind"): ("local", "address", "jobqueue"),
+}
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A checked study configuration.
+
+    Attributes
+    ----------
+    sections : dict
+        Section name to its settings, defaults filled in.
+    path : Path
+        The config file.
+    inputs : Path
+        Directory that relative input paths resolve against.
+    raw_text : str
+        The file's text, kept for provenance.
+    """
+
+    sections: dict[str, dict[str, Any]]
+    path: Path
+    inputs: Path
+    raw_text: str = field(repr=False)
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.sections[section]
+
+    def input_path(self, value: str | Path) -> Path:
+        """Resolve an input path against :attr:`inputs`."""
+        return (self.inputs / Path(value).expanduser()).resolve()
+
+
+def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyConfig:
+    """Read and check a study config.
+
+    Parameters
+    ----------
+    path : str or Path
+        TOML file.
+    inputs : str or Path, optional
+        Overrides ``[study] inputs``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the key and the fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found; pass the path of a TOML study file")
+    text = path.read_text()
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    sections = check_sections(raw, source=str(path))
+    base = Path(inputs) if inputs is not None else path.parent / sections["study"]["inputs"]
+    return StudyConfig(sections, path.resolve(), base.resolve(), text)
+
+
+def check_sections(raw: dict[str, Any], *, source: str) -> dict[str, dict[str, Any]]:
+    """Check ``raw`` against :data:`SCHEMA` and fill defaults."""
+    _reject_unknown(raw, SCHEMA, source=source, where="section")
+    sections: dict[str, dict[str, Any]] = {}
+    for name, keys in SCHEMA.items():
+        given = raw.get(name, {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        _reject_unknown(given, keys, source=source, where=f"key in [{name}]")
+        sections[name] = {k: _checked(name, k, given, spec, source) for k, spec in keys.items()}
+    return sections
+
+
+def _checked(section: str, key: str, given: dict, spec: tuple, source: str) -> Any:
+    types, default = spec
+    if key not in given:
+        if default is ...:
+            raise ConfigError(f"{source}: [{section}] {key} is required")
+        return default
+    value = given[key]
+    if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        wanted = " or ".join(t.__name__ for t in types)
+        raise ConfigError(
+            f"{source}: [{section}] {key} = {value!r} should be a {wanted}, "
+            f"not a {type(value).__name__}"
+        )
+    choices = _CHOICES.get((section, key))
+    if choices and value not in choices:
+        raise ConfigError(f"{source}: [{section}] {key} = {value!r}; choose one of {choices}")
+    return float(value) if float in types and isinstance(value, int) else value
+
+
+def _reject_unknown(given: dict, known: dict, *, source: str, where: str) -> None:
+    for key in given:
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {sorted(known)}"
+            raise ConfigError(f"{source}: unknown {where} {key!r}{hint}")

@@ -1,0 +1,191 @@
+"""xarray layer: assemble the hotspot cubes with labels, CRS, units and provenance.
+
+The cubes follow the output contract in README.md: ``emissions``,
+``region_index``, ``attribution``, ``footprint``, ``footprint_by_sector``,
+``footprint_by_category`` and ``foreign_footprint``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from pipeline.errors import ConservationError
+from pipeline.grid import blocks
+from pipeline.kernels import tables
+
+UNITS = "t CO2"
+CONSERVATION_RTOL = 1e-6
+
+
+@dataclass(frozen=True)
+class CubeInputs:
+    """Everything the cube needs, already checked.
+
+    Attributes
+    ----------
+    emissions : xarray.DataArray
+        Lazy ``(sector, y, x)`` in t CO2 per cell, with a CRS.
+    region_index : xarray.DataArray
+        Lazy ``(y, x)`` int: position in ``region_codes``, ``-1`` outside.
+    region_codes : tuple of str
+        Codes of the region raster.
+    producer_of_code : numpy.ndarray
+        ``(n_codes,)`` position of each raster region in ``shares.region``, or -1.
+    shares : xarray.DataArray
+        ``(region, mrio_sector, consumer, category)`` attribution shares.
+    weights : numpy.ndarray
+        ``(n_producers, n_inventory_sectors, n_mrio_sectors)`` concordance weights.
+    region_totals : numpy.ndarray
+        ``(n_codes, n_inventory_sectors)`` inventory totals per raster region.
+    foreign : numpy.ndarray
+        ``(n_consumers,)`` bool, True outside the nested country.
+    dtype : numpy.dtype
+        Dtype of the per-cell cubes.
+    """
+
+    emissions: xr.DataArray
+    region_index: xr.DataArray
+    region_codes: tuple[str, ...]
+    producer_of_code: np.ndarray
+    shares: xr.DataArray
+    weights: np.ndarray
+    region_totals: np.ndarray
+    foreign: np.ndarray
+    dtype: np.dtype = np.dtype("float64")
+
+
+def build_cube(inputs: CubeInputs) -> xr.Dataset:
+    """Return the lazy hotspot dataset (see module docstring)."""
+    share_values = inputs.shares.transpose("region", "mrio_sector", "consumer", "category").values
+    m = tables.inventory_sector_shares(inputs.weights, share_values)
+    split = tables.split_outputs(m, inputs.foreign)
+    n_consumers, n_categories = m.shape[2], m.shape[3]
+    stacked = np.concatenate(
+        [split["by_consumer"], split["by_category"], split["foreign"][:, :, None]], axis=2
+    )
+    per_code = tables.rows_for_codes(stacked, inputs.producer_of_code)
+    foreign_per_code = tables.rows_for_codes(split["foreign"], inputs.producer_of_code)
+    e = inputs.emissions.data
+    idx = inputs.region_index.data
+    cells = blocks.apply_region_tables(e, idx, per_code, dtype=inputs.dtype)
+    by_sector = blocks.scale_by_region(e, idx, foreign_per_code, dtype=inputs.dtype)
+
+    spatial = {"y": inputs.emissions["y"], "x": inputs.emissions["x"]}
+    labels = _labels(inputs)
+    cube = xr.Dataset(
+        {
+            "emissions": inputs.emissions.drop_vars("spatial_ref", errors="ignore"),
+            "region_index": inputs.region_index.drop_vars("spatial_ref", errors="ignore"),
+            "attribution": _attribution(inputs, m, labels),
+            "footprint": (("consumer", "y", "x"), cells[:n_consumers]),
+            "footprint_by_category": (
+                ("category", "y", "x"),
+                cells[n_consumers : n_consumers + n_categories],
+            ),
+            "foreign_footprint": (("y", "x"), cells[n_consumers + n_categories]),
+            "footprint_by_sector": (("sector", "y", "x"), by_sector),
+            "sector_weights": (("region", "sector", "mrio_sector"), inputs.weights),
+        },
+        coords={**spatial, **labels},
+    )
+    _describe(cube, inputs)
+    return cube.rio.write_crs(inputs.emissions.rio.crs)
+
+
+def _labels(inputs: CubeInputs) -> dict[str, object]:
+    shares = inputs.shares
+    return {
+        "consumer": text_labels(shares["consumer"].values),
+        "foreign": ("consumer", inputs.foreign),
+        "category": text_labels(shares["category"].values),
+        "sector": text_labels(inputs.emissions["sector"].values),
+        "region": text_labels(shares["region"].values),
+        "mrio_sector": text_labels(shares["mrio_sector"].values),
+    }
+
+
+def text_labels(values) -> np.ndarray:
+    """Labels as variable-length strings, which zarr v3 stores portably."""
+    return np.array([str(v) for v in values], dtype=object)
+
+
+def _attribution(inputs: CubeInputs, m: np.ndarray, labels: dict) -> xr.DataArray:
+    has = inputs.producer_of_code >= 0
+    totals = np.zeros((m.shape[0], m.shape[1]))
+    totals[inputs.producer_of_code[has]] = inputs.region_totals[has]
+    values = totals[:, :, None, None] * m
+    return xr.DataArray(values, dims=("region", "sector", "consumer", "category"))
+
+
+def _describe(cube: xr.Dataset, inputs: CubeInputs) -> None:
+    text = {
+        "emissions": "inventory CO2 emissions per cell",
+        "attribution": "emissions of producer region and inventory sector driven by "
+        "each consumer's final-demand category",
+        "footprint": "emissions per cell driven by each consumer (all categories, sectors)",
+        "footprint_by_sector": "emissions per cell driven by foreign consumers, by sector",
+        "footprint_by_category": "emissions per cell driven by foreign consumers, by category",
+        "foreign_footprint": "emissions per cell driven by all foreign consumers",
+    }
+    for name, long_name in text.items():
+        cube[name].attrs.update(units=UNITS, long_name=long_name)
+    cube["sector_weights"].attrs.update(units="1", long_name="MRIO sector weights per region")
+    cube["region_index"].attrs.update(
+        long_name="region of each cell (position in flag_meanings; -1 outside)",
+        flag_values=list(range(len(inputs.region_codes))),
+        flag_meanings=" ".join(inputs.region_codes),
+    )
+    for name, var in cube.data_vars.items():
+        if {"y", "x"} <= set(var.dims):
+            var.encoding["coordinates"] = "spatial_ref"
+            var.attrs["grid_mapping"] = "spatial_ref"
+        if name == "footprint":
+            var.encoding["chunks"] = (1, *var.data.chunksize[1:])
+
+
+def conservation_terms(cube: xr.Dataset, producer_codes: np.ndarray) -> dict[str, da.Array]:
+    """Lazy sums whose agreement proves conservation (see :func:`check_conservation`)."""
+    in_producer = da.isin(cube["region_index"].data, producer_codes)
+    cell_inventory = da.where(in_producer, cube["emissions"].data.sum(axis=0), 0.0)
+    cell_footprint = cube["footprint"].data.sum(axis=0)
+    cell_error = abs(cell_footprint - cell_inventory)
+    foreign = cube["foreign_footprint"].data
+    return {
+        "cell_max_abs_error": cell_error.max(),
+        "cell_max_rel_error": (cell_error / da.maximum(cell_inventory, 1e-300)).max(),
+        "inventory_total": cell_inventory.sum(),
+        "consumer_cell_totals": cube["footprint"].data.sum(axis=(1, 2)),
+        "foreign_by_sector_error": abs(cube["footprint_by_sector"].data.sum(axis=0) - foreign).max(),
+        "foreign_by_category_error": abs(cube["footprint_by_category"].data.sum(axis=0) - foreign).max(),
+    }
+
+
+def check_conservation(results: dict, attribution: xr.DataArray, *, rtol: float = CONSERVATION_RTOL) -> float:
+    """Return the largest relative conservation error; raise above ``rtol``.
+
+    Checks that per cell the consumers add up to the mapped inventory, that cell
+    sums equal the ``attribution`` totals per consumer, and that the sector and
+    category cubes add up to the foreign total.
+    """
+    total = max(float(results["inventory_total"]), 1e-300)
+    per_consumer = attribution.sum(("region", "sector", "category")).values
+    errors = {
+        "per-cell consumers vs inventory": float(results["cell_max_rel_error"]),
+        "cell sums vs attribution": float(
+            np.abs(results["consumer_cell_totals"] - per_consumer).max() / total
+        ),
+        "attribution vs inventory": abs(float(per_consumer.sum()) - total) / total,
+        "sector cube vs foreign total": float(results["foreign_by_sector_error"]) / total,
+        "category cube vs foreign total": float(results["foreign_by_category_error"]) / total,
+    }
+    worst = max(errors, key=errors.get)
+    if errors[worst] > rtol:
+        raise ConservationError(
+            f"conservation failed: {worst} differs by {errors[worst]:.3g} (relative) > {rtol:g}; "
+            "check that the MRIO is balanced and every emitting region has MRIO rows"
+        )
+    return max(errors.values())

@@ -1,0 +1,103 @@
+"""Dask layer: map the per-cell kernels over spatial chunks.
+
+Nothing here does arithmetic of its own; each function wraps one kernel of
+:mod:`pipeline.kernels.cells` in :func:`dask.array.blockwise`. The region tables
+enter the graph once, as a single-chunk dask array, so every task refers to the
+same key and the scheduler ships them to each worker once.
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+
+from pipeline.kernels import cells
+
+
+def as_single_chunk(table: np.ndarray, *, name: str) -> da.Array:
+    """Wrap a small table as a one-chunk dask array with a stable name."""
+    return da.from_array(table, chunks=table.shape, name=f"{name}-{_token(table)}")
+
+
+def apply_region_tables(
+    emissions: da.Array, region_index: da.Array, tables: np.ndarray, *, dtype=None
+) -> da.Array:
+    """Lazy :func:`pipeline.kernels.cells.apply_region_tables` over spatial chunks.
+
+    Parameters
+    ----------
+    emissions : dask.array.Array
+        ``(n_sectors, ny, nx)`` with one chunk along sectors.
+    region_index : dask.array.Array
+        ``(ny, nx)`` with the same spatial chunks.
+    tables : numpy.ndarray
+        ``(n_regions, n_sectors, n_out)``.
+    dtype : numpy dtype, optional
+        Output dtype; default float64.
+    """
+    dtype = np.dtype(dtype or np.float64)
+    table = as_single_chunk(tables.astype(dtype), name="region-tables")
+    return da.blockwise(
+        cells.apply_region_tables,
+        "qyx",
+        emissions.rechunk({0: -1}),
+        "syx",
+        region_index,
+        "yx",
+        table,
+        "rsq",
+        concatenate=True,
+        dtype=dtype,
+        meta=np.empty((0, 0, 0), dtype=dtype),
+    )
+
+
+def scale_by_region(
+    emissions: da.Array, region_index: da.Array, factors: np.ndarray, *, dtype=None
+) -> da.Array:
+    """Lazy :func:`pipeline.kernels.cells.scale_by_region` over spatial chunks."""
+    dtype = np.dtype(dtype or np.float64)
+    table = as_single_chunk(factors.astype(dtype), name="region-factors")
+    return da.blockwise(
+        cells.scale_by_region,
+        "syx",
+        emissions.rechunk({0: -1}),
+        "syx",
+        region_index,
+        "yx",
+        table,
+        "rs",
+        concatenate=True,
+        dtype=dtype,
+        meta=np.empty((0, 0, 0), dtype=dtype),
+    )
+
+
+def region_sector_totals(
+    emissions: da.Array, region_index: da.Array, n_regions: int
+) -> da.Array:
+    """Lazy ``(n_regions + 1, n_sectors)`` totals; the last row is outside every region."""
+    emissions = emissions.rechunk({0: -1})
+    n_sectors = emissions.shape[0]
+    partial = da.map_blocks(
+        _totals_block,
+        emissions,
+        region_index[None],
+        n_regions,
+        new_axis=[3],
+        chunks=((n_regions + 1,), *[(1,) * len(c) for c in emissions.chunks[1:]], (n_sectors,)),
+        dtype=np.float64,
+        meta=np.empty((0, 0, 0, 0)),
+    )
+    return partial.sum(axis=(1, 2))
+
+
+def _totals_block(emissions: np.ndarray, region_index: np.ndarray, n_regions: int) -> np.ndarray:
+    totals = cells.region_sector_totals(emissions, region_index[0], n_regions)
+    return totals[:, None, None, :]
+
+
+def _token(array: np.ndarray) -> str:
+    from dask.base import tokenize
+
+    return tokenize(array)

@@ -1,0 +1,1 @@
+"""Pure numpy/scipy kernels (no I/O, no dask, no pandas)."""

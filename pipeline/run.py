@@ -1,0 +1,185 @@
+"""Run a configured study end to end: MRIO -> shares -> grid -> cubes -> summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import dask
+import numpy as np
+from dask.base import unpack_collections
+from distributed import Client, progress
+
+from pipeline import cube as cube_mod
+from pipeline import maps, stages, summary
+from pipeline.concordance import read_concordance, sector_weights
+from pipeline.config import StudyConfig
+from pipeline.grid.regions import read_regions
+from pipeline.mrio import attribution_shares
+from pipeline.store import ensure_writable_dir, provenance, write_text_atomic, write_zarr_atomic
+
+STORE_NAME = "footprint.zarr"
+SYNTHETIC_NOTE = "SYNTHETIC demo data: economic and emission numbers are made up."
+
+
+def make_compute(client: Client | None, *, show_progress: bool) -> Callable[..., tuple]:
+    """A ``dask.compute`` that shows a progress bar on the client when asked."""
+    if client is None or not show_progress:
+        return dask.compute
+
+    def compute(*args):
+        collections, repack = unpack_collections(*args, traverse=True)
+        futures = client.compute(collections)
+        progress(futures)
+        print(file=sys.stderr)
+        return repack(client.gather(futures))
+
+    return compute
+
+
+def run_study(
+    config: StudyConfig,
+    out: Path,
+    *,
+    client: Client | None = None,
+    echo: Callable[[str], None] = print,
+    show_progress: bool = False,
+    note: str = "",
+) -> dict:
+    """Run ``config`` and write ``out/footprint.zarr``, ``summary.json`` and maps.
+
+    Returns
+    -------
+    dict
+        The summary written to ``out/summary.json``.
+    """
+    out = ensure_writable_dir(Path(out))
+    work = ensure_writable_dir(out / "work")
+    compute = make_compute(client, show_progress=show_progress)
+    clock = _Clock(echo)
+
+    clock.stage("MRIO: load and nest")
+    loaded = stages.load_mrio(config)
+    if loaded.report is not None:
+        report = loaded.report
+        echo(f"  nested {len(loaded.domestic)} subnational regions; RAS iterations "
+             f"{report.iterations}, max relative cell adjustment {report.max_rel_adjustment:.2e}, "
+             f"export scaling {report.export_scaling_min:.4f}..{report.export_scaling_max:.4f}")
+    clock.stage("grid: ingest inventory and rasterize regions")
+    grid = stages.ingest_grid(config, work, compute=compute)
+    totals = stages.region_totals(grid, compute=compute)
+    mrio_regions = list(loaded.table.regions)
+    code_rows = stages.producer_codes(grid.region_codes, config["regions"]["aliases"], mrio_regions)
+    outside = stages.check_region_coverage(
+        totals, grid.region_codes, code_rows,
+        outside=config["regions"]["outside"], source=grid.sources["boundaries"],
+    )
+    region_index = grid.region_index if outside is None else stages.assign_outside(grid, outside)
+    if outside is not None:
+        totals = stages.region_totals(
+            stages.GridInputs(grid.emissions, region_index, grid.region_codes, grid.store,
+                              grid.sources), compute=compute)
+    producer_rows = sorted({int(r) for r in code_rows if r >= 0})
+    producers = [mrio_regions[r] for r in producer_rows]
+    remap = {r: n for n, r in enumerate(producer_rows)}
+    producer_of_code = np.array([remap.get(int(r), -1) for r in code_rows])
+
+    clock.stage(f"MRIO: attribution shares for {len(producers)} producer regions")
+    shares = attribution_shares(
+        loaded.table, regions=producers, client=client, method=config["mrio"]["method"]
+    ).rename(sector="mrio_sector")
+    shares = shares.sel(region=producers)
+    weights = _weights(config, grid, loaded, producers, shares)
+    domestic = set(loaded.domestic) or set(producers)
+    foreign = np.array([c not in domestic for c in shares["consumer"].values])
+
+    clock.stage("grid: per-cell attribution and zarr write")
+    inputs = cube_mod.CubeInputs(
+        emissions=grid.emissions,
+        region_index=region_index,
+        region_codes=grid.region_codes,
+        producer_of_code=producer_of_code,
+        shares=shares,
+        weights=weights,
+        region_totals=totals[:-1],
+        foreign=foreign,
+        dtype=np.dtype(config["output"]["dtype"]),
+    )
+    cube = cube_mod.build_cube(inputs)
+    sources = {**loaded.sources, **grid.sources, "concordance": _concordance_path(config)}
+    cube.attrs.update(provenance(config_text=config.raw_text, inputs=sources))
+    cube.attrs.update(title=f"footprint-map: {config['study']['name']}", note=note)
+    errors: dict[str, float] = {}
+
+    def check(results):
+        errors["max"] = cube_mod.check_conservation(results, cube["attribution"])
+
+    store = out / STORE_NAME
+    producer_codes = np.flatnonzero(producer_of_code >= 0)
+    write_zarr_atomic(
+        cube, store, also_compute=cube_mod.conservation_terms(cube, producer_codes),
+        check=check, compute=compute,
+    )
+    echo(f"  wrote {store} (conservation max relative error {errors['max']:.2e})")
+
+    clock.stage("summary and maps")
+    result = _summarize(config, store, producer_codes, errors["max"], compute)
+    write_text_atomic(out / "summary.json", summary.to_json(result))
+    if config["output"]["maps"]:
+        borders = read_regions(grid.sources["boundaries"], code_field=config["regions"]["code_field"])
+        import xarray as xr
+
+        maps.standard_maps(xr.open_zarr(store), result, out / "maps", borders=borders, note=note)
+    clock.done()
+    return result
+
+
+def _summarize(config, store, producer_codes, error, compute) -> dict:
+    import xarray as xr
+
+    opened = xr.open_zarr(store)
+    land = opened["region_index"].isin(producer_codes)
+    return summary.summarize(
+        opened, land_mask=land, conservation_error=error,
+        hotspot_share=config["output"]["hotspot_share"], compute=compute,
+    )
+
+
+def _concordance_path(config: StudyConfig) -> Path:
+    return config.input_path(config["concordance"]["file"])
+
+
+def _weights(config, grid, loaded, producers, shares) -> np.ndarray:
+    mrio_sectors = [str(s) for s in shares["mrio_sector"].values]
+    concordance = read_concordance(
+        _concordance_path(config),
+        inventory_sectors=[str(s) for s in grid.emissions["sector"].values],
+        mrio_sectors=mrio_sectors,
+    )
+    table = loaded.table
+    rows = table.rows
+    f = _by_region_sector(table.F, rows, producers, mrio_sectors)
+    x = _by_region_sector(table.x, rows, producers, mrio_sectors)
+    return sector_weights(concordance, emissions=f, output=x)
+
+
+def _by_region_sector(values, rows, regions, sectors) -> np.ndarray:
+    import pandas as pd
+
+    series = pd.Series(np.asarray(values, dtype=float), index=rows)
+    frame = series.unstack("sector").reindex(index=regions, columns=sectors)
+    return frame.fillna(0.0).to_numpy()
+
+
+class _Clock:
+    def __init__(self, echo):
+        self.echo, self.start, self.n = echo, time.perf_counter(), 0
+
+    def stage(self, text: str) -> None:
+        self.n += 1
+        self.echo(f"[{self.n}] {text}  (t={time.perf_counter() - self.start:.1f}s)")
+
+    def done(self) -> None:
+        self.echo(f"done in {time.perf_counter() - self.start:.1f}s")

@@ -1,0 +1,215 @@
+"""Pipeline stages: each takes checked inputs and returns plain results.
+
+The stages are wired together by :mod:`pipeline.run`. They raise
+:class:`pipeline.errors.FootprintError` subclasses with one-line messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+import xarray as xr
+from affine import Affine
+
+from pipeline import mrio as mrio_api
+from pipeline.config import StudyConfig
+from pipeline.errors import ConfigError, GridError, InputFileError, MRIOError
+from pipeline.grid import blocks, inventory, regions
+from pipeline.store import write_zarr_atomic
+
+DEFAULT_CHUNK = 512
+
+
+@dataclass(frozen=True)
+class LoadedMRIO:
+    """The attribution-ready MRIO and which of its regions are domestic."""
+
+    table: mrio_api.MRIO
+    domestic: tuple[str, ...]
+    report: object | None
+    sources: dict[str, Path]
+
+
+def load_mrio(config: StudyConfig) -> LoadedMRIO:
+    """Read the configured MRIO; nest the subnational table if configured."""
+    section = config["mrio"]
+    stressor = section["stressor"]
+    global_path = config.input_path(section["global"])
+    sources = {"mrio_global": global_path}
+    table = _read_global(global_path, section)
+    if section["format"] == "plain":
+        domestic = tuple(config["study"]["domestic_regions"] or ())
+        return LoadedMRIO(table, domestic, None, sources)
+    if not section["subnational"]:
+        raise ConfigError(
+            f"{config.path}: [mrio] format = 'nested' needs [mrio] subnational "
+            "(the provincial table's directory)"
+        )
+    sub_path = config.input_path(section["subnational"])
+    sources["mrio_subnational"] = sub_path
+    sub = mrio_api.read_subnational(sub_path, stressor=stressor)
+    concordance = None
+    if section["sector_concordance"]:
+        conc_path = config.input_path(section["sector_concordance"])
+        sources["mrio_sector_concordance"] = conc_path
+        concordance = _read_csv(conc_path)
+    nested, report = mrio_api.nest(
+        table, sub, country=config["study"]["country"], sector_concordance=concordance
+    )
+    domestic = tuple(dict.fromkeys(sub.rows.get_level_values("region")))
+    return LoadedMRIO(nested, domestic, report, sources)
+
+
+def _read_global(path: Path, section: dict) -> mrio_api.MRIO:
+    kind = section["global_format"]
+    if kind == "plain":
+        return mrio_api.read_plain(
+            path, stressor=section["stressor"], balance_rtol=section["balance_rtol"]
+        )
+    import pymrio
+
+    if not path.exists():
+        raise InputFileError(f"{path}: MRIO source not found; check [mrio] global")
+    parser = getattr(pymrio, f"parse_{kind}")
+    io = parser(path)
+    return mrio_api.from_pymrio(io, stressor=section["stressor"])
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputFileError(f"{path}: file not found; check the path in the config")
+    return pd.read_csv(path)
+
+
+@dataclass(frozen=True)
+class GridInputs:
+    """The ingested inventory and region raster, opened lazily from zarr."""
+
+    emissions: xr.DataArray
+    region_index: xr.DataArray
+    region_codes: tuple[str, ...]
+    store: Path
+    sources: dict[str, Path]
+
+
+def ingest_grid(config: StudyConfig, work: Path, *, compute=dask.compute) -> GridInputs:
+    """Open the inventory, rasterize regions onto its grid, write ``work/inventory.zarr``.
+
+    NaN or negative emissions abort the stage, naming the sector.
+    """
+    inv = config["inventory"]
+    files = {s: config.input_path(p) for s, p in inv["files"].items()}
+    chunk = inv["chunks"] or DEFAULT_CHUNK
+    emissions = inventory.open_inventory(
+        files, chunks=chunk, units=inv["units"], variables=inv["variables"]
+    )
+    boundaries = config.input_path(config["regions"]["boundaries"])
+    shapes = regions.read_regions(boundaries, code_field=config["regions"]["code_field"])
+    grid = regions.GridSpec(
+        emissions.rio.crs, Affine(*emissions.rio.transform()[:6]), emissions.shape[1:]
+    )
+    index = regions.rasterize_regions(shapes, grid)
+    index_da = xr.DataArray(
+        da.from_array(index, chunks=emissions.data.chunksize[1:]), dims=("y", "x")
+    )
+    ds = xr.Dataset(
+        {"emissions": emissions.drop_vars("spatial_ref", errors="ignore"), "region_index": index_da}
+    )
+    nans, negatives = inventory.count_invalid(emissions)
+    store = work / "inventory.zarr"
+    sums = write_zarr_atomic(
+        ds,
+        store,
+        also_compute={"nan": nans.data, "negative": negatives.data},
+        check=lambda r: _check_valid(r, list(files), files),
+        compute=compute,
+    )
+    del sums
+    opened = xr.open_zarr(store, chunks={})
+    crs = emissions.rio.crs
+    return GridInputs(
+        opened["emissions"].rio.write_crs(crs),
+        opened["region_index"],
+        shapes.codes,
+        store,
+        {**{f"inventory_{s}": p for s, p in files.items()}, "boundaries": boundaries},
+    )
+
+
+def _check_valid(results: dict, sectors: list[str], files: dict[str, Path]) -> None:
+    for kind in ("nan", "negative"):
+        counts = np.asarray(results[kind])
+        if counts.any():
+            n = int(np.flatnonzero(counts)[0])
+            raise GridError(
+                f"{files[sectors[n]]}: {int(counts[n])} cells of sector {sectors[n]!r} are "
+                f"{'NaN' if kind == 'nan' else 'negative'}; set them to the nodata value or "
+                "fix the inventory"
+            )
+
+
+def producer_codes(
+    codes: tuple[str, ...], aliases: dict[str, str] | None, mrio_regions: list[str]
+) -> np.ndarray:
+    """Position in ``mrio_regions`` of each raster region (after aliases), or -1."""
+    aliases = aliases or {}
+    lookup = {r: n for n, r in enumerate(mrio_regions)}
+    return np.array([lookup.get(aliases.get(c, c), -1) for c in codes], dtype=np.int64)
+
+
+def region_totals(grid: GridInputs, *, compute=dask.compute) -> np.ndarray:
+    """``(n_codes + 1, n_sectors)`` inventory totals; the last row is outside every region."""
+    lazy = blocks.region_sector_totals(
+        grid.emissions.data, grid.region_index.data, len(grid.region_codes)
+    )
+    (totals,) = compute(lazy)
+    return np.asarray(totals)
+
+
+def check_region_coverage(
+    totals: np.ndarray,
+    codes: tuple[str, ...],
+    code_rows: np.ndarray,
+    *,
+    outside: str,
+    source: Path,
+) -> int | None:
+    """Raise if emitting regions lack MRIO rows; apply the outside-emissions policy.
+
+    Returns
+    -------
+    int or None
+        Code position that outside emissions are assigned to, or None.
+    """
+    emitting = totals[:-1].sum(axis=1) > 0
+    orphans = [codes[n] for n in np.flatnonzero(emitting & (code_rows < 0))]
+    if orphans:
+        raise MRIOError(
+            f"raster region(s) {orphans} of {source} have emissions but the MRIO has no rows "
+            "for them; map them to an MRIO region in [regions] aliases or remove their emissions"
+        )
+    outside_total = float(totals[-1].sum())
+    if outside_total <= 0:
+        return None
+    if outside == "error":
+        raise GridError(
+            f"{outside_total:.6g} t of emissions lie outside every region of {source}; "
+            "set [regions] outside = '<region code>' to attribute them to a region, "
+            "or fix the boundaries"
+        )
+    if outside not in codes:
+        raise ConfigError(f"[regions] outside = {outside!r} is not a region code; use one of {codes}")
+    return codes.index(outside)
+
+
+def assign_outside(grid: GridInputs, code: int) -> xr.DataArray:
+    """Region index where emitting cells outside every region belong to region ``code``."""
+    emitting = grid.emissions.sum("sector") > 0
+    return xr.where((grid.region_index < 0) & emitting, code, grid.region_index).astype(
+        grid.region_index.dtype
+    )

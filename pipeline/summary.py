@@ -1,0 +1,92 @@
+"""Hotspot summary of a finished footprint store: shares, totals, concentration."""
+
+from __future__ import annotations
+
+import json
+
+import dask
+import numpy as np
+import xarray as xr
+
+from pipeline.kernels.concentration import land_share_holding
+
+
+def summarize(
+    cube: xr.Dataset,
+    *,
+    land_mask: xr.DataArray,
+    conservation_error: float,
+    hotspot_share: float = 0.75,
+    compute=dask.compute,
+) -> dict:
+    """Headline numbers of a footprint cube.
+
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        The store's dataset (lazy).
+    land_mask : xarray.DataArray
+        ``(y, x)`` bool, the cells counted as land (the producer regions).
+    conservation_error : float
+        Largest relative conservation error found while writing.
+    hotspot_share : float, keyword-only
+        Share of foreign-driven emissions whose land share is reported.
+
+    Returns
+    -------
+    dict
+        The ``summary.json`` content (see README.md, output contract).
+    """
+    attribution = cube["attribution"].load()
+    foreign = attribution["foreign"].values
+    foreign_part = attribution.isel(consumer=foreign)
+    foreign_total = float(foreign_part.sum())
+    domestic_total = float(attribution.isel(consumer=~foreign).sum())
+    (cells, land) = compute(cube["foreign_footprint"].data, land_mask.data)
+    values = np.asarray(cells)[np.asarray(land)]
+    key = f"land_share_for_{round(hotspot_share * 100)}pct"
+    summary = {
+        "consumer_shares": _shares(foreign_part, "consumer", foreign_total),
+        "sector_shares": _shares(foreign_part, "sector", foreign_total),
+        "category_shares": _shares(foreign_part, "category", foreign_total),
+        "foreign_total_t": foreign_total,
+        "domestic_total_t": domestic_total,
+        "land_share_for_75pct": land_share_holding(values, 0.75),
+        "land_share_for_90pct": land_share_holding(values, 0.90),
+        "land_cells": int(values.size),
+        "conservation_max_rel_error": conservation_error,
+        "units": "t CO2",
+    }
+    if key not in summary:
+        summary[key] = land_share_holding(values, hotspot_share)
+    return summary
+
+
+def _shares(part: xr.DataArray, dim: str, total: float) -> dict[str, float]:
+    sums = part.sum([d for d in part.dims if d != dim])
+    ordered = sums.sortby(sums, ascending=False)
+    return {str(k): float(v) / total if total else 0.0 for k, v in zip(
+        ordered[dim].values, ordered.values, strict=True)}
+
+
+def format_table(summary: dict, *, top: int = 10) -> str:
+    """Plain-text table of a summary for the terminal."""
+    lines = [
+        f"foreign-driven CO2: {summary['foreign_total_t']:.4g} t   "
+        f"domestic-driven: {summary['domestic_total_t']:.4g} t",
+        f"land holding 75% of foreign-driven CO2: {summary['land_share_for_75pct']:.2%} "
+        f"of {summary['land_cells']} land cells   "
+        f"(90%: {summary['land_share_for_90pct']:.2%})",
+        f"conservation max relative error: {summary['conservation_max_rel_error']:.2e}",
+    ]
+    for title, key in (("consumer", "consumer_shares"), ("sector", "sector_shares"),
+                       ("category", "category_shares")):
+        lines.append(f"\n{'top ' + title:<22}share of foreign-driven CO2")
+        for name, share in list(summary[key].items())[:top]:
+            lines.append(f"  {name:<20}{share:>8.1%}")
+    return "\n".join(lines)
+
+
+def to_json(summary: dict) -> str:
+    """Serialise a summary with stable key order."""
+    return json.dumps(summary, indent=2)
