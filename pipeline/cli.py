@@ -26,8 +26,11 @@ EPILOG_DEMO = """example:
 
 def _cluster_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("cluster (override the config's [cluster] section)")
-    group.add_argument("--scheduler", metavar="ADDRESS",
-                       help="attach to a running Dask scheduler, e.g. tcp://127.0.0.1:8786")
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="attach to a running Dask scheduler, e.g. tcp://127.0.0.1:8786",
+    )
     group.add_argument("--workers", type=int, metavar="N", help="LocalCluster worker processes")
     group.add_argument("--threads", type=int, metavar="N", help="threads per local worker")
     group.add_argument("--memory-limit", metavar="SIZE", help="memory per local worker, e.g. 3GiB")
@@ -41,24 +44,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run a configured study", epilog=EPILOG_RUN,
-                         formatter_class=argparse.RawDescriptionHelpFormatter,
-                         description="Run a study: nest and solve the MRIO, attribute every "
-                         "grid cell, write DIR/footprint.zarr, summary.json and maps/.")
+    run = sub.add_parser(
+        "run",
+        help="run a configured study",
+        epilog=EPILOG_RUN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run a study: nest and solve the MRIO, attribute every "
+        "grid cell, write DIR/footprint.zarr, summary.json and maps/.",
+    )
     run.add_argument("config", type=Path, help="study TOML file (see config/demo.toml)")
-    run.add_argument("--out", type=Path, default=Path("footprint-out"), metavar="DIR",
-                     help="output directory (default: footprint-out)")
-    run.add_argument("--inputs", type=Path, metavar="DIR",
-                     help="directory that relative input paths resolve against")
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=Path("footprint-out"),
+        metavar="DIR",
+        help="output directory (default: footprint-out)",
+    )
+    run.add_argument(
+        "--inputs",
+        type=Path,
+        metavar="DIR",
+        help="directory that relative input paths resolve against",
+    )
     run.add_argument("--no-maps", action="store_true", help="skip the PNG maps")
     _cluster_flags(run)
 
-    demo = sub.add_parser("demo", help="generate the synthetic demo inputs and run them",
-                          epilog=EPILOG_DEMO, formatter_class=argparse.RawDescriptionHelpFormatter,
-                          description="Generate the demo inputs (synthetic economy and emissions "
-                          "on real geography) in DIR/inputs, then run config/demo.toml on them.")
-    demo.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR",
-                      help="output directory (default: demo-out)")
+    demo = sub.add_parser(
+        "demo",
+        help="generate the synthetic demo inputs and run them",
+        epilog=EPILOG_DEMO,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Generate the demo inputs (synthetic economy and emissions "
+        "on real geography) in DIR/inputs, then run config/demo.toml on them.",
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-out"),
+        metavar="DIR",
+        help="output directory (default: demo-out)",
+    )
     demo.add_argument("--resolution", default="10km", help="grid cell size, e.g. 10km or 1km")
     demo.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
     demo.add_argument("--no-maps", action="store_true", help="skip the PNG maps")
@@ -70,8 +95,11 @@ def _cluster_settings(config, args) -> dict:
     settings = dict(config["cluster"])
     if args.scheduler:
         settings.update(kind="address", address=args.scheduler)
-    for flag, key in (("workers", "n_workers"), ("threads", "threads_per_worker"),
-                      ("memory_limit", "memory_limit")):
+    for flag, key in (
+        ("workers", "n_workers"),
+        ("threads", "threads_per_worker"),
+        ("memory_limit", "memory_limit"),
+    ):
         if getattr(args, flag) is not None:
             settings[key] = getattr(args, flag)
     return settings
@@ -84,9 +112,14 @@ def _run_config(config, args, *, note: str = "") -> dict:
 
     if args.no_maps:
         config.sections["output"]["maps"] = False
-    with cluster.connect(_cluster_settings(config, args)) as client:
-        result = run_study(config, args.out, client=client, show_progress=sys.stderr.isatty(),
-                           note=note)
+    settings = _cluster_settings(config, args)
+    result = run_study(
+        config,
+        args.out,
+        connect=lambda: cluster.connect(settings),
+        show_progress=sys.stderr.isatty(),
+        note=note,
+    )
     print()
     print(format_table(result))
     print(f"\noutputs in {args.out}: footprint.zarr, summary.json, maps/")

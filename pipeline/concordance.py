@@ -65,7 +65,8 @@ def read_concordance(
     missing_cols = [c for c in _COLUMNS if c not in table.columns]
     if missing_cols:
         raise ConcordanceError(
-            f"{path}: missing columns {missing_cols}; expected inventory_sector,mrio_sector[,weight]"
+            f"{path}: missing columns {missing_cols}; "
+            "expected inventory_sector,mrio_sector[,weight]"
         )
     return concordance_from_table(
         table, inventory_sectors=inventory_sectors, mrio_sectors=mrio_sectors, source=str(path)

@@ -159,12 +159,18 @@ def conservation_terms(cube: xr.Dataset, producer_codes: np.ndarray) -> dict[str
         "cell_max_rel_error": (cell_error / da.maximum(cell_inventory, 1e-300)).max(),
         "inventory_total": cell_inventory.sum(),
         "consumer_cell_totals": cube["footprint"].data.sum(axis=(1, 2)),
-        "foreign_by_sector_error": abs(cube["footprint_by_sector"].data.sum(axis=0) - foreign).max(),
-        "foreign_by_category_error": abs(cube["footprint_by_category"].data.sum(axis=0) - foreign).max(),
+        "foreign_by_sector_error": abs(
+            cube["footprint_by_sector"].data.sum(axis=0) - foreign
+        ).max(),
+        "foreign_by_category_error": abs(
+            cube["footprint_by_category"].data.sum(axis=0) - foreign
+        ).max(),
     }
 
 
-def check_conservation(results: dict, attribution: xr.DataArray, *, rtol: float = CONSERVATION_RTOL) -> float:
+def check_conservation(
+    results: dict, attribution: xr.DataArray, *, rtol: float = CONSERVATION_RTOL
+) -> float:
     """Return the largest relative conservation error; raise above ``rtol``.
 
     Checks that per cell the consumers add up to the mapped inventory, that cell

@@ -46,8 +46,13 @@ def plot_layer(
         masked = np.ma.masked_less_equal(values, 0)
         xs, ys = shown["x"].values, shown["y"].values
         extent = _extent(xs, ys)
-        image = ax.imshow(masked, extent=extent, norm=LogNorm(vmin, vmax), cmap="inferno_r",
-                          interpolation="nearest")
+        image = ax.imshow(
+            masked,
+            extent=extent,
+            norm=LogNorm(vmin, vmax),
+            cmap="inferno_r",
+            interpolation="nearest",
+        )
         unit = layer.attrs.get("units", "t CO2")
         cell = "per cell" if factor == 1 else f"per {factor}x{factor} cells"
         fig.colorbar(image, ax=ax, shrink=0.8, label=f"{unit} {cell} (log scale)")
@@ -85,14 +90,33 @@ def standard_maps(
     """Maps of the foreign total, the top three consumers and the top two sectors."""
     crs = cube.rio.crs
     borders = borders.to_crs(crs) if borders is not None and crs is not None else borders
-    paths = [plot_layer(cube["foreign_footprint"], out_dir / "foreign_footprint.png",
-                        title="CO2 driven by all foreign consumers", borders=borders, note=note)]
+    paths = [
+        plot_layer(
+            cube["foreign_footprint"],
+            out_dir / "foreign_footprint.png",
+            title="CO2 driven by all foreign consumers",
+            borders=borders,
+            note=note,
+        )
+    ]
     for consumer in list(summary["consumer_shares"])[:3]:
-        paths.append(plot_layer(
-            cube["footprint"].sel(consumer=consumer), out_dir / f"consumer_{consumer}.png",
-            title=f"CO2 driven by final demand in {consumer}", borders=borders, note=note))
+        paths.append(
+            plot_layer(
+                cube["footprint"].sel(consumer=consumer),
+                out_dir / f"consumer_{consumer}.png",
+                title=f"CO2 driven by final demand in {consumer}",
+                borders=borders,
+                note=note,
+            )
+        )
     for sector in list(summary["sector_shares"])[:2]:
-        paths.append(plot_layer(
-            cube["footprint_by_sector"].sel(sector=sector), out_dir / f"sector_{sector}.png",
-            title=f"Foreign-driven CO2 of sector {sector}", borders=borders, note=note))
+        paths.append(
+            plot_layer(
+                cube["footprint_by_sector"].sel(sector=sector),
+                out_dir / f"sector_{sector}.png",
+                title=f"Foreign-driven CO2 of sector {sector}",
+                borders=borders,
+                note=note,
+            )
+        )
     return paths

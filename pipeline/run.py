@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 
 import dask
 import numpy as np
+import pandas as pd
+import xarray as xr
 from dask.base import unpack_collections
 from distributed import Client, progress
 
@@ -43,12 +47,30 @@ def run_study(
     config: StudyConfig,
     out: Path,
     *,
-    client: Client | None = None,
+    connect: Callable[[], ContextManager[Client]] | None = None,
     echo: Callable[[str], None] = print,
     show_progress: bool = False,
     note: str = "",
 ) -> dict:
     """Run ``config`` and write ``out/footprint.zarr``, ``summary.json`` and maps.
+
+    Inputs are loaded and checked before any cluster starts, so bad input
+    fails fast.
+
+    Parameters
+    ----------
+    config : StudyConfig
+    out : Path
+        Output directory.
+    connect : callable, optional
+        Returns a context manager yielding a ``distributed.Client`` (see
+        :func:`cluster.connect`); None uses dask's default scheduler.
+    echo : callable
+        Progress messages.
+    show_progress : bool
+        Show a progress bar for the Dask computations.
+    note : str
+        Free text stored in the store's attributes and on the maps.
 
     Returns
     -------
@@ -56,49 +78,79 @@ def run_study(
         The summary written to ``out/summary.json``.
     """
     out = ensure_writable_dir(Path(out))
-    work = ensure_writable_dir(out / "work")
-    compute = make_compute(client, show_progress=show_progress)
     clock = _Clock(echo)
-
-    clock.stage("MRIO: load and nest")
+    clock.stage(
+        "MRIO: load and check" + (" and nest" if config["mrio"]["format"] == "nested" else "")
+    )
     loaded = stages.load_mrio(config)
     if loaded.report is not None:
         report = loaded.report
-        echo(f"  nested {len(loaded.domestic)} subnational regions; RAS iterations "
-             f"{report.iterations}, max relative cell adjustment {report.max_rel_adjustment:.2e}, "
-             f"export scaling {report.export_scaling_min:.4f}..{report.export_scaling_max:.4f}")
+        echo(
+            f"  nested {len(loaded.domestic)} subnational regions; RAS iterations "
+            f"{report.iterations}, max relative cell adjustment {report.max_rel_adjustment:.2e}, "
+            f"export scaling {report.export_scaling_min:.4f}..{report.export_scaling_max:.4f}"
+        )
+    layers = stages.open_layers(config)
+    concordance = read_concordance(
+        _concordance_path(config),
+        inventory_sectors=list(layers.emissions["sector"].values),
+        mrio_sectors=list(loaded.table.sectors),
+    )
+    with connect() if connect is not None else contextlib.nullcontext() as client:
+        compute = make_compute(client, show_progress=show_progress)
+        return _run_on_cluster(
+            config,
+            out,
+            loaded,
+            layers,
+            concordance,
+            client=client,
+            compute=compute,
+            clock=clock,
+            echo=echo,
+            note=note,
+        )
+
+
+def _run_on_cluster(
+    config, out, loaded, layers, concordance, *, client, compute, clock, echo, note
+) -> dict:
     clock.stage("grid: ingest inventory and rasterize regions")
-    grid = stages.ingest_grid(config, work, compute=compute)
+    grid = stages.ingest_grid(layers, ensure_writable_dir(out / "work"), compute=compute)
     totals = stages.region_totals(grid, compute=compute)
     mrio_regions = list(loaded.table.regions)
     code_rows = stages.producer_codes(grid.region_codes, config["regions"]["aliases"], mrio_regions)
     outside = stages.check_region_coverage(
-        totals, grid.region_codes, code_rows,
-        outside=config["regions"]["outside"], source=grid.sources["boundaries"],
+        totals,
+        grid.region_codes,
+        code_rows,
+        outside=config["regions"]["outside"],
+        source=grid.sources["boundaries"],
     )
-    region_index = grid.region_index if outside is None else stages.assign_outside(grid, outside)
     if outside is not None:
-        totals = stages.region_totals(
-            stages.GridInputs(grid.emissions, region_index, grid.region_codes, grid.store,
-                              grid.sources), compute=compute)
+        grid = stages.assign_outside(grid, outside)
+        totals = stages.region_totals(grid, compute=compute)
     producer_rows = sorted({int(r) for r in code_rows if r >= 0})
     producers = [mrio_regions[r] for r in producer_rows]
     remap = {r: n for n, r in enumerate(producer_rows)}
     producer_of_code = np.array([remap.get(int(r), -1) for r in code_rows])
 
     clock.stage(f"MRIO: attribution shares for {len(producers)} producer regions")
-    shares = attribution_shares(
-        loaded.table, regions=producers, client=client, method=config["mrio"]["method"]
-    ).rename(sector="mrio_sector")
-    shares = shares.sel(region=producers)
-    weights = _weights(config, grid, loaded, producers, shares)
+    shares = (
+        attribution_shares(
+            loaded.table, regions=producers, client=client, method=config["mrio"]["method"]
+        )
+        .rename(sector="mrio_sector")
+        .sel(region=producers, mrio_sector=list(concordance.mrio_sectors))
+    )
+    weights = _weights(concordance, loaded, producers, shares)
     domestic = set(loaded.domestic) or set(producers)
     foreign = np.array([c not in domestic for c in shares["consumer"].values])
 
-    clock.stage("grid: per-cell attribution and zarr write")
+    clock.stage("grid: per-cell attribution, conservation check and zarr write")
     inputs = cube_mod.CubeInputs(
         emissions=grid.emissions,
-        region_index=region_index,
+        region_index=grid.region_index,
         region_codes=grid.region_codes,
         producer_of_code=producer_of_code,
         shares=shares,
@@ -119,8 +171,11 @@ def run_study(
     store = out / STORE_NAME
     producer_codes = np.flatnonzero(producer_of_code >= 0)
     write_zarr_atomic(
-        cube, store, also_compute=cube_mod.conservation_terms(cube, producer_codes),
-        check=check, compute=compute,
+        cube,
+        store,
+        also_compute=cube_mod.conservation_terms(cube, producer_codes),
+        check=check,
+        compute=compute,
     )
     echo(f"  wrote {store} (conservation max relative error {errors['max']:.2e})")
 
@@ -128,22 +183,23 @@ def run_study(
     result = _summarize(config, store, producer_codes, errors["max"], compute)
     write_text_atomic(out / "summary.json", summary.to_json(result))
     if config["output"]["maps"]:
-        borders = read_regions(grid.sources["boundaries"], code_field=config["regions"]["code_field"])
-        import xarray as xr
-
+        borders = read_regions(
+            grid.sources["boundaries"], code_field=config["regions"]["code_field"]
+        )
         maps.standard_maps(xr.open_zarr(store), result, out / "maps", borders=borders, note=note)
     clock.done()
     return result
 
 
 def _summarize(config, store, producer_codes, error, compute) -> dict:
-    import xarray as xr
-
     opened = xr.open_zarr(store)
     land = opened["region_index"].isin(producer_codes)
     return summary.summarize(
-        opened, land_mask=land, conservation_error=error,
-        hotspot_share=config["output"]["hotspot_share"], compute=compute,
+        opened,
+        land_mask=land,
+        conservation_error=error,
+        hotspot_share=config["output"]["hotspot_share"],
+        compute=compute,
     )
 
 
@@ -151,23 +207,14 @@ def _concordance_path(config: StudyConfig) -> Path:
     return config.input_path(config["concordance"]["file"])
 
 
-def _weights(config, grid, loaded, producers, shares) -> np.ndarray:
-    mrio_sectors = [str(s) for s in shares["mrio_sector"].values]
-    concordance = read_concordance(
-        _concordance_path(config),
-        inventory_sectors=[str(s) for s in grid.emissions["sector"].values],
-        mrio_sectors=mrio_sectors,
-    )
-    table = loaded.table
-    rows = table.rows
-    f = _by_region_sector(table.F, rows, producers, mrio_sectors)
-    x = _by_region_sector(table.x, rows, producers, mrio_sectors)
+def _weights(concordance, loaded, producers, shares) -> np.ndarray:
+    mrio_sectors = list(concordance.mrio_sectors)
+    f = _by_region_sector(loaded.table.F, loaded.table.rows, producers, mrio_sectors)
+    x = _by_region_sector(loaded.table.x, loaded.table.rows, producers, mrio_sectors)
     return sector_weights(concordance, emissions=f, output=x)
 
 
 def _by_region_sector(values, rows, regions, sectors) -> np.ndarray:
-    import pandas as pd
-
     series = pd.Series(np.asarray(values, dtype=float), index=rows)
     frame = series.unstack("sector").reindex(index=regions, columns=sectors)
     return frame.fillna(0.0).to_numpy()

@@ -6,7 +6,7 @@ The stages are wired together by :mod:`pipeline.run`. They raise
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dask
@@ -87,6 +87,28 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class Layers:
+    """The inventory opened lazily from its files, and the region polygons."""
+
+    emissions: xr.DataArray
+    regions: regions.Regions
+    sources: dict[str, Path]
+
+
+def open_layers(config: StudyConfig) -> Layers:
+    """Open the inventory files and the boundary polygons, checking both (cheap)."""
+    inv = config["inventory"]
+    files = {s: config.input_path(p) for s, p in inv["files"].items()}
+    emissions = inventory.open_inventory(
+        files, chunks=inv["chunks"] or DEFAULT_CHUNK, units=inv["units"], variables=inv["variables"]
+    )
+    boundaries = config.input_path(config["regions"]["boundaries"])
+    shapes = regions.read_regions(boundaries, code_field=config["regions"]["code_field"])
+    sources = {**{f"inventory_{s}": p for s, p in files.items()}, "boundaries": boundaries}
+    return Layers(emissions, shapes, sources)
+
+
+@dataclass(frozen=True)
 class GridInputs:
     """The ingested inventory and region raster, opened lazily from zarr."""
 
@@ -97,23 +119,16 @@ class GridInputs:
     sources: dict[str, Path]
 
 
-def ingest_grid(config: StudyConfig, work: Path, *, compute=dask.compute) -> GridInputs:
-    """Open the inventory, rasterize regions onto its grid, write ``work/inventory.zarr``.
+def ingest_grid(layers: Layers, work: Path, *, compute=dask.compute) -> GridInputs:
+    """Rasterize regions onto the inventory grid and write ``work/inventory.zarr``.
 
-    NaN or negative emissions abort the stage, naming the sector.
+    NaN or negative emissions abort the stage, naming the file and sector.
     """
-    inv = config["inventory"]
-    files = {s: config.input_path(p) for s, p in inv["files"].items()}
-    chunk = inv["chunks"] or DEFAULT_CHUNK
-    emissions = inventory.open_inventory(
-        files, chunks=chunk, units=inv["units"], variables=inv["variables"]
-    )
-    boundaries = config.input_path(config["regions"]["boundaries"])
-    shapes = regions.read_regions(boundaries, code_field=config["regions"]["code_field"])
+    emissions = layers.emissions
     grid = regions.GridSpec(
         emissions.rio.crs, Affine(*emissions.rio.transform()[:6]), emissions.shape[1:]
     )
-    index = regions.rasterize_regions(shapes, grid)
+    index = regions.rasterize_regions(layers.regions, grid)
     index_da = xr.DataArray(
         da.from_array(index, chunks=emissions.data.chunksize[1:]), dims=("y", "x")
     )
@@ -121,33 +136,33 @@ def ingest_grid(config: StudyConfig, work: Path, *, compute=dask.compute) -> Gri
         {"emissions": emissions.drop_vars("spatial_ref", errors="ignore"), "region_index": index_da}
     )
     nans, negatives = inventory.count_invalid(emissions)
+    sectors = [str(s) for s in emissions["sector"].values]
     store = work / "inventory.zarr"
-    sums = write_zarr_atomic(
+    write_zarr_atomic(
         ds,
         store,
         also_compute={"nan": nans.data, "negative": negatives.data},
-        check=lambda r: _check_valid(r, list(files), files),
+        check=lambda r: _check_valid(r, sectors, layers.sources),
         compute=compute,
     )
-    del sums
     opened = xr.open_zarr(store, chunks={})
-    crs = emissions.rio.crs
     return GridInputs(
-        opened["emissions"].rio.write_crs(crs),
+        opened["emissions"].rio.write_crs(emissions.rio.crs),
         opened["region_index"],
-        shapes.codes,
+        layers.regions.codes,
         store,
-        {**{f"inventory_{s}": p for s, p in files.items()}, "boundaries": boundaries},
+        layers.sources,
     )
 
 
-def _check_valid(results: dict, sectors: list[str], files: dict[str, Path]) -> None:
+def _check_valid(results: dict, sectors: list[str], sources: dict[str, Path]) -> None:
     for kind in ("nan", "negative"):
         counts = np.asarray(results[kind])
         if counts.any():
             n = int(np.flatnonzero(counts)[0])
+            path = sources["inventory_" + sectors[n]]
             raise GridError(
-                f"{files[sectors[n]]}: {int(counts[n])} cells of sector {sectors[n]!r} are "
+                f"{path}: {int(counts[n])} cells of sector {sectors[n]!r} are "
                 f"{'NaN' if kind == 'nan' else 'negative'}; set them to the nodata value or "
                 "fix the inventory"
             )
@@ -203,13 +218,14 @@ def check_region_coverage(
             "or fix the boundaries"
         )
     if outside not in codes:
-        raise ConfigError(f"[regions] outside = {outside!r} is not a region code; use one of {codes}")
+        raise ConfigError(
+            f"[regions] outside = {outside!r} is not a region code; use one of {codes}"
+        )
     return codes.index(outside)
 
 
-def assign_outside(grid: GridInputs, code: int) -> xr.DataArray:
-    """Region index where emitting cells outside every region belong to region ``code``."""
+def assign_outside(grid: GridInputs, code: int) -> GridInputs:
+    """The grid with emitting cells outside every region assigned to region ``code``."""
     emitting = grid.emissions.sum("sector") > 0
-    return xr.where((grid.region_index < 0) & emitting, code, grid.region_index).astype(
-        grid.region_index.dtype
-    )
+    index = xr.where((grid.region_index < 0) & emitting, code, grid.region_index)
+    return replace(grid, region_index=index.astype(grid.region_index.dtype))

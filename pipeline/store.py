@@ -29,8 +29,19 @@ import zarr
 from pipeline.errors import OutputError
 
 COMPLETE_ATTR = "footprint_map_complete"
-_PACKAGES = ("footprint-map", "numpy", "scipy", "dask", "distributed", "xarray", "zarr",
-             "rioxarray", "rasterio", "pymrio", "pandas")
+_PACKAGES = (
+    "footprint-map",
+    "numpy",
+    "scipy",
+    "dask",
+    "distributed",
+    "xarray",
+    "zarr",
+    "rioxarray",
+    "rasterio",
+    "pymrio",
+    "pandas",
+)
 
 
 def ensure_writable_dir(path: Path) -> Path:
@@ -141,7 +152,9 @@ def write_text_atomic(path: Path, text: str) -> Path:
 def file_checksum(path: Path, *, chunk: int = 1 << 20) -> str:
     """SHA-256 of a file, or of every file under a directory in name order."""
     digest = hashlib.sha256()
-    files: Iterable[Path] = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    files: Iterable[Path] = (
+        sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    )
     for f in files:
         digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
         with open(f, "rb") as fh:

@@ -65,8 +65,10 @@ def summarize(
 def _shares(part: xr.DataArray, dim: str, total: float) -> dict[str, float]:
     sums = part.sum([d for d in part.dims if d != dim])
     ordered = sums.sortby(sums, ascending=False)
-    return {str(k): float(v) / total if total else 0.0 for k, v in zip(
-        ordered[dim].values, ordered.values, strict=True)}
+    return {
+        str(k): float(v) / total if total else 0.0
+        for k, v in zip(ordered[dim].values, ordered.values, strict=True)
+    }
 
 
 def format_table(summary: dict, *, top: int = 10) -> str:
@@ -79,8 +81,11 @@ def format_table(summary: dict, *, top: int = 10) -> str:
         f"(90%: {summary['land_share_for_90pct']:.2%})",
         f"conservation max relative error: {summary['conservation_max_rel_error']:.2e}",
     ]
-    for title, key in (("consumer", "consumer_shares"), ("sector", "sector_shares"),
-                       ("category", "category_shares")):
+    for title, key in (
+        ("consumer", "consumer_shares"),
+        ("sector", "sector_shares"),
+        ("category", "category_shares"),
+    ):
         lines.append(f"\n{'top ' + title:<22}share of foreign-driven CO2")
         for name, share in list(summary[key].items())[:top]:
             lines.append(f"  {name:<20}{share:>8.1%}")

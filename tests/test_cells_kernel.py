@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from lazy import ComputeTriggered, forbid_compute
 
 from pipeline.grid import blocks
 from pipeline.kernels import cells
-from lazy import ComputeTriggered, forbid_compute
 
 
 def brute_force(emissions, region_index, tables):
@@ -60,10 +60,16 @@ def test_outside_cells_get_zero_and_totals_keep_them():
 def test_kernel_matches_per_cell_loop(data, shape, n_regions, n_out):
     floats = st.floats(0, 1e6, allow_nan=False)
     emissions = data.draw(hnp.arrays(np.float64, shape, elements=floats))
-    region_index = data.draw(hnp.arrays(np.int64, shape[1:], elements=st.integers(-1, n_regions - 1)))
-    tables = data.draw(hnp.arrays(np.float64, (n_regions, shape[0], n_out), elements=st.floats(0, 1)))
+    region_index = data.draw(
+        hnp.arrays(np.int64, shape[1:], elements=st.integers(-1, n_regions - 1))
+    )
+    tables = data.draw(
+        hnp.arrays(np.float64, (n_regions, shape[0], n_out), elements=st.floats(0, 1))
+    )
     got = cells.apply_region_tables(emissions, region_index, tables)
-    np.testing.assert_allclose(got, brute_force(emissions, region_index, tables), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(
+        got, brute_force(emissions, region_index, tables), rtol=1e-12, atol=1e-9
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -71,7 +77,9 @@ def test_kernel_matches_per_cell_loop(data, shape, n_regions, n_out):
 def test_shares_summing_to_one_conserve_each_cell(data, n_regions):
     shape = (3, 5, 4)
     emissions = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(0, 1e3)))
-    region_index = data.draw(hnp.arrays(np.int64, shape[1:], elements=st.integers(0, n_regions - 1)))
+    region_index = data.draw(
+        hnp.arrays(np.int64, shape[1:], elements=st.integers(0, n_regions - 1))
+    )
     raw = data.draw(hnp.arrays(np.float64, (n_regions, 3, 6), elements=st.floats(0.01, 1)))
     tables = raw / raw.sum(axis=2, keepdims=True)
     out = cells.apply_region_tables(emissions, region_index, tables)
@@ -95,7 +103,9 @@ def test_dask_equals_numpy_for_uneven_chunks(grid_case, chunks):
     emissions, region_index, tables = grid_case
     expected = cells.apply_region_tables(emissions, region_index, tables)
     lazy = blocks.apply_region_tables(
-        da.from_array(emissions, chunks=(2, *chunks)), da.from_array(region_index, chunks=chunks), tables
+        da.from_array(emissions, chunks=(2, *chunks)),
+        da.from_array(region_index, chunks=chunks),
+        tables,
     )
     # BLAS may round the last bit differently for different block widths.
     np.testing.assert_allclose(lazy.compute(scheduler="sync"), expected, rtol=1e-13, atol=0)
@@ -131,8 +141,12 @@ def test_building_the_graph_computes_nothing(grid_case):
 def test_tables_enter_the_graph_once(grid_case):
     emissions, region_index, tables = grid_case
     lazy = blocks.apply_region_tables(
-        da.from_array(emissions, chunks=(4, 10, 10)), da.from_array(region_index, chunks=(10, 10)), tables
+        da.from_array(emissions, chunks=(4, 10, 10)),
+        da.from_array(region_index, chunks=(10, 10)),
+        tables,
     )
     graph = dict(lazy.__dask_graph__())
-    table_keys = [k for k in graph if isinstance(k, tuple) and str(k[0]).startswith("region-tables")]
+    table_keys = [
+        k for k in graph if isinstance(k, tuple) and str(k[0]).startswith("region-tables")
+    ]
     assert len(table_keys) == 1

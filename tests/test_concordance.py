@@ -19,8 +19,17 @@ def table(rows, weights=None):
 
 def test_weights_follow_region_emissions_then_output_then_equal():
     conc = concordance_from_table(
-        table([("energy", "power"), ("industry", "steel"), ("industry", "cement"), ("other", "services")]),
-        inventory_sectors=["energy", "industry", "other"], mrio_sectors=MRIO)
+        table(
+            [
+                ("energy", "power"),
+                ("industry", "steel"),
+                ("industry", "cement"),
+                ("other", "services"),
+            ]
+        ),
+        inventory_sectors=["energy", "industry", "other"],
+        mrio_sectors=MRIO,
+    )
     emissions = np.array([[5.0, 3.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
     output = np.array([[1.0, 1.0, 1.0, 1.0], [0.0, 2.0, 6.0, 0.0]])
     w = sector_weights(conc, emissions=emissions, output=output)
@@ -31,22 +40,33 @@ def test_weights_follow_region_emissions_then_output_then_equal():
 
 
 def test_fixed_weights_are_used_and_checked():
-    conc = concordance_from_table(table([("ind", "steel"), ("ind", "cement")], [0.4, 0.6]),
-                                  inventory_sectors=["ind"], mrio_sectors=MRIO)
+    conc = concordance_from_table(
+        table([("ind", "steel"), ("ind", "cement")], [0.4, 0.6]),
+        inventory_sectors=["ind"],
+        mrio_sectors=MRIO,
+    )
     w = sector_weights(conc, emissions=np.ones((2, 4)), output=np.ones((2, 4)))
     np.testing.assert_allclose(w[:, 0], [[0, 0.4, 0.6, 0]] * 2)
     with pytest.raises(ConcordanceError, match="'ind'.*sum to 0.9.*loses"):
-        concordance_from_table(table([("ind", "steel"), ("ind", "cement")], [0.4, 0.5]),
-                               inventory_sectors=["ind"], mrio_sectors=MRIO)
+        concordance_from_table(
+            table([("ind", "steel"), ("ind", "cement")], [0.4, 0.5]),
+            inventory_sectors=["ind"],
+            mrio_sectors=MRIO,
+        )
     with pytest.raises(ConcordanceError, match="double counts"):
-        concordance_from_table(table([("ind", "steel"), ("ind", "cement")], [0.6, 0.6]),
-                               inventory_sectors=["ind"], mrio_sectors=MRIO)
+        concordance_from_table(
+            table([("ind", "steel"), ("ind", "cement")], [0.6, 0.6]),
+            inventory_sectors=["ind"],
+            mrio_sectors=MRIO,
+        )
 
 
 def test_missing_inventory_sector_and_unknown_mrio_sector(tmp_path):
     path = tmp_path / "c.csv"
     table([("energy", "power")]).to_csv(path, index=False)
-    with pytest.raises(ConcordanceError, match=r"c.csv: inventory sector\(s\) \['transport'\] have no row"):
+    with pytest.raises(
+        ConcordanceError, match=r"c.csv: inventory sector\(s\) \['transport'\] have no row"
+    ):
         read_concordance(path, inventory_sectors=["energy", "transport"], mrio_sectors=MRIO)
     table([("energy", "nuclear")]).to_csv(path, index=False)
     with pytest.raises(ConcordanceError, match=r"\['nuclear'\] are not in the MRIO"):

@@ -22,8 +22,12 @@ ALBERS = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +units=
 
 
 def square(x0, y0, size):
-    return {"type": "Polygon", "coordinates": [[(x0, y0), (x0 + size, y0), (x0 + size, y0 + size),
-                                                (x0, y0 + size), (x0, y0)]]}
+    return {
+        "type": "Polygon",
+        "coordinates": [
+            [(x0, y0), (x0 + size, y0), (x0 + size, y0 + size), (x0, y0 + size), (x0, y0)]
+        ],
+    }
 
 
 def unit_grid(n=4):
@@ -32,9 +36,15 @@ def unit_grid(n=4):
 
 def test_centre_rule_on_a_hand_drawn_grid():
     # Region A covers x in [0, 2.4): cells 0 and 1 have centres 0.5, 1.5 -> A; cell 2 (2.5) -> B.
-    regions = Regions(("A", "B"), ({"type": "Polygon", "coordinates": [[(0, 0), (2.4, 0), (2.4, 4), (0, 4), (0, 0)]]},
-                                   {"type": "Polygon", "coordinates": [[(2.4, 0), (4, 0), (4, 4), (2.4, 4), (2.4, 0)]]}),
-                      CRS.from_epsg(3857), "t")
+    regions = Regions(
+        ("A", "B"),
+        (
+            {"type": "Polygon", "coordinates": [[(0, 0), (2.4, 0), (2.4, 4), (0, 4), (0, 0)]]},
+            {"type": "Polygon", "coordinates": [[(2.4, 0), (4, 0), (4, 4), (2.4, 4), (2.4, 0)]]},
+        ),
+        CRS.from_epsg(3857),
+        "t",
+    )
     index = rasterize_regions(regions, unit_grid())
     np.testing.assert_array_equal(index, np.tile([0, 0, 1, 1], (4, 1)))
 
@@ -48,7 +58,9 @@ def test_region_without_a_cell_centre_still_gets_a_cell():
 
 
 def test_tiny_region_takes_free_touched_cells_first():
-    regions = Regions(("LAND", "ISLE"), (square(0, 0, 2), square(3.1, 3.1, 0.2)), CRS.from_epsg(3857), "t")
+    regions = Regions(
+        ("LAND", "ISLE"), (square(0, 0, 2), square(3.1, 3.1, 0.2)), CRS.from_epsg(3857), "t"
+    )
     index = rasterize_regions(regions, unit_grid())
     assert index[0, 3] == 1 and (index == 1).sum() == 1
     assert (index == -1).sum() == 16 - 4 - 1
@@ -75,10 +87,14 @@ def test_china_raster_keeps_macau_and_hong_kong(china_10km):
 def test_boundaries_in_another_crs_are_reprojected(tmp_path, china_10km):
     regions, grid, index = china_10km
     projected = regions.to_crs(CRS.from_proj4(ALBERS))
-    doc = {"type": "FeatureCollection",
-           "crs": {"type": "name", "properties": {"name": CRS.from_proj4(ALBERS).to_wkt()}},
-           "features": [{"type": "Feature", "properties": {"code": c}, "geometry": g}
-                        for c, g in zip(projected.codes, projected.geometries, strict=True)]}
+    doc = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": CRS.from_proj4(ALBERS).to_wkt()}},
+        "features": [
+            {"type": "Feature", "properties": {"code": c}, "geometry": g}
+            for c, g in zip(projected.codes, projected.geometries, strict=True)
+        ],
+    }
     path = tmp_path / "albers.geojson"
     path.write_text(json.dumps(doc))
     again = rasterize_regions(read_regions(path), grid)
@@ -89,7 +105,15 @@ def test_bad_boundary_files(tmp_path):
     with pytest.raises(InputFileError, match="not found"):
         read_regions(tmp_path / "missing.geojson")
     path = tmp_path / "b.geojson"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "x"}, "geometry": square(0, 0, 1)}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {"name": "x"}, "geometry": square(0, 0, 1)}
+                ],
+            }
+        )
+    )
     with pytest.raises(ConfigError, match=r"no property 'code'.*\['name'\]"):
         read_regions(path)

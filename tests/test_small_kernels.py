@@ -27,5 +27,6 @@ def test_tables_compose_weights_and_shares():
     np.testing.assert_allclose(split["by_consumer"][0, 0], [0.625, 0.375])
     np.testing.assert_allclose(split["by_category"][0, 0], [0.375, 0.0])
     np.testing.assert_allclose(split["foreign"][0, 0], 0.375)
-    np.testing.assert_array_equal(rows_for_codes(np.array([[1.0], [2.0]]), np.array([1, -1, 0])),
-                                  [[2.0], [0.0], [1.0]])
+    np.testing.assert_array_equal(
+        rows_for_codes(np.array([[1.0], [2.0]]), np.array([1, -1, 0])), [[2.0], [0.0], [1.0]]
+    )

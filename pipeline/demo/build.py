@@ -39,8 +39,9 @@ def parse_resolution(text: str) -> float:
     return value
 
 
-def build_demo_inputs(directory: Path, *, resolution_m: float = 10_000.0, seed: int = 2012,
-                      echo=print) -> Path:
+def build_demo_inputs(
+    directory: Path, *, resolution_m: float = 10_000.0, seed: int = 2012, echo=print
+) -> Path:
     """Write the demo's inputs under ``directory`` and return it.
 
     Layout: ``mrio/global`` (plain format), ``mrio/provincial`` (subnational
@@ -62,8 +63,13 @@ def build_demo_inputs(directory: Path, *, resolution_m: float = 10_000.0, seed: 
     echo(f"  demo grid: {grid.shape[0]} x {grid.shape[1]} cells of {resolution_m / 1000:g} km")
     for sector, (_, pattern) in demo_inventory.DEMO_SECTORS.items():
         layer = demo_inventory.spread_sector(
-            totals[sector], pattern, region_index=index, region_codes=regions.codes,
-            cities=cities, grid=grid, rng=rng,
+            totals[sector],
+            pattern,
+            region_index=index,
+            region_codes=regions.codes,
+            cities=cities,
+            grid=grid,
+            rng=rng,
         )
         demo_inventory.write_geotiff(
             directory / "inventory" / f"{sector}.tif", layer, grid, units=INVENTORY_UNITS

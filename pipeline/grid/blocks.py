@@ -73,9 +73,7 @@ def scale_by_region(
     )
 
 
-def region_sector_totals(
-    emissions: da.Array, region_index: da.Array, n_regions: int
-) -> da.Array:
+def region_sector_totals(emissions: da.Array, region_index: da.Array, n_regions: int) -> da.Array:
     """Lazy ``(n_regions + 1, n_sectors)`` totals; the last row is outside every region."""
     emissions = emissions.rechunk({0: -1})
     n_sectors = emissions.shape[0]

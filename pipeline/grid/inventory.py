@@ -151,9 +151,7 @@ def _to_tonnes(layer: xr.DataArray, factor: float) -> xr.DataArray:
     return (values * factor).drop_vars("spatial_ref", errors="ignore")
 
 
-def _check_same_grid(
-    first: tuple[Path, xr.DataArray], other: tuple[Path, xr.DataArray]
-) -> None:
+def _check_same_grid(first: tuple[Path, xr.DataArray], other: tuple[Path, xr.DataArray]) -> None:
     (path_a, a), (path_b, b) = first, other
     problems = []
     if a.rio.crs != b.rio.crs:
@@ -161,7 +159,9 @@ def _check_same_grid(
     if a.shape != b.shape:
         problems.append(f"shape {a.shape} vs {b.shape}")
     if not np.allclose(a.rio.transform(), b.rio.transform(), rtol=0, atol=1e-6):
-        problems.append(f"transform {tuple(a.rio.transform())[:6]} vs {tuple(b.rio.transform())[:6]}")
+        problems.append(
+            f"transform {tuple(a.rio.transform())[:6]} vs {tuple(b.rio.transform())[:6]}"
+        )
     if problems:
         raise GridError(
             f"{path_b} is not on the grid of {path_a} ({'; '.join(problems)}); "

@@ -1,0 +1,1 @@
+"""Synthetic demonstration data (all numbers are made up)."""

@@ -1,0 +1,246 @@
+"""Attribution engine: dask maps the Leontief kernels over final-demand blocks.
+
+Layering (as in flox/xESMF): :mod:`pipeline.kernels.leontief` holds the numpy
+kernels; :func:`solve_final_demand` factorizes ``I - A`` once on the driver and maps
+:func:`~pipeline.kernels.leontief.solve_columns` over blocks of final-demand
+columns (on a ``distributed.Client`` if given, else in a plain loop);
+:func:`attribution_shares` and :func:`attribute` add xarray labels.
+
+With ``X = (I - A)^-1 Y`` (n x m), the attribution share of row ``r`` to
+final-demand column ``k`` is ``S[r, k] = X[r, k] / x[r]``; every row with ``x > 0``
+sums to 1 over ``k`` (up to negative inventory change entries) because
+``X 1 = (I - A)^-1 Y 1 = x``. The emissions of row ``r`` driven by column ``k``
+are ``F[r] S[r, k] = f[r] X[r, k]`` with ``f = F / x``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import xarray as xr
+
+from pipeline.errors import MRIOError
+from pipeline.kernels.leontief import LeontiefFactor, factorize, intensities, shares, solve_columns
+from pipeline.mrio.model import MRIO
+
+#: Above this many rows ``method="auto"`` uses the Neumann series on a sparse ``Z``.
+AUTO_DENSE_MAX = 20_000
+DIMS = ("region", "sector", "consumer", "category")
+
+
+def resolve_method(mrio: MRIO, method: str) -> str:
+    """Pick the Leontief method for ``method="auto"``.
+
+    Dense LU up to :data:`AUTO_DENSE_MAX` rows (or whenever ``Z`` is dense),
+    otherwise the sparse Neumann series (``"iterative"``).
+    """
+    if method != "auto":
+        return method
+    return "iterative" if sp.issparse(mrio.Z) and mrio.n > AUTO_DENSE_MAX else "lu"
+
+
+def _blocks(m: int, block_columns: int | None) -> list[slice]:
+    """Split ``range(m)`` into consecutive slices of ``block_columns`` (last may be short)."""
+    if block_columns is None:
+        return [slice(0, m)] if m else []
+    if block_columns < 1:
+        raise MRIOError(f"block_columns must be >= 1, got {block_columns}")
+    return [slice(s, min(s + block_columns, m)) for s in range(0, m, block_columns)]
+
+
+def _solve_block(factor: LeontiefFactor, Y_block: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Worker task: solve one block and keep only ``rows``."""
+    return solve_columns(factor, Y_block, rows=rows)
+
+
+def solve_final_demand(
+    mrio: MRIO,
+    *,
+    rows: Iterable[int] | np.ndarray | None = None,
+    client: Any | None = None,
+    block_columns: int | None = None,
+    method: str = "auto",
+) -> np.ndarray:
+    """Return ``X[rows] = ((I - A)^-1 Y)[rows]``, one column per final-demand column.
+
+    ``I - A`` is factorized once on the driver. With a ``distributed.Client`` the
+    factor is scattered (broadcast) to every worker and one task per block of
+    final-demand columns returns only the kept rows; without one the blocks run in
+    a plain loop (BLAS is already multithreaded, and concurrent LAPACK solves in
+    one process are serialized anyway, see ``leontief._LAPACK_LOCK``).
+
+    Parameters
+    ----------
+    mrio : MRIO
+        A validated table.
+    rows : array of int, optional
+        Row positions to keep (default all) -- e.g. ``mrio.region_rows("CHN")``.
+    client : distributed.Client, optional
+        Run the blocks on this cluster.
+    block_columns : int, optional
+        Final-demand columns per task (default: one block, or one per worker thread
+        with a client).
+    method : {"auto", "lu", "mixed", "iterative"}
+        Leontief method, see :mod:`pipeline.kernels.leontief`.
+
+    Returns
+    -------
+    ndarray, shape (len(rows), m)
+    """
+    keep = (
+        np.arange(mrio.n)
+        if rows is None
+        else np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows, dtype=np.intp)
+    )
+    if keep.size and (keep.min() < 0 or keep.max() >= mrio.n):
+        raise MRIOError(f"row positions must be in [0, {mrio.n}); got {keep.min()}..{keep.max()}")
+    factor = factorize(mrio.A, method=resolve_method(mrio, method), labels=mrio.rows)
+    Y = np.asarray(mrio.Y, dtype=np.float64)
+    m = Y.shape[1]
+    if m == 0:
+        return np.zeros((keep.size, 0))
+    if block_columns is None and client is not None:
+        nthreads = max(1, sum(client.nthreads().values()))
+        block_columns = -(-m // nthreads)
+    blocks = _blocks(m, block_columns)
+    if client is not None:
+        # hash=False: a fresh key per call, so a released future of an earlier call
+        # with identical content cannot drop the data under this one
+        f_future = client.scatter(factor, broadcast=True, hash=False)
+        rows_future = client.scatter(keep, broadcast=True, hash=False)
+        futures = [
+            client.submit(_solve_block, f_future, Y[:, b], rows_future, pure=False) for b in blocks
+        ]
+        parts = client.gather(futures)
+    else:
+        parts = [_solve_block(factor, Y[:, b], keep) for b in blocks]
+    return np.concatenate(parts, axis=1)
+
+
+def _labels(mrio: MRIO, keep: np.ndarray) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Coordinates of the 4-d result (regions/sectors of the kept rows)."""
+    kept = mrio.rows[keep]
+    regions = list(dict.fromkeys(kept.get_level_values(0)))
+    sectors = list(dict.fromkeys(mrio.rows.get_level_values(1)))
+    return regions, sectors, list(mrio.consumers), list(mrio.categories)
+
+
+def _to_4d(mrio: MRIO, keep: np.ndarray, values: np.ndarray, name: str) -> xr.DataArray:
+    """Scatter an (rows, fd columns) matrix into a dense 4-d DataArray (0 fill)."""
+    regions, sectors, consumers, categories = _labels(mrio, keep)
+    ri = pd.Index(regions).get_indexer(mrio.rows[keep].get_level_values(0))
+    si = pd.Index(sectors).get_indexer(mrio.rows[keep].get_level_values(1))
+    ci = pd.Index(consumers).get_indexer(mrio.fd_columns.get_level_values(0))
+    ki = pd.Index(categories).get_indexer(mrio.fd_columns.get_level_values(1))
+    out = np.zeros((len(regions), len(sectors), len(consumers), len(categories)))
+    out[ri[:, None], si[:, None], ci[None, :], ki[None, :]] = values
+    coords = {"region": regions, "sector": sectors, "consumer": consumers, "category": categories}
+    return xr.DataArray(out, dims=DIMS, coords=coords, name=name)
+
+
+def _keep(mrio: MRIO, regions: str | Iterable[str] | None) -> np.ndarray:
+    return mrio.region_rows(regions)
+
+
+def attribution_shares(
+    mrio: MRIO,
+    *,
+    regions: str | Iterable[str] | None = None,
+    client: Any | None = None,
+    method: str = "auto",
+    block_columns: int | None = None,
+) -> xr.DataArray:
+    """Share of each producing row's output driven by each final-demand column.
+
+    Parameters
+    ----------
+    mrio : MRIO
+        A validated table.
+    regions : str or iterable of str, optional
+        Producing regions to keep (default all).
+    client, method, block_columns
+        See :func:`solve_final_demand`.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``("region", "sector", "consumer", "category")``, values
+        ``S = X / x`` (0 for rows with ``x == 0`` and for label combinations the
+        table does not have). Sums to 1 over (consumer, category) for rows with
+        ``x > 0``. ``attrs["units"] = "1"``.
+    """
+    keep = _keep(mrio, regions)
+    X = solve_final_demand(
+        mrio, rows=keep, client=client, method=method, block_columns=block_columns
+    )
+    da = _to_4d(mrio, keep, shares(X, mrio.x[keep]), "attribution_share")
+    da.attrs.update(units="1", long_name="share of output driven by final demand")
+    return da
+
+
+def attribute(
+    mrio: MRIO,
+    *,
+    regions: str | Iterable[str] | None = None,
+    client: Any | None = None,
+    method: str = "auto",
+    block_columns: int | None = None,
+    include_final_demand_emissions: bool = False,
+) -> xr.DataArray:
+    """Production emissions of each row attributed to each final-demand column.
+
+    Parameters
+    ----------
+    mrio : MRIO
+        A validated table.
+    regions : str or iterable of str, optional
+        Producing regions to keep (default all).
+    client, method, block_columns
+        See :func:`solve_final_demand`.
+    include_final_demand_emissions : bool
+        If True, add ``F_Y`` (direct emissions of final demand, e.g. household
+        fuel use) to the consuming column's own region: the entry
+        ``(region=consumer, sector="final_demand", consumer, category)``. The
+        extra sector ``"final_demand"`` is appended to the ``sector`` coordinate
+        (only if ``mrio.F_Y`` is not None and the consumer region is kept).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``("region", "sector", "consumer", "category")``, values
+        ``f X`` with ``f = F / x``, in ``mrio.unit``. Summed over
+        (consumer, category) it gives ``F`` (production-based account); summed over
+        (region, sector, category) for one consumer it gives that region's
+        consumption-based account without ``F_Y``.
+    """
+    keep = _keep(mrio, regions)
+    X = solve_final_demand(
+        mrio, rows=keep, client=client, method=method, block_columns=block_columns
+    )
+    f = intensities(mrio.F, mrio.x)[keep]
+    da = _to_4d(mrio, keep, f[:, None] * X, "attributed_emissions")
+    if include_final_demand_emissions and mrio.F_Y is not None:
+        da = _add_final_demand_emissions(mrio, da)
+    da.attrs.update(
+        units=mrio.unit,
+        stressor=mrio.stressor,
+        long_name=f"{mrio.stressor} emissions driven by final demand",
+    )
+    return da
+
+
+def _add_final_demand_emissions(mrio: MRIO, da: xr.DataArray) -> xr.DataArray:
+    """Append sector "final_demand" holding F_Y at (region=consumer, consumer, category)."""
+    extra = xr.zeros_like(da.isel(sector=[0])).assign_coords(sector=["final_demand"])
+    regions = list(da.region.values)
+    consumers = list(da.consumer.values)
+    categories = list(da.category.values)
+    vals = extra.values
+    for (cons, cat), fy in zip(mrio.fd_columns, mrio.F_Y, strict=True):
+        if cons in regions:
+            vals[regions.index(cons), 0, consumers.index(cons), categories.index(cat)] += fy
+    return xr.concat([da, extra], dim="sector")

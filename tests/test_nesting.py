@@ -1,0 +1,145 @@
+"""Nesting a provincial table into the global MRIO."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.errors import ConcordanceError, MRIOError
+from pipeline.mrio import nest
+from pipeline.mrio.nesting import gras
+
+
+def _assert_tables_equal(a, b, rtol=1e-9):
+    assert a.rows.equals(b.rows) and a.fd_columns.equals(b.fd_columns)
+    scale = {"Z": a.x.max(), "Y": a.x.max(), "x": a.x.max(), "F": a.F.max(), "F_Y": a.F.max()}
+    for k, s in scale.items():
+        np.testing.assert_allclose(
+            getattr(a, k), getattr(b, k), rtol=rtol, atol=rtol * s * 1e-3, err_msg=k
+        )
+
+
+def test_demo_nests_back_to_true_table(demo_tables):
+    t = demo_tables
+    nested, rep = nest(t.global_mrio, t.provincial, country="CHN", sector_concordance=t.concordance)
+    _assert_tables_equal(nested, t.true_nested)
+    assert rep.iterations == 0 and rep.max_rel_adjustment == 0.0
+    assert rep.export_scaling_min == pytest.approx(1.0, rel=1e-12)
+    assert rep.export_scaling_max == pytest.approx(1.0, rel=1e-12)
+    assert rep.max_row_imbalance < 1e-12 and rep.dropped_F_Y == 0.0
+    assert nested.regions[:3] == ("CN-BJ", "CN-TJ", "CN-HE") and nested.regions[-1] == "ROW"
+
+
+def test_identity_default_and_renamed_sector_concordance(demo_tables):
+    t = demo_tables
+    nested, _ = nest(t.global_mrio, t.provincial, country="CHN")
+    _assert_tables_equal(nested, t.true_nested)
+    sub = t.provincial
+    rows = pd.MultiIndex.from_tuples(
+        [(p, "power" if s == "electricity_heat" else s) for p, s in sub.rows],
+        names=["region", "sector"],
+    )
+    renamed = dataclasses.replace(sub, rows=rows)
+    conc = t.concordance.copy()
+    conc.loc[conc.sub_sector == "electricity_heat", "sub_sector"] = "power"
+    nested2, _ = nest(t.global_mrio, renamed, country="CHN", sector_concordance=conc)
+    _assert_tables_equal(nested2, t.true_nested)
+    with pytest.raises(ConcordanceError, match=r"lacks \['electricity_heat'\].*\['power'\]"):
+        nest(t.global_mrio, renamed, country="CHN")
+
+
+def test_split_concordance_conserves_totals(demo_tables):
+    # "mining" rows are split 70/30 into mining and petroleum_coking
+    t = demo_tables
+    conc = t.concordance.copy()
+    conc.loc[conc.sub_sector == "mining", "weight"] = 0.7
+    conc = pd.concat(
+        [
+            conc,
+            pd.DataFrame(
+                {"sub_sector": ["mining"], "global_sector": ["petroleum_coking"], "weight": [0.3]}
+            ),
+        ]
+    )
+    nested, rep = nest(t.global_mrio, t.provincial, country="CHN", sector_concordance=conc)
+    assert nested.F.sum() == pytest.approx(t.true_nested.F.sum(), rel=1e-12)
+    prov = nested.region_rows(list(t.provincial.regions))
+    assert nested.x[prov].sum() == pytest.approx(t.provincial.x.sum(), rel=1e-12)
+    assert rep.max_row_imbalance < 1e-9
+
+
+@pytest.mark.parametrize(("weight", "what"), [(0.9, "loses output"), (1.2, "double counts")])
+def test_concordance_weights_must_sum_to_one(demo_tables, weight, what):
+    conc = demo_tables.concordance.copy()
+    conc.loc[conc.sub_sector == "textiles", "weight"] = weight
+    with pytest.raises(ConcordanceError, match=f"sub sector 'textiles' sum to .* so it {what}"):
+        nest(
+            demo_tables.global_mrio, demo_tables.provincial, country="CHN", sector_concordance=conc
+        )
+
+
+def test_concordance_unknown_global_and_missing_sub(demo_tables):
+    conc = demo_tables.concordance.copy()
+    conc.loc[conc.sub_sector == "food", "global_sector"] = "tobacco"
+    with pytest.raises(ConcordanceError, match="global sector 'tobacco'"):
+        nest(
+            demo_tables.global_mrio, demo_tables.provincial, country="CHN", sector_concordance=conc
+        )
+    conc = demo_tables.concordance[demo_tables.concordance.sub_sector != "food"]
+    with pytest.raises(ConcordanceError, match="sub sector 'food' is missing"):
+        nest(
+            demo_tables.global_mrio, demo_tables.provincial, country="CHN", sector_concordance=conc
+        )
+
+
+def test_inconsistent_exports_are_rebalanced(demo_tables):
+    t = demo_tables
+    sub = t.provincial
+    reg = sub.rows.get_level_values(0)
+    factor = np.where(reg == "CN-GD", 1.3, np.where(reg == "CN-JS", 0.8, 1.0))
+    exports = sub.exports * factor
+    x = sub.Z.sum(1) + sub.Y.sum(1) + exports
+    bad = dataclasses.replace(sub, exports=exports, x=x).validate()
+    nested, rep = nest(t.global_mrio, bad, country="CHN")
+    assert rep.iterations > 0
+    assert rep.max_rel_adjustment > 1e-3 and rep.mean_rel_adjustment > 0
+    assert rep.export_scaling_min < 1.0 < rep.export_scaling_max
+    assert rep.max_row_imbalance < 1e-9
+    # province rows keep their subnational output; foreign rows are untouched
+    np.testing.assert_allclose(nested.x[: len(x)], x, rtol=1e-12)
+    f = nested.region_rows("USA")
+    np.testing.assert_allclose(nested.Z[np.ix_(f, f)], t.true_nested.Z[np.ix_(f, f)], rtol=1e-12)
+    # country exports equal the global table's (the benchmark for international trade)
+    p = np.arange(len(x))
+    foreign = np.setdiff1d(np.arange(nested.n), p)
+    got = nested.Z[np.ix_(p, foreign)].sum() + nested.Y[p][:, 31 * 4 :].sum()
+    assert got == pytest.approx(t.provincial.exports.sum(), rel=1e-12)
+
+
+def test_gras_with_negative_cells():
+    B = np.array([[4.0, 2.0, -1.0], [1.0, 3.0, 2.0]])
+    u, v = np.array([6.0, 7.0]), np.array([5.5, 6.0, 1.5])
+    X, it = gras(B, u, v, tol=1e-12)
+    assert it > 0
+    np.testing.assert_allclose(X.sum(1), u, rtol=1e-12)
+    np.testing.assert_allclose(X.sum(0), v, rtol=1e-10)
+    assert X[0, 2] < 0  # signs preserved
+
+
+def test_nesting_errors(demo_tables):
+    t = demo_tables
+    with pytest.raises(MRIOError, match="country 'XXX' is not a region"):
+        nest(t.global_mrio, t.provincial, country="XXX")
+    cols = pd.MultiIndex.from_tuples(
+        [(p, "gov" if c == "government" else c) for p, c in t.provincial.fd_columns],
+        names=["region", "category"],
+    )
+    with pytest.raises(MRIOError, match="final-demand categories differ"):
+        nest(t.global_mrio, dataclasses.replace(t.provincial, fd_columns=cols), country="CHN")
+    rows = pd.MultiIndex.from_tuples(
+        [("USA" if p == "CN-BJ" else p, s) for p, s in t.provincial.rows],
+        names=["region", "sector"],
+    )
+    with pytest.raises(MRIOError, match="subnational region 'USA' is also a foreign region"):
+        nest(t.global_mrio, dataclasses.replace(t.provincial, rows=rows), country="CHN")
