@@ -150,3 +150,34 @@ def test_tables_enter_the_graph_once(grid_case):
         k for k in graph if isinstance(k, tuple) and str(k[0]).startswith("region-tables")
     ]
     assert len(table_keys) == 1
+
+
+@pytest.mark.parametrize("block", [1, 3, 40])
+def test_runs_and_grouped_paths_agree_with_the_loop(block):
+    rng = np.random.default_rng(block)
+    coarse = rng.integers(-1, 5, (6, 6))
+    region_index = np.kron(coarse, np.ones((block, block), dtype=np.int64))[:50, :45]
+    emissions = rng.random((3, *region_index.shape))
+    tables = rng.random((5, 3, 4))
+    expected = brute_force(emissions, region_index, tables)
+    got = cells.apply_region_tables(emissions, region_index, tables)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    flat_e, flat_r = emissions.reshape(3, -1), region_index.ravel()
+    per_region = np.ascontiguousarray(tables.transpose(0, 2, 1))
+    starts = np.flatnonzero(flat_r[1:] != flat_r[:-1]) + 1
+    for path in (
+        cells._runs(flat_e, flat_r, per_region, starts),
+        cells._grouped(flat_e, flat_r, per_region),
+    ):
+        np.testing.assert_allclose(path.reshape(expected.shape), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_tables_give_float32_cells(grid_case):
+    emissions, region_index, tables = grid_case
+    got = cells.apply_region_tables(
+        emissions.astype(np.float32), region_index, tables.astype(np.float32)
+    )
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(
+        got, cells.apply_region_tables(emissions, region_index, tables), rtol=1e-5
+    )

@@ -7,7 +7,7 @@ import pytest
 from affine import Affine
 from pyproj import CRS
 
-from pipeline.errors import ConfigError, InputFileError
+from pipeline.errors import ConfigError, GridError, InputFileError
 from pipeline.grid.regions import (
     GridSpec,
     Regions,
@@ -15,6 +15,7 @@ from pipeline.grid.regions import (
     rasterize_regions,
     read_regions,
     region_cell_counts,
+    region_index_from_raster,
 )
 from pipeline.resources import data_file
 
@@ -117,3 +118,86 @@ def test_bad_boundary_files(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"no property 'code'.*\['name'\]"):
         read_regions(path)
+
+
+def write_vector(path, codes, geoms, crs="EPSG:4326", field="code"):
+    pyogrio = pytest.importorskip("pyogrio")
+    import shapely
+
+    wkb = np.array([shapely.to_wkb(shapely.geometry.shape(g)) for g in geoms], dtype=object)
+    pyogrio.raw.write(
+        path, wkb, [np.array(codes, dtype=object)], [field], geometry_type="Polygon", crs=crs
+    )
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".shp", ".gpkg"])
+def test_shapefile_and_geopackage(tmp_path, suffix):
+    path = write_vector(tmp_path / f"r{suffix}", ["A", "B"], [square(0, 0, 2), square(2, 0, 2)])
+    regions = read_regions(path)
+    assert regions.codes == ("A", "B") and regions.crs.to_epsg() == 4326
+    index = rasterize_regions(
+        regions, GridSpec(CRS.from_epsg(4326), Affine(1, 0, 0, 0, -1, 2), (2, 4))
+    )
+    np.testing.assert_array_equal(index, [[0, 0, 1, 1], [0, 0, 1, 1]])
+    with pytest.raises(ConfigError, match=r"no property 'iso'.*\['code'\]"):
+        read_regions(path, code_field="iso")
+
+
+@pytest.fixture(scope="module")
+def world_half_degree():
+    world = data_file("world_countries.geojson")
+    layered = read_regions(
+        [world, data_file("china_provinces.geojson")], code_field=["iso3", "code"]
+    )
+    grid = grid_covering(layered, crs="EPSG:4326", resolution=0.5)
+    return layered, grid, rasterize_regions(layered, grid)
+
+
+def test_world_latlon_grid_with_layered_provinces(world_half_degree):
+    regions, grid, index = world_half_degree
+    assert grid.shape == (348, 720) and tuple(grid.transform)[:6] == (0.5, 0, -180, 0, -0.5, 84)
+    counts = dict(zip(regions.codes, region_cell_counts(index, len(regions.codes)), strict=True))
+    # Germany ~357,000 km2 over 0.5 deg cells of ~1,950 km2 at 51 N
+    assert 170 <= counts["DEU"] <= 205
+    assert 250 <= counts["FRA"] <= 300  # incl. Corsica, French Guiana
+    assert counts["LUX"] >= 1 and counts["SGP"] >= 1  # small-region rule
+    assert counts["CN-MO"] >= 1 and counts["CN-HK"] >= 1
+    # China (~9.6 M km2) is now provinces; CHN keeps only border slivers, HKG/MAC/TWN none
+    assert counts["CHN"] <= 20 and counts["HKG"] == counts["MAC"] == counts["TWN"] == 0
+    provinces = sum(n for c, n in counts.items() if c.startswith("CN-"))
+    assert 3500 <= provinces <= 4100
+    assert regions.layers[regions.codes.index("CN-BJ")] == 1
+
+
+def test_layered_files_need_unique_codes(tmp_path):
+    a = write_vector(tmp_path / "a.gpkg", ["A", "B"], [square(0, 0, 1), square(1, 0, 1)])
+    b = write_vector(tmp_path / "b.gpkg", ["B"], [square(1, 0, 1)])
+    with pytest.raises(InputFileError, match=r"codes \['B'\] appear in several boundary files"):
+        read_regions([a, b])
+    with pytest.raises(ConfigError, match="2 boundary files but 3 code fields"):
+        read_regions([a, b], code_field=["code"] * 3)
+
+
+def test_region_raster_with_code_table(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    ids = np.array([[10, 10, 20, 20], [10, 10, 20, 20], [30, -1, 20, 20], [10, 10, 20, 20]])
+    path = tmp_path / "ids.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", width=4, height=4, count=1, dtype="int32",
+        crs="EPSG:3857", transform=from_origin(0, 4, 1, 1), nodata=-1,
+    ) as dst:  # fmt: skip
+        dst.write(ids[None].astype("int32"))
+    (tmp_path / "codes.csv").write_text("id,code\n20,EAST\n10,WEST\n30,ISLE\n40,NONE\n")
+    coarse = GridSpec(CRS.from_epsg(3857), Affine(2, 0, 0, 0, -2, 4), (2, 2))
+    index, codes = region_index_from_raster(path, coarse, codes_csv=tmp_path / "codes.csv")
+    assert codes == ("EAST", "WEST", "ISLE", "NONE")
+    # nearest takes the pixel at each coarse centre; ISLE (one pixel) keeps its cell
+    assert index.tolist() == [[1, 0], [2, 0]]
+    same, _ = region_index_from_raster(path, unit_grid(), codes_csv=tmp_path / "codes.csv")
+    assert same.tolist() == [[1, 1, 0, 0], [1, 1, 0, 0], [2, -1, 0, 0], [1, 1, 0, 0]]
+    (tmp_path / "short.csv").write_text("id,code\n10,WEST\n20,EAST\n")
+    with pytest.raises(GridError, match=r"ids\.tif: region ids \[30\] are not in .*short\.csv"):
+        region_index_from_raster(path, coarse, codes_csv=tmp_path / "short.csv")

@@ -1,33 +1,56 @@
-"""Region index rasters from boundary polygons.
+"""Region index rasters from boundary polygons or from a region raster.
+
+Sources: GeoJSON (built in), Shapefile and GeoPackage (through ``pyogrio``), a
+list of boundary files **layered** in order, or a raster of integer region ids
+with an ``id,code`` table (:func:`region_index_from_raster`).
 
 Rasterization rule (documented in README.md):
 
 1. Polygons are reprojected to the grid's CRS.
 2. **Centre rule.** A cell belongs to the region whose polygon contains the cell
    centre (``rasterio.features.rasterize`` with ``all_touched=False``). Where
-   polygons overlap, the later feature in the file wins.
+   polygons overlap, the later feature in the file wins; with layered files, the
+   later file wins (e.g. world countries, then Chinese provinces on top).
 3. **Small regions never vanish.** A region that contains no cell centre (Macau
    at 10 km) first takes the unclaimed cells its polygon touches; if it touches
    none, it takes the cell that contains its representative point, even from a
-   neighbour.
-4. Cells outside every polygon get ``-1``.
+   neighbour of its own layer (never from a region of a later layer).
+4. **Superseded regions may vanish.** With layered files, a region of which at
+   least half the area lies under later layers (``CHN`` under the provinces)
+   keeps only the cell centres it still wins, possibly none; step 3 does not
+   apply to it. Slivers where simplified outlines of two layers disagree can
+   leave it a few border cells: map its code with ``[regions] aliases``.
+5. Cells outside every polygon get ``-1``. Features whose code is empty (null)
+   are skipped with a warning, so their cells count as outside.
+
+A region raster follows the same rule in raster form: each grid cell takes the
+id of the source pixel at its centre (nearest neighbour; ``resampling="mode"``
+takes the most frequent id instead, for sources much finer than the grid);
+source nodata and ids ``< 0`` are outside; a region that gets no cell takes the
+cell containing the mean position of its source pixels.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import rasterio.features
+import rasterio.warp
+import shapely
 import shapely.geometry
 from affine import Affine
 from pyproj import CRS
-from rasterio.warp import transform_geom
+from rasterio.enums import Resampling
+from rasterio.warp import reproject, transform_geom
 
-from pipeline.errors import ConfigError, InputFileError
+from pipeline.errors import ConfigError, GridError, InputFileError
+
+log = logging.getLogger(__name__)
 
 OUTSIDE = -1
 
@@ -71,6 +94,7 @@ class Regions:
     geometries: tuple[dict, ...]
     crs: CRS
     source: str
+    layers: tuple[int, ...] = ()
 
     def to_crs(self, crs: CRS) -> Regions:
         """Return the polygons reprojected to ``crs``."""
@@ -78,47 +102,148 @@ class Regions:
             return self
         src, dst = self.crs.to_wkt(), CRS.from_user_input(crs).to_wkt()
         geoms = tuple(transform_geom(src, dst, g) for g in self.geometries)
-        return Regions(self.codes, geoms, CRS.from_user_input(crs), self.source)
+        return replace(self, geometries=geoms, crs=CRS.from_user_input(crs))
+
+    def layer_of(self, n: int) -> int:
+        """Layer (boundary file position) of region ``n``; 0 for a single file."""
+        return self.layers[n] if self.layers else 0
 
 
-def read_regions(path: str | Path, *, code_field: str = "code") -> Regions:
-    """Read region polygons from a GeoJSON file.
+def read_regions(
+    path: str | Path | Sequence[str | Path],
+    *,
+    code_field: str | Sequence[str] = "code",
+    layer: str | int | None = None,
+) -> Regions:
+    """Read region polygons from GeoJSON, Shapefile or GeoPackage, or layered files.
 
     Parameters
     ----------
-    path : str or Path
-        GeoJSON FeatureCollection. A ``crs`` member (legacy GeoJSON) is honoured;
-        otherwise EPSG:4326 is assumed, as RFC 7946 requires.
-    code_field : str, keyword-only
-        Feature property holding the region code.
+    path : str or Path, or sequence of them
+        GeoJSON FeatureCollection (a legacy ``crs`` member is honoured, otherwise
+        EPSG:4326 as RFC 7946 requires), or any OGR vector file (``.shp``,
+        ``.gpkg``, ...; needs ``pyogrio``). A sequence is layered in order: later
+        files win where they overlap (see :func:`combine_regions`).
+    code_field : str or sequence of str, keyword-only
+        Feature property holding the region code; one per file when layered.
+    layer : str or int, optional
+        Layer of a multi-layer file (GeoPackage); the first by default.
 
     Returns
     -------
     Regions
     """
+    if not isinstance(path, str | Path):
+        paths = list(path)
+        fields = [code_field] * len(paths) if isinstance(code_field, str) else list(code_field)
+        if len(fields) != len(paths):
+            raise ConfigError(
+                f"{len(paths)} boundary files but {len(fields)} code fields; "
+                "give [regions] code_field as one name or one per boundary file"
+            )
+        parts = [read_regions(p, code_field=f) for p, f in zip(paths, fields, strict=True)]
+        return combine_regions(*parts)
+    if not isinstance(code_field, str):
+        raise ConfigError("[regions] code_field is a list but boundaries is one file")
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: boundary file not found; check [regions] boundaries")
+    if path.suffix.lower() in (".geojson", ".json"):
+        properties, geoms, crs = _read_geojson(path)
+    else:
+        properties, geoms, crs = _read_ogr(path, layer)
+    return _build_regions(path, properties, geoms, crs, code_field)
+
+
+def _read_geojson(path: Path) -> tuple[list[dict], list[dict], CRS]:
     try:
         doc = json.loads(path.read_text())
         features = doc["features"]
     except (ValueError, KeyError) as exc:
         raise InputFileError(f"{path}: not a GeoJSON FeatureCollection ({exc})") from exc
-    codes, geoms = [], []
-    for n, feat in enumerate(features):
-        props = feat.get("properties") or {}
+    props = [feat.get("properties") or {} for feat in features]
+    crs_name = (doc.get("crs") or {}).get("properties", {}).get("name", "EPSG:4326")
+    return props, [feat["geometry"] for feat in features], CRS.from_user_input(crs_name)
+
+
+def _read_ogr(path: Path, layer: str | int | None) -> tuple[list[dict], list[dict], CRS]:
+    try:
+        from pyogrio.raw import read
+    except ImportError as exc:
+        raise InputFileError(
+            f"{path}: reading Shapefile/GeoPackage needs pyogrio; pip install pyogrio "
+            "or convert the file to GeoJSON (ogr2ogr -f GeoJSON out.geojson in.shp)"
+        ) from exc
+    try:
+        meta, _, wkb, values = read(path, layer=layer)
+    except Exception as exc:  # pyogrio raises its own DataSource/DataLayer errors
+        raise InputFileError(f"{path}: cannot read as a vector file ({exc})") from exc
+    if meta.get("crs") is None:
+        raise GridError(f"{path}: boundary file has no CRS; add a .prj or convert to GeoJSON")
+    names = list(meta["fields"])
+    props = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    if not names:
+        props = [{} for _ in wkb]
+    geoms = [shapely.geometry.mapping(g) for g in shapely.from_wkb(wkb)]
+    return props, geoms, CRS.from_user_input(meta["crs"])
+
+
+def _build_regions(
+    path: Path, properties: list[dict], geoms: list[dict], crs: CRS, code_field: str
+) -> Regions:
+    codes, kept, skipped = [], [], 0
+    for n, (props, geom) in enumerate(zip(properties, geoms, strict=True)):
         if code_field not in props:
             raise ConfigError(
                 f"{path}: feature {n} has no property {code_field!r}; "
                 f"set [regions] code_field to one of {sorted(props)}"
             )
-        codes.append(str(props[code_field]))
-        geoms.append(feat["geometry"])
+        code = props[code_field]
+        if code is None or geom is None or str(code).strip() == "":
+            skipped += 1
+            continue
+        codes.append(str(code))
+        kept.append(geom)
+    if skipped:
+        log.warning("%s: skipped %d features with an empty %r", path, skipped, code_field)
     dupes = sorted({c for c in codes if codes.count(c) > 1})
     if dupes:
         raise InputFileError(f"{path}: duplicate region codes {dupes}; dissolve them into one")
-    crs_name = (doc.get("crs") or {}).get("properties", {}).get("name", "EPSG:4326")
-    return Regions(tuple(codes), tuple(geoms), CRS.from_user_input(crs_name), str(path))
+    return Regions(tuple(codes), tuple(kept), crs, str(path))
+
+
+def combine_regions(*parts: Regions) -> Regions:
+    """Layer region sets: later sets win where they overlap; codes must stay unique.
+
+    Parameters
+    ----------
+    *parts : Regions
+        In layering order, e.g. world countries then Chinese provinces.
+
+    Returns
+    -------
+    Regions
+        In the CRS of the first part, with :attr:`Regions.layers` set.
+    """
+    if not parts:
+        raise ConfigError("no boundary files; list them under [regions] boundaries")
+    crs = parts[0].crs
+    projected = [part.to_crs(crs) for part in parts]
+    codes = [c for part in projected for c in part.codes]
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    if dupes:
+        where = {c: [p.source for p in parts if c in p.codes] for c in dupes[:5]}
+        raise InputFileError(
+            f"region codes {dupes} appear in several boundary files ({where}); "
+            "rename them or drop them from one file so each code is unique"
+        )
+    return Regions(
+        tuple(codes),
+        tuple(g for part in projected for g in part.geometries),
+        crs,
+        " + ".join(part.source for part in parts),
+        tuple(k for k, part in enumerate(projected) for _ in part.codes),
+    )
 
 
 def grid_covering(regions: Regions, *, crs: CRS | str, resolution: float) -> GridSpec:
@@ -159,13 +284,36 @@ def rasterize_regions(regions: Regions, grid: GridSpec) -> np.ndarray:
     )
     present = np.zeros(len(regions.codes), dtype=bool)
     present[np.unique(index[index >= 0])] = True
+    layers = np.array([projected.layer_of(n) for n in range(len(regions.codes))], dtype=np.int64)
+    covers: dict[int, object] = {}
     for missing in np.flatnonzero(~present):
-        _claim_cells_for_small_region(index, projected.geometries[missing], int(missing), grid)
+        if _superseded(projected, int(missing), covers):
+            continue
+        later = layers > layers[missing]
+        _claim_cells_for_small_region(
+            index, projected.geometries[missing], int(missing), grid, later
+        )
     return index
 
 
+def _superseded(regions: Regions, n: int, covers: dict) -> bool:
+    """Whether at least half of region ``n`` lies under regions of later layers."""
+    layer = regions.layer_of(n)
+    if layer == max(regions.layers, default=0):
+        return False
+    if layer not in covers:
+        later = [
+            shapely.make_valid(shapely.geometry.shape(g))
+            for i, g in enumerate(regions.geometries)
+            if regions.layer_of(i) > layer
+        ]
+        covers[layer] = shapely.union_all(later)
+    own = shapely.make_valid(shapely.geometry.shape(regions.geometries[n]))
+    return own.area > 0 and own.intersection(covers[layer]).area >= 0.5 * own.area
+
+
 def _claim_cells_for_small_region(
-    index: np.ndarray, geometry: dict, code: int, grid: GridSpec
+    index: np.ndarray, geometry: dict, code: int, grid: GridSpec, later: np.ndarray
 ) -> None:
     touched = rasterio.features.rasterize(
         [(geometry, 1)],
@@ -183,7 +331,9 @@ def _claim_cells_for_small_region(
     col, row = ~grid.transform @ (point.x, point.y)
     row, col = int(np.floor(row)), int(np.floor(col))
     if 0 <= row < grid.shape[0] and 0 <= col < grid.shape[1]:
-        index[row, col] = code
+        owner = index[row, col]
+        if owner == OUTSIDE or not later[owner]:
+            index[row, col] = code
 
 
 def region_cell_counts(index: np.ndarray, n_regions: int) -> np.ndarray:
@@ -198,3 +348,118 @@ def select_codes(codes: Sequence[str], wanted: Sequence[str]) -> np.ndarray:
     if unknown:
         raise ConfigError(f"unknown region codes {unknown}; known codes are {list(codes)}")
     return np.array([lookup[w] for w in wanted], dtype=np.int64)
+
+
+def region_index_from_raster(
+    path: str | Path,
+    grid: GridSpec,
+    *,
+    codes_csv: str | Path,
+    resampling: str = "nearest",
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Bring a raster of integer region ids onto ``grid`` by the module's rule.
+
+    Parameters
+    ----------
+    path : str or Path
+        Single-band integer raster (GeoTIFF) with a CRS; nodata and ids < 0 are
+        outside every region.
+    grid : GridSpec
+        Target (inventory) grid.
+    codes_csv : str or Path, keyword-only
+        CSV with columns ``id,code``: the region code of each id.
+    resampling : {"nearest", "mode"}, keyword-only
+        Id at the cell centre, or the most frequent id in the cell.
+
+    Returns
+    -------
+    index : numpy.ndarray
+        ``int16`` of ``grid.shape``: position in ``codes``, or ``-1``.
+    codes : tuple of str
+        Region codes in the CSV's order.
+    """
+    path = Path(path)
+    ids, codes = _read_id_table(Path(codes_csv))
+    if resampling not in ("nearest", "mode"):
+        raise ConfigError(f"resampling {resampling!r} for {path}; use 'nearest' or 'mode'")
+    if not path.is_file():
+        raise InputFileError(f"{path}: region raster not found; check [regions] region_raster")
+    with rasterio.open(path) as src:
+        if src.crs is None:
+            raise GridError(f"{path}: region raster has no CRS; write one (gdal_edit.py -a_srs)")
+        lookup, centroids = _scan_ids(src, ids, path, codes_csv)
+        warped = np.full(grid.shape, -1, dtype=np.int64)
+        reproject(
+            rasterio.band(src, 1),
+            warped,
+            dst_transform=grid.transform,
+            dst_crs=grid.crs.to_wkt(),
+            dst_nodata=-1,
+            resampling=Resampling[resampling],
+        )
+        src_crs, src_transform = src.crs, src.transform
+    index = np.where(warped >= 0, lookup.get_positions(warped), OUTSIDE).astype(np.int16)
+    _claim_cells_for_raster_regions(index, centroids, src_crs, src_transform, grid)
+    return index, codes
+
+
+class _IdLookup:
+    def __init__(self, ids: np.ndarray):
+        self.ids = ids
+        self.order = np.argsort(ids)
+
+    def get_positions(self, values: np.ndarray) -> np.ndarray:
+        sorted_ids = self.ids[self.order]
+        pos = np.clip(np.searchsorted(sorted_ids, values), 0, len(sorted_ids) - 1)
+        found = sorted_ids[pos] == values
+        return np.where(found, self.order[pos], OUTSIDE)
+
+
+def _read_id_table(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
+    import pandas as pd
+
+    if not path.is_file():
+        raise InputFileError(f"{path}: region code table not found; check [regions] region_codes")
+    table = pd.read_csv(path, dtype={"code": str})
+    if not {"id", "code"} <= set(table.columns):
+        raise InputFileError(f"{path}: needs columns id,code; it has {list(table.columns)}")
+    for column in ("id", "code"):
+        dupes = sorted(set(table[column][table[column].duplicated()].astype(str)))
+        if dupes:
+            raise InputFileError(f"{path}: duplicate {column}s {dupes}; keep one row each")
+    return table["id"].to_numpy(np.int64), tuple(table["code"].astype(str))
+
+
+def _scan_ids(src, ids: np.ndarray, path: Path, codes_csv) -> tuple[_IdLookup, dict]:
+    """Check every id has a code; mean pixel position (col, row) of each id, by blocks."""
+    lookup, sums = _IdLookup(ids), {}
+    for _, window in src.block_windows(1):
+        block = src.read(1, window=window).astype(np.int64)
+        valid = block >= 0 if src.nodata is None else (block >= 0) & (block != src.nodata)
+        rows, cols = np.nonzero(valid)
+        values = block[rows, cols]
+        for value in np.unique(values):
+            sel = values == value
+            s = sums.setdefault(int(value), np.zeros(3))
+            col_sum = (cols[sel] + window.col_off + 0.5).sum()
+            s += (sel.sum(), col_sum, (rows[sel] + window.row_off + 0.5).sum())
+    unknown = sorted(v for v in sums if lookup.get_positions(np.array([v]))[0] < 0)
+    if unknown:
+        raise GridError(f"{path}: region ids {unknown[:10]} are not in {codes_csv}; add them")
+    centroids = {int(lookup.get_positions(np.array([v]))[0]): s[1:] / s[0] for v, s in sums.items()}
+    return lookup, centroids
+
+
+def _claim_cells_for_raster_regions(
+    index: np.ndarray, centroids: dict, src_crs, src_transform: Affine, grid: GridSpec
+) -> None:
+    present = set(np.unique(index[index >= 0]).tolist())
+    for code, (col, row) in sorted(centroids.items()):
+        if code in present:
+            continue
+        x, y = src_transform @ (col, row)
+        (gx,), (gy,) = rasterio.warp.transform(src_crs, grid.crs.to_wkt(), [x], [y])
+        gcol, grow = ~grid.transform @ (gx, gy)
+        grow, gcol = int(np.floor(grow)), int(np.floor(gcol))
+        if 0 <= grow < grid.shape[0] and 0 <= gcol < grid.shape[1]:
+            index[grow, gcol] = code

@@ -7,8 +7,8 @@ emissions ``e[s, g]``::
 
     out[q, g] = sum_s e[s, g] * T[r(g), s, q]
 
-Cells are grouped by region and each group is one matrix product (BLAS), like
-xESMF's sparse matrix multiply applies weights to flattened cells.
+Runs of cells of one region are each one matrix product (BLAS), like xESMF's
+sparse matrix multiply applies weights to flattened cells.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ def apply_region_tables(
     emissions: np.ndarray, region_index: np.ndarray, tables: np.ndarray
 ) -> np.ndarray:
     """Spread each cell's sector emissions over outputs by its region's table.
+
+    Cells are taken in raster order as *runs* of one region; each run is one
+    small matrix product written straight into the output, so no cell is
+    gathered or scattered. Where runs are very short (a speckled region map)
+    the cells are grouped by region instead.
 
     Parameters
     ----------
@@ -37,18 +42,44 @@ def apply_region_tables(
         ``(n_out, ny, nx)`` in the result type of ``emissions`` and ``tables``.
     """
     n_sectors, ny, nx = emissions.shape
-    n_out = tables.shape[2]
     dtype = np.result_type(emissions.dtype, tables.dtype)
-    flat_e = emissions.reshape(n_sectors, ny * nx)
+    flat_e = emissions.reshape(n_sectors, ny * nx).astype(dtype, copy=False)
     flat_r = region_index.reshape(ny * nx)
-    out = np.zeros((n_out, ny * nx), dtype=dtype)
+    per_region = np.ascontiguousarray(tables.transpose(0, 2, 1), dtype=dtype)
+    starts = np.flatnonzero(flat_r[1:] != flat_r[:-1]) + 1
+    if starts.size * MIN_MEAN_RUN > flat_r.size:
+        out = _grouped(flat_e, flat_r, per_region)
+    else:
+        out = _runs(flat_e, flat_r, per_region, starts)
+    return out.reshape(tables.shape[2], ny, nx)
+
+
+#: Below this mean run length (cells) the grouped path is faster than runs.
+MIN_MEAN_RUN = 16
+
+
+def _runs(flat_e, flat_r, per_region, starts) -> np.ndarray:
+    n_cells = flat_r.size
+    out = np.empty((per_region.shape[1], n_cells), dtype=per_region.dtype)
+    bounds = np.concatenate([[0], starts, [n_cells]]).tolist()
+    regions = flat_r[bounds[:-1]].tolist() if n_cells else []
+    for start, stop, region in zip(bounds[:-1], bounds[1:], regions, strict=True):
+        if region < 0:
+            out[:, start:stop] = 0
+        else:
+            np.matmul(per_region[region], flat_e[:, start:stop], out=out[:, start:stop])
+    return out
+
+
+def _grouped(flat_e, flat_r, per_region) -> np.ndarray:
+    out = np.zeros((per_region.shape[1], flat_r.size), dtype=per_region.dtype)
     order, bounds, regions = _group_cells_by_region(flat_r)
     for start, stop, region in zip(bounds[:-1], bounds[1:], regions, strict=True):
         if region < 0:
             continue
         cells = order[start:stop]
-        out[:, cells] = tables[region].T.astype(dtype, copy=False) @ flat_e[:, cells]
-    return out.reshape(n_out, ny, nx)
+        out[:, cells] = per_region[region] @ flat_e[:, cells]
+    return out
 
 
 def scale_by_region(
