@@ -1,4 +1,4 @@
-"""Command line: ``footprint-map run | demo``.
+"""Command line: ``footprint-map run | demo | query | report``.
 
 Every bad input ends with one line ``error: <what, where, the fix>`` on stderr
 and exit status 2.
@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.commands import add_query_parser, add_report_parser, cmd_query, cmd_report
 from pipeline.errors import FootprintError
 
 EPILOG_RUN = """example:
@@ -88,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
     demo.add_argument("--no-maps", action="store_true", help="skip the PNG maps")
     _cluster_flags(demo)
+    add_query_parser(sub)
+    add_report_parser(sub)
     return parser
 
 
@@ -155,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``footprint-map`` console script."""
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-    handlers = {"run": cmd_run, "demo": cmd_demo}
+    handlers = {"run": cmd_run, "demo": cmd_demo, "query": cmd_query, "report": cmd_report}
     try:
         return handlers[args.command](args)
     except FootprintError as exc:

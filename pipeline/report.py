@@ -1,0 +1,296 @@
+"""Offline HTML report of a results directory: maps, concentration, tables, provenance.
+
+The report is one folder, ``index.html`` plus PNG files linked by relative
+paths, with inline CSS and no scripts, fonts or network resources. Its figures
+mirror Yang et al. (2020, Nat Commun 11:2237): the foreign-driven total
+(Fig. 1a), the three largest foreign consumers (Fig. 1b-d), the two largest
+sectors (Fig. 2a-b) and the largest consumer's households against its capital
+formation (Fig. 3a-b), plus the concentration curve.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import shapely.geometry  # noqa: E402
+
+from pipeline.analytics import CITY_RADIUS_KM  # noqa: E402
+from pipeline.errors import OutputError  # noqa: E402
+from pipeline.grid.regions import Regions, read_regions  # noqa: E402
+from pipeline.kernels.concentration import concentration_curve  # noqa: E402
+from pipeline.maps import plot_layer  # noqa: E402
+from pipeline.resources import data_file  # noqa: E402
+from pipeline.results import Results  # noqa: E402
+
+CURVE_POINTS = 2000
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One map of the report: file name, caption and the selection it shows."""
+
+    file: str
+    caption: str
+    selection: dict
+
+
+def foreign_shares(results: Results, dim: str) -> pd.Series:
+    """Shares of foreign-driven CO2 by ``dim`` (from ``attribution``), largest first."""
+    a = results.ds["attribution"].isel(consumer=np.flatnonzero(results.foreign))
+    sums = a.sum([d for d in a.dims if d != dim]).to_series()
+    sums.index = sums.index.astype(str)
+    total = float(sums.sum())
+    return (sums / total if total else sums * 0).sort_values(ascending=False)
+
+
+def paper_figures(results: Results) -> list[Figure]:
+    """The maps of the report, in the order of the paper's figures."""
+    consumers = list(foreign_shares(results, "consumer").index)
+    sectors = list(foreign_shares(results, "sector").index)
+    figures = [Figure("foreign_footprint.png", "Fig. 1a: CO2 driven by all foreign consumers", {})]
+    for letter, consumer in zip("bcd", consumers[:3], strict=False):
+        figures.append(
+            Figure(
+                f"consumer_{consumer}.png",
+                f"Fig. 1{letter}: CO2 driven by final demand in {consumer}",
+                {"consumer": consumer},
+            )
+        )
+    for letter, sector in zip("ab", sectors[:2], strict=False):
+        figures.append(
+            Figure(
+                f"sector_{sector}.png",
+                f"Fig. 2{letter}: foreign-driven CO2 of sector {sector}",
+                {"sector": sector},
+            )
+        )
+    if consumers:
+        largest = consumers[0]
+        for letter, category in zip("ab", ("households", "capital_formation"), strict=True):
+            if category in results.categories:
+                figures.append(
+                    Figure(
+                        f"consumer_{largest}_{category}.png",
+                        f"Fig. 3{letter}: CO2 driven by {largest} {category.replace('_', ' ')}",
+                        {"consumer": largest, "category": category},
+                    )
+                )
+    return figures
+
+
+def display_borders(results: Results) -> Regions:
+    """Province borders in the store CRS, simplified to a quarter cell for fast drawing."""
+    borders = read_regions(data_file("china_provinces.geojson"))
+    if results.ds.rio.crs is None:
+        return borders
+    borders = borders.to_crs(results.ds.rio.crs)
+    tolerance = np.sqrt(results.cell_area_km2) * 1000 / 4
+    simple = tuple(
+        shapely.geometry.mapping(shapely.geometry.shape(g).simplify(tolerance))
+        for g in borders.geometries
+    )
+    return Regions(borders.codes, simple, borders.crs, borders.source)
+
+
+def write_maps(results: Results, out: Path, figures: list[Figure], echo) -> None:
+    """Render each figure's layer with province borders and a log colour scale."""
+    borders = display_borders(results)
+    for n, figure in enumerate(figures, start=1):
+        echo(f"  map {n}/{len(figures)}: {figure.file}")
+        plot_layer(
+            results.layer(**figure.selection),
+            out / figure.file,
+            title=figure.caption.split(": ", 1)[-1],
+            borders=borders,
+            note=results.note,
+        )
+
+
+def write_curve(results: Results, out: Path, figures: list[Figure]) -> str:
+    """Plot the concentration curves of the mapped layers; return the file name."""
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
+    for figure in figures[:6]:
+        values = np.asarray(results.layer(**figure.selection).values)[results.land]
+        land, emitted = concentration_curve(values)
+        step = max(1, land.size // CURVE_POINTS)
+        label = figure.caption.split(": ", 1)[-1].replace("CO2 driven by ", "")
+        ax.plot(land[::step], emitted[::step], label=label, linewidth=1.2)
+    for share in (0.75, 0.9):
+        ax.axhline(share, color="0.6", linestyle=":", linewidth=0.8)
+    ax.set_xscale("symlog", linthresh=0.01)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("share of land cells, densest first (symlog scale)")
+    ax.set_ylabel("share of emissions on land")
+    ax.set_title("Concentration of emissions over land")
+    ax.legend(fontsize=7, loc="lower right")
+    if results.note:
+        fig.text(0.01, -0.04, results.note, fontsize=7, color="0.35")
+    fig.savefig(out / "concentration_curve.png", bbox_inches="tight")
+    plt.close(fig)
+    return "concentration_curve.png"
+
+
+def build_report(
+    results: Results,
+    out: Path,
+    *,
+    echo: Callable[[str], None] = lambda *_: None,
+    top_cities: int = 10,
+) -> Path:
+    """Write the offline report to ``out`` and return ``out/index.html``.
+
+    Parameters
+    ----------
+    results : Results
+        An opened results directory.
+    out : Path
+        Report folder (created; files in it are overwritten).
+    echo : callable
+        Progress messages.
+    top_cities : int
+        Rows of the city table.
+    """
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot create the report folder ({exc.strerror})") from exc
+    figures = paper_figures(results)
+    echo(f"[1] maps ({len(figures)})")
+    write_maps(results, out, figures, echo)
+    echo("[2] concentration curve and statistics")
+    curve = write_curve(results, out, figures)
+    concentration = results.concentration_table()
+    echo("[3] tables and index.html")
+    cities = results.rank(by="city", top=top_cities)
+    page = render_html(results, figures, curve, concentration, cities)
+    index = out / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index
+
+
+def render_html(results, figures, curve, concentration, cities) -> str:
+    """The report's HTML text (self-contained apart from the relative PNG links)."""
+    title = html.escape(str(results.ds.attrs.get("title", "footprint-map results")))
+    parts = [_HEAD.format(title=title), f"<h1>{title}</h1>"]
+    if "SYNTHETIC" in results.note.upper():
+        parts.append(f'<p class="synthetic">{html.escape(results.note)}</p>')
+    parts.append(_headline(results))
+    parts.append("<h2>Maps</h2>")
+    parts.append(
+        "<p>Emissions per grid cell in t CO2 (log colour scale), with province borders. "
+        "Consumer maps include every category and sector.</p>"
+    )
+    parts += [_img(f.file, f.caption) for f in figures]
+    parts.append("<h2>Concentration</h2>")
+    parts.append(_img(curve, "Concentration curves: share of land against share of emissions"))
+    parts.append(
+        "<p>land_share_XXpct: the smallest share of land cells (producer provinces) holding "
+        "XX% of the layer's emissions on land (Yang et al. 2020 use 75%). area_km2_XXpct: "
+        "their area, the spatial extent of Kanemoto et al. (2016) at 90%.</p>"
+    )
+    parts.append(_table(concentration))
+    parts.append("<h2>Shares of foreign-driven CO2</h2>")
+    for dim in ("consumer", "sector", "category"):
+        shares = foreign_shares(results, dim).rename("share").rename_axis(dim).reset_index()
+        parts.append(f"<h3>by {dim}</h3>" + _table(shares))
+    parts.append(f"<h2>Top cities (foreign-driven CO2 within {CITY_RADIUS_KM:g} km)</h2>")
+    parts.append(
+        "<p>Sum over cells whose centre lies within the radius of the city point; discs of "
+        "neighbouring places overlap, so city rows must not be added up. City points: "
+        "GeoNames, geonames.org (CC BY 4.0).</p>"
+    )
+    parts.append(_table(cities.drop(columns=["geonameid"], errors="ignore")))
+    parts.append(_provenance(results))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _headline(results: Results) -> str:
+    summary = results.summary()
+    rows = {
+        "foreign-driven CO2 (t)": summary.get("foreign_total_t"),
+        "domestic-driven CO2 (t)": summary.get("domestic_total_t"),
+        "land share holding 75% of foreign-driven CO2": summary.get("land_share_for_75pct"),
+        "land share holding 90%": summary.get("land_share_for_90pct"),
+        "conservation max relative error": summary.get("conservation_max_rel_error"),
+        "grid": f"{results.ds.sizes['y']} x {results.ds.sizes['x']} cells of "
+        f"{results.cell_area_km2:g} km²",
+    }
+    frame = pd.DataFrame({"quantity": list(rows), "value": [_fmt(v) for v in rows.values()]})
+    return _table(frame)
+
+
+def _provenance(results: Results) -> str:
+    attrs = results.ds.attrs
+    items = [("results directory", str(results.directory))]
+    for key in ("created", "title", "note"):
+        if key in attrs:
+            items.append((key, str(attrs[key])))
+    for key in ("package_versions", "input_checksums"):
+        if key in attrs:
+            items.append((key, _pretty_json(attrs[key])))
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td><pre>{html.escape(v)}</pre></td></tr>" for k, v in items
+    )
+    config = html.escape(str(attrs.get("config", "")))
+    return (
+        f'<h2>Provenance</h2><table class="prov">{rows}</table>'
+        f"<h3>study config</h3><pre>{config}</pre>"
+    )
+
+
+def _pretty_json(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), indent=1, sort_keys=True)
+    except ValueError:
+        return text
+
+
+def _img(file: str, caption: str) -> str:
+    src, text = html.escape(file), html.escape(caption)
+    return f'<figure><img src="{src}" alt="{text}"><figcaption>{text}</figcaption></figure>'
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=_fmt, border=0, classes="data")
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float | np.floating):
+        return f"{value:.4g}"
+    return str(value)
+
+
+_HEAD = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 1100px; margin: 1em auto; padding: 0 1em;
+       color: #222; }}
+h1 {{ font-size: 1.5em; }}
+.synthetic {{ background: #fff3cd; border: 1px solid #e0c060; padding: .5em; }}
+figure {{ display: inline-block; width: 48%; margin: .5em 0; vertical-align: top; }}
+figure img {{ width: 100%; height: auto; border: 1px solid #ddd; }}
+figcaption {{ font-size: .85em; color: #444; }}
+table.data {{ border-collapse: collapse; margin: .5em 0 1em; font-size: .85em; }}
+table.data th, table.data td {{ border-bottom: 1px solid #ddd; padding: 2px 8px;
+       text-align: right; }}
+table.prov th {{ text-align: left; vertical-align: top; padding-right: 1em; }}
+pre {{ font-size: .75em; white-space: pre-wrap; margin: 0; }}
+</style></head><body>"""

@@ -1,0 +1,523 @@
+"""Python API over a finished results directory: layers, hotspots, rankings, drivers.
+
+>>> res = open_results("demo-out")                  # doctest: +SKIP
+>>> res.hotspots(consumer="USA").table.head()       # doctest: +SKIP
+>>> res.rank(by="city", top=10)                     # doctest: +SKIP
+>>> res.drivers(region="CN-GD", by="consumer")      # doctest: +SKIP
+
+Memory: the dataset stays lazy. A helper loads at most one ``(y, x)`` layer
+(8 bytes per cell: 1.7 MB at 10 km, 160 MB for a 1 km China grid) plus the
+region raster (2 bytes per cell); hotspot ordering adds about 24 bytes per land
+cell. Layers that are not stored (e.g. one consumer's households) are computed
+chunk by chunk from ``emissions`` and the attribution shares.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+
+from pipeline import analytics
+from pipeline.analytics import CITY_RADIUS_KM, Grid, unknown_code
+from pipeline.errors import ConfigError, InputFileError
+from pipeline.grid import blocks
+from pipeline.store import is_complete
+
+STORE_NAME = "footprint.zarr"
+RANK_BY = ("cell", "city", "province")
+
+
+@dataclass(frozen=True)
+class Hotspots:
+    """The smallest set of land cells holding ``share`` of a layer's land total.
+
+    Attributes
+    ----------
+    mask : xarray.DataArray
+        ``(y, x)`` bool, True on hotspot cells.
+    table : pandas.DataFrame
+        One row per hotspot cell, densest first (see
+        :func:`pipeline.analytics.hotspot_table`).
+    share : float
+        The requested share of emissions.
+    land_share : float
+        Hotspot cells / land cells.
+    area_km2 : float
+        Hotspot area (cells × cell area).
+    """
+
+    mask: xr.DataArray
+    table: pd.DataFrame
+    share: float
+    land_share: float
+    area_km2: float
+
+
+def open_results(path: str | Path) -> Results:
+    """Open a results directory (or its ``footprint.zarr``) lazily.
+
+    Raises
+    ------
+    InputFileError
+        If there is no store, or a run did not finish writing it.
+    """
+    path = Path(path)
+    store = path if path.name.endswith(".zarr") else path / STORE_NAME
+    if not store.exists():
+        raise InputFileError(
+            f"{path}: no {STORE_NAME} found; run `footprint-map run` "
+            "(or `footprint-map demo`) first, or point to its --out directory"
+        )
+    if not is_complete(store):
+        raise InputFileError(
+            f"{store}: store is incomplete (a run did not finish); run `footprint-map run` again"
+        )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        ds = xr.open_zarr(store)
+    return Results(ds, store.parent)
+
+
+class Results:
+    """A footprint store with analysis helpers.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The lazy store (see README.md, output contract).
+    directory : Path
+        The results directory (holds ``summary.json``).
+    """
+
+    def __init__(self, ds: xr.Dataset, directory: Path):
+        self.ds = ds
+        self.directory = Path(directory)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Results {self.directory}: {len(self.consumers)} consumers, "
+            f"{len(self.sectors)} sectors, grid {self.ds.sizes['y']}x{self.ds.sizes['x']}>"
+        )
+
+    # ------------------------------------------------------------------ labels
+    @cached_property
+    def consumers(self) -> list[str]:
+        """Consumer codes."""
+        return [str(c) for c in self.ds["consumer"].values]
+
+    @cached_property
+    def foreign(self) -> np.ndarray:
+        """Bool per consumer, True outside the nested country."""
+        return np.asarray(self.ds["foreign"].values, dtype=bool)
+
+    @property
+    def foreign_consumers(self) -> list[str]:
+        """Codes of the foreign consumers."""
+        return [c for c, f in zip(self.consumers, self.foreign, strict=True) if f]
+
+    @cached_property
+    def sectors(self) -> list[str]:
+        """Inventory sector codes."""
+        return [str(s) for s in self.ds["sector"].values]
+
+    @cached_property
+    def categories(self) -> list[str]:
+        """Final-demand category codes."""
+        return [str(k) for k in self.ds["category"].values]
+
+    @cached_property
+    def producers(self) -> list[str]:
+        """Producer regions: the raster regions with MRIO rows (the land)."""
+        return [str(r) for r in self.ds["region"].values]
+
+    @cached_property
+    def codes(self) -> list[str]:
+        """Codes of the region raster (``flag_meanings`` of ``region_index``)."""
+        return self.ds["region_index"].attrs["flag_meanings"].split()
+
+    @cached_property
+    def producer_of_code(self) -> np.ndarray:
+        """Position in :attr:`producers` of each raster code, or -1."""
+        lookup = {r: n for n, r in enumerate(self.producers)}
+        return np.array([lookup.get(c, -1) for c in self.codes], dtype=np.int64)
+
+    @cached_property
+    def grid(self) -> Grid:
+        """Cell centres and CRS."""
+        return Grid(self.ds["x"].values, self.ds["y"].values, self.ds.rio.crs)
+
+    @property
+    def cell_area_km2(self) -> float:
+        """Area of one cell in km², from the store's affine transform."""
+        transform = self.ds.rio.transform()
+        return abs(transform.a * transform.e) / 1e6
+
+    @property
+    def note(self) -> str:
+        """The store's ``note`` attribute (e.g. that the data are synthetic)."""
+        return str(self.ds.attrs.get("note", ""))
+
+    def summary(self) -> dict:
+        """The run's ``summary.json`` (empty dict if missing)."""
+        path = self.directory / "summary.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    # ------------------------------------------------------------ selections
+    def check_code(self, kind: str, value: str | None) -> str | None:
+        """Return ``value`` if it is a valid ``kind`` code; raise a one-line ConfigError."""
+        if value is None:
+            return None
+        valid = {
+            "consumer": self.consumers,
+            "sector": self.sectors,
+            "category": self.categories,
+            "region": self.producers,
+        }[kind]
+        if str(value) not in valid:
+            raise unknown_code(kind, str(value), valid)
+        return str(value)
+
+    @cached_property
+    def shares(self) -> np.ndarray:
+        """Attribution shares ``M[region, sector, consumer, category]`` (sum 1 over c, k)."""
+        a = self.ds["attribution"].transpose("region", "sector", "consumer", "category")
+        a = np.asarray(a.values, dtype=np.float64)
+        totals = a.sum(axis=(2, 3), keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(totals > 0, a / np.where(totals > 0, totals, 1.0), 0.0)
+
+    def describe(self, consumer=None, sector=None, category=None) -> str:
+        """Human label of a selection, e.g. ``"USA, households"``."""
+        parts = [consumer or "all foreign consumers", sector, category]
+        return ", ".join(p for p in parts if p)
+
+    def layer(
+        self, consumer: str | None = None, sector: str | None = None, category: str | None = None
+    ) -> xr.DataArray:
+        """The lazy ``(y, x)`` layer of a selection, in t CO2 per cell.
+
+        No selection gives ``foreign_footprint``. ``consumer`` alone is
+        ``footprint``; ``sector`` or ``category`` alone are the stored
+        foreign-consumer cubes. Any other combination (e.g. one consumer's
+        households, or one sector of one consumer) is computed lazily per cell as
+        ``sum_s emissions[s] * M[r(cell), s, c, k]`` over the selected sectors
+        ``s``, consumers ``c`` (the given one, else every foreign consumer) and
+        categories ``k``, with ``M`` the attribution shares of the cell's region.
+        """
+        consumer = self.check_code("consumer", consumer)
+        sector = self.check_code("sector", sector)
+        category = self.check_code("category", category)
+        chosen = [v is not None for v in (consumer, sector, category)]
+        if sum(chosen) > 1:
+            data = self._computed(consumer, sector, category)
+        elif consumer is not None:
+            data = self.ds["footprint"].sel(consumer=consumer)
+        elif sector is not None:
+            data = self.ds["footprint_by_sector"].sel(sector=sector)
+        elif category is not None:
+            data = self.ds["footprint_by_category"].sel(category=category)
+        else:
+            data = self.ds["foreign_footprint"]
+        drop = ["consumer", "sector", "category", "foreign"]
+        data = data.drop_vars(drop, errors="ignore").copy(deep=False)
+        data.attrs = {
+            "units": "t CO2",
+            "long_name": f"CO2 driven by {self.describe(consumer, sector, category)}",
+        }
+        data.name = "footprint"
+        return data
+
+    def _computed(self, consumer, sector, category) -> xr.DataArray:
+        ci = [self.consumers.index(consumer)] if consumer else np.flatnonzero(self.foreign)
+        ki = [self.categories.index(category)] if category else slice(None)
+        per_producer = self.shares[:, :, ci, :][:, :, :, ki].sum(axis=(2, 3))
+        if sector is not None:
+            keep = np.array([s == sector for s in self.sectors])
+            per_producer = per_producer * keep[None, :]
+        tables = np.zeros((len(self.codes), len(self.sectors), 1))
+        has = self.producer_of_code >= 0
+        tables[has, :, 0] = per_producer[self.producer_of_code[has]]
+        data = blocks.apply_region_tables(
+            self.ds["emissions"].data, self.ds["region_index"].data, tables
+        )[0]
+        template = self.ds["foreign_footprint"]
+        return xr.DataArray(data, dims=template.dims, coords=template.coords)
+
+    @cached_property
+    def region_index(self) -> np.ndarray:
+        """The ``(y, x)`` region raster, in memory (2 bytes per cell)."""
+        return np.asarray(self.ds["region_index"].values)
+
+    @cached_property
+    def land(self) -> np.ndarray:
+        """``(y, x)`` bool: cells of producer regions (the land of the statistics)."""
+        producer_codes = np.flatnonzero(self.producer_of_code >= 0)
+        return np.isin(self.region_index, producer_codes)
+
+    def _values(self, consumer=None, sector=None, category=None) -> np.ndarray:
+        return np.asarray(self.layer(consumer, sector, category).values, dtype=np.float64)
+
+    # ------------------------------------------------------------ statistics
+    def hotspots(
+        self,
+        consumer: str | None = None,
+        sector: str | None = None,
+        category: str | None = None,
+        share: float = 0.75,
+    ) -> Hotspots:
+        """The fewest land cells that hold ``share`` of a layer's emissions on land.
+
+        Cells are taken densest first (ties in row-major order) until their sum
+        reaches ``share`` of the layer's total over land cells (producer regions).
+        """
+        values = self._values(consumer, sector, category)
+        order, k = analytics.hotspot_order(values, self.land, share)
+        cells = order[:k]
+        mask = np.zeros(values.size, dtype=bool)
+        mask[cells] = True
+        template = self.ds["foreign_footprint"]
+        mask_da = xr.DataArray(
+            mask.reshape(values.shape), dims=template.dims, coords=template.coords
+        )
+        mask_da.attrs["long_name"] = (
+            f"hotspot cells holding {share:.0%} of CO2 driven by "
+            f"{self.describe(consumer, sector, category)}"
+        )
+        codes = analytics.region_codes_of(self.region_index, cells, self.codes)
+        table = analytics.hotspot_table(values, cells, self.grid, codes)
+        n_land = int(self.land.sum())
+        return Hotspots(
+            mask_da, table, share, k / n_land if n_land else 0.0, k * self.cell_area_km2
+        )
+
+    def concentration_curve(
+        self, consumer: str | None = None, sector: str | None = None, category: str | None = None
+    ) -> pd.DataFrame:
+        """Share of land against share of emissions, densest land cells first.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``land_share, emission_share``, ``n_land + 1`` rows from (0, 0).
+        """
+        from pipeline.kernels.concentration import concentration_curve
+
+        values = self._values(consumer, sector, category)[self.land]
+        land, emitted = concentration_curve(values)
+        return pd.DataFrame({"land_share": land, "emission_share": emitted})
+
+    def concentration(
+        self,
+        consumer: str | None = None,
+        sector: str | None = None,
+        category: str | None = None,
+        share: float = 0.75,
+    ) -> dict:
+        """How concentrated a layer is on land.
+
+        Returns
+        -------
+        dict
+            ``share``; ``land_share``: the smallest share of land cells holding
+            ``share`` of the layer's land total (Yang et al. 2020 use 75%);
+            ``area_km2``: their area, the "spatial extent" of Kanemoto et al.
+            (2016) when ``share`` is 0.9; ``cells``, ``land_cells``,
+            ``land_area_km2`` and ``total_t`` (the layer's land total).
+        """
+        values = self._values(consumer, sector, category)
+        (k,), n = analytics.cells_holding(values, self.land, [share])
+        return {
+            "share": share,
+            "land_share": k / n if n else 0.0,
+            "area_km2": k * self.cell_area_km2,
+            "cells": k,
+            "land_cells": n,
+            "land_area_km2": n * self.cell_area_km2,
+            "total_t": float(values[self.land].sum()),
+        }
+
+    def concentration_table(
+        self, shares: tuple[float, ...] = (0.75, 0.9), *, consumers: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Concentration of the foreign total, each foreign consumer and each sector.
+
+        Parameters
+        ----------
+        shares : tuple of float
+            Shares of emissions; for each, columns ``land_share_<X>pct`` (share
+            of land cells) and ``area_km2_<X>pct`` (the spatial extent).
+        consumers : list of str, optional
+            Consumers to include; default every foreign consumer.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per layer: ``kind`` (total, consumer, sector), ``code``,
+            ``total_t`` and the columns above.
+        """
+        consumers = self.foreign_consumers if consumers is None else consumers
+        layers = [("total", None, {})]
+        layers += [("consumer", c, {"consumer": c}) for c in consumers]
+        layers += [("sector", s, {"sector": s}) for s in self.sectors]
+        rows = []
+        for kind, code, selection in layers:
+            values = self._values(**selection)
+            counts, n = analytics.cells_holding(values, self.land, shares)
+            row = {"kind": kind, "code": code or "foreign", "total_t": values[self.land].sum()}
+            for share, k in zip(shares, counts, strict=True):
+                pct = round(share * 100)
+                row[f"land_share_{pct}pct"] = k / n if n else 0.0
+                row[f"area_km2_{pct}pct"] = k * self.cell_area_km2
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def rank(
+        self,
+        by: str = "cell",
+        top: int | None = 10,
+        *,
+        consumer: str | None = None,
+        sector: str | None = None,
+        category: str | None = None,
+        radius_km: float = CITY_RADIUS_KM,
+    ) -> pd.DataFrame:
+        """The ``top`` cells, cities or provinces of a layer, largest first.
+
+        ``by="city"`` sums the cells whose centre lies within ``radius_km`` of
+        each city of ``data/china_cities.csv`` (discs may overlap; see
+        :mod:`pipeline.analytics`). ``by="province"`` sums each region of the
+        raster. ``top=None`` returns every row. Shares are of the layer's total.
+        """
+        if by not in RANK_BY:
+            raise unknown_code("ranking", str(by), RANK_BY)
+        if top is not None and top < 1:
+            raise ConfigError(f"top {top!r} must be a positive number of rows, e.g. 10")
+        values = self._values(consumer, sector, category)
+        if by == "province":
+            table = analytics.province_totals(
+                values, self.region_index, self.codes, self.cell_area_km2
+            )
+        elif by == "city":
+            table = analytics.city_totals(values, self.grid, radius_km=radius_km)
+        else:
+            n = values.size if top is None else min(top, values.size)
+            flat = values.ravel()
+            best = np.argpartition(-flat, n - 1)[:n] if n < flat.size else np.arange(flat.size)
+            best = best[np.argsort(-flat[best], kind="stable")]
+            codes = analytics.region_codes_of(self.region_index, best, self.codes)
+            table = analytics.hotspot_table(values, best, self.grid, codes)
+        return table if top is None else table.head(top).reset_index(drop=True)
+
+    # --------------------------------------------------------------- drivers
+    def drivers(
+        self,
+        *,
+        region: str | None = None,
+        cell: tuple[float, float] | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        city: str | int | None = None,
+        crs=None,
+        radius_km: float = CITY_RADIUS_KM,
+        by: str | list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Decompose the emissions of a place by consumer × category × sector.
+
+        Give exactly one place: ``region`` (a producer region code; exact, from
+        ``attribution``), ``cell=(x, y)`` (the cell containing the point),
+        ``bbox=(xmin, ymin, xmax, ymax)`` (cells whose centre is inside) or
+        ``city`` (name, ``"Name, CN-XX"`` or geonameid; the disc of
+        ``radius_km``). Points are in the store CRS unless ``crs`` is given
+        (``crs="EPSG:4326"`` for lon/lat). Each cell's sector emissions are split
+        by the attribution shares of its region: ``e[s] * M[r, s, c, k]``; cells
+        outside producer regions (e.g. Hong Kong, Macau, Taiwan) have no drivers.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``consumer, foreign, category, sector, t_co2, share`` (share of the
+            place's total), largest first; summed over the dimensions not in
+            ``by`` when ``by`` is given.
+        """
+        given = [v is not None for v in (region, cell, bbox, city)]
+        if sum(given) != 1:
+            raise ConfigError("drivers needs exactly one of region=, cell=, bbox= or city=")
+        if region is not None:
+            totals = self._region_totals(region)
+        elif cell is not None:
+            totals = self._cell_totals(cell, crs)
+        else:
+            window = self._bbox_window(bbox, crs) if bbox is not None else None
+            window = window or self._city_window(city, radius_km)
+            totals = self._window_totals(*window)
+        labels = {
+            "consumer": self.consumers,
+            "foreign": self.foreign,
+            "category": self.categories,
+            "sector": self.sectors,
+        }
+        frame = analytics.drivers_frame(totals, self.shares, labels)
+        return frame if by is None else analytics.group_drivers(frame, by)
+
+    def _region_totals(self, region: str) -> np.ndarray:
+        if region in self.codes and region not in self.producers:
+            raise ConfigError(
+                f"region {region!r} has no MRIO rows, so its emissions are not attributed; "
+                f"producer regions: {', '.join(self.producers)}"
+            )
+        region = self.check_code("region", region)
+        a = self.ds["attribution"].sel(region=region).transpose("sector", "consumer", "category")
+        totals = np.zeros((len(self.producers), len(self.sectors)))
+        totals[self.producers.index(region)] = np.asarray(a.values).sum(axis=(1, 2))
+        return totals
+
+    def _cell_totals(self, cell, crs) -> np.ndarray:
+        x, y = (float(v) for v in cell)
+        if crs is not None:
+            x, y = (float(v) for v in self.grid.from_crs(x, y, crs))
+        row, col = self.grid.cell_of(x, y)
+        mask = np.ones((1, 1), dtype=bool)
+        return self._window_totals(slice(row, row + 1), slice(col, col + 1), mask)
+
+    def _bbox_window(self, bbox, crs):
+        xmin, ymin, xmax, ymax = (float(v) for v in bbox)
+        if crs is not None:
+            xs, ys = self.grid.from_crs([xmin, xmax, xmin, xmax], [ymin, ymin, ymax, ymax], crs)
+            xmin, xmax, ymin, ymax = min(xs), max(xs), min(ys), max(ys)
+        cols = np.flatnonzero((self.grid.x >= xmin) & (self.grid.x <= xmax))
+        rows = np.flatnonzero((self.grid.y >= ymin) & (self.grid.y <= ymax))
+        if cols.size == 0 or rows.size == 0:
+            raise ConfigError(f"bbox {tuple(bbox)} holds no cell centre of the grid")
+        mask = np.ones((rows.size, cols.size), dtype=bool)
+        return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1), mask
+
+    def _city_window(self, city, radius_km):
+        cities = analytics.read_cities()
+        position = analytics.find_city(cities, city)
+        for _, rows, cols, mask in analytics.city_discs(
+            self.grid, cities.iloc[[position]], radius_km
+        ):
+            return rows, cols, mask
+        raise ConfigError(f"city {city!r}: no cell centre within {radius_km} km")
+
+    def _window_totals(self, rows: slice, cols: slice, mask: np.ndarray) -> np.ndarray:
+        """``(n_producers, n_sectors)`` emissions of the masked window cells, lazily."""
+        import dask.array as da
+
+        emissions = self.ds["emissions"].isel(y=rows, x=cols).data
+        index = self.ds["region_index"].isel(y=rows, x=cols).data
+        index = da.where(da.from_array(mask, chunks=index.chunks), index, -1).astype(np.int16)
+        per_code = np.asarray(
+            blocks.region_sector_totals(emissions, index, len(self.codes)).compute()
+        )[:-1]
+        totals = np.zeros((len(self.producers), len(self.sectors)))
+        has = self.producer_of_code >= 0
+        np.add.at(totals, self.producer_of_code[has], per_code[has])
+        return totals
