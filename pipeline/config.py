@@ -35,16 +35,22 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "balance_rtol": ((float, int), 1e-6),
     },
     "inventory": {
-        "files": ((dict,), ...),
+        "files": ((dict, str, list), ...),
         "units": ((str,), None),
         "variables": ((dict,), None),
+        "bands": ((dict, list), None),
+        "crs": ((str,), None),
         "chunks": ((int,), None),
     },
     "regions": {
-        "boundaries": ((str,), ...),
-        "code_field": ((str,), "code"),
+        "boundaries": ((str, list), None),
+        "code_field": ((str, list), "code"),
+        "raster": ((str,), None),
+        "raster_codes": ((str,), None),
+        "raster_resampling": ((str,), "nearest"),
         "outside": ((str,), "error"),
         "aliases": ((dict,), None),
+        "default_region": ((str,), None),
     },
     "concordance": {"file": ((str,), ...)},
     "output": {
@@ -68,6 +74,7 @@ _CHOICES = {
     ("mrio", "global_format"): ("plain", "exiobase3", "eora26", "oecd", "gloria"),
     ("mrio", "method"): ("auto", "lu", "iterative", "mixed"),
     ("output", "dtype"): ("float64", "float32"),
+    ("regions", "raster_resampling"): ("nearest", "mode"),
     ("cluster", "kind"): ("local", "address", "jobqueue"),
 }
 
@@ -125,6 +132,14 @@ def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyC
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     sections = check_sections(raw, source=str(path))
+    regions = sections["regions"]
+    if bool(regions["boundaries"]) == bool(regions["raster"]):
+        raise ConfigError(
+            f"{path}: [regions] needs exactly one of boundaries (polygon files) "
+            "or raster (+ raster_codes)"
+        )
+    if regions["raster"] and not regions["raster_codes"]:
+        raise ConfigError(f"{path}: [regions] raster needs raster_codes (a CSV with id,code)")
     base = Path(inputs) if inputs is not None else path.parent / sections["study"]["inputs"]
     return StudyConfig(sections, path.resolve(), base.resolve(), text)
 

@@ -20,7 +20,6 @@ from pipeline import cube as cube_mod
 from pipeline import maps, stages, summary
 from pipeline.concordance import read_concordance, sector_weights
 from pipeline.config import StudyConfig
-from pipeline.grid.regions import read_regions
 from pipeline.mrio import attribution_shares
 from pipeline.store import ensure_writable_dir, provenance, write_text_atomic, write_zarr_atomic
 
@@ -119,13 +118,18 @@ def _run_on_cluster(
     grid = stages.ingest_grid(layers, ensure_writable_dir(out / "work"), compute=compute)
     totals = stages.region_totals(grid, compute=compute)
     mrio_regions = list(loaded.table.regions)
-    code_rows = stages.producer_codes(grid.region_codes, config["regions"]["aliases"], mrio_regions)
+    code_rows = stages.producer_codes(
+        grid.region_codes,
+        config["regions"]["aliases"],
+        mrio_regions,
+        default_region=config["regions"]["default_region"],
+    )
     outside = stages.check_region_coverage(
         totals,
         grid.region_codes,
         code_rows,
         outside=config["regions"]["outside"],
-        source=grid.sources["boundaries"],
+        source=grid.region_source,
     )
     if outside is not None:
         grid = stages.assign_outside(grid, outside)
@@ -183,10 +187,9 @@ def _run_on_cluster(
     result = _summarize(config, store, producer_codes, errors["max"], compute)
     write_text_atomic(out / "summary.json", summary.to_json(result))
     if config["output"]["maps"]:
-        borders = read_regions(
-            grid.sources["boundaries"], code_field=config["regions"]["code_field"]
+        maps.standard_maps(
+            xr.open_zarr(store), result, out / "maps", borders=grid.borders, note=note
         )
-        maps.standard_maps(xr.open_zarr(store), result, out / "maps", borders=borders, note=note)
     clock.done()
     return result
 

@@ -88,24 +88,49 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Layers:
-    """The inventory opened lazily from its files, and the region polygons."""
+    """The inventory opened lazily from its files, and where its regions come from."""
 
     emissions: xr.DataArray
-    regions: regions.Regions
+    regions: regions.Regions | None
+    region_raster: tuple[Path, Path, str] | None
     sources: dict[str, Path]
 
 
 def open_layers(config: StudyConfig) -> Layers:
-    """Open the inventory files and the boundary polygons, checking both (cheap)."""
+    """Open the inventory files and the region source, checking both (cheap)."""
     inv = config["inventory"]
-    files = {s: config.input_path(p) for s, p in inv["files"].items()}
+    raw = inv["files"]
+    if isinstance(raw, dict):
+        files = {s: config.input_path(p) for s, p in raw.items()}
+    elif isinstance(raw, str):
+        files = config.input_path(raw)
+    else:
+        files = [config.input_path(p) for p in raw]
     emissions = inventory.open_inventory(
-        files, chunks=inv["chunks"] or DEFAULT_CHUNK, units=inv["units"], variables=inv["variables"]
+        files,
+        chunks=inv["chunks"] or DEFAULT_CHUNK,
+        units=inv["units"],
+        variables=inv["variables"],
+        crs=inv["crs"],
+        bands=inv["bands"],
     )
-    boundaries = config.input_path(config["regions"]["boundaries"])
-    shapes = regions.read_regions(boundaries, code_field=config["regions"]["code_field"])
-    sources = {**{f"inventory_{s}": p for s, p in files.items()}, "boundaries": boundaries}
-    return Layers(emissions, shapes, sources)
+    sources = {f"inventory_{s}": Path(p) for s, p in emissions.attrs["sources"].items()}
+    section = config["regions"]
+    if section["raster"]:
+        raster = config.input_path(section["raster"])
+        codes = config.input_path(section["raster_codes"])
+        sources.update(region_raster=raster, region_codes=codes)
+        return Layers(emissions, None, (raster, codes, section["raster_resampling"]), sources)
+    paths = section["boundaries"]
+    paths = (
+        [config.input_path(p) for p in paths]
+        if isinstance(paths, list)
+        else config.input_path(paths)
+    )
+    shapes = regions.read_regions(paths, code_field=section["code_field"])
+    for n, path in enumerate(paths if isinstance(paths, list) else [paths]):
+        sources["boundaries" if n == 0 else f"boundaries_{n}"] = path
+    return Layers(emissions, shapes, None, sources)
 
 
 @dataclass(frozen=True)
@@ -117,6 +142,12 @@ class GridInputs:
     region_codes: tuple[str, ...]
     store: Path
     sources: dict[str, Path]
+    borders: regions.Regions | None = None
+
+    @property
+    def region_source(self) -> Path:
+        """The boundary file or region raster the index came from."""
+        return self.sources.get("boundaries") or self.sources["region_raster"]
 
 
 def ingest_grid(layers: Layers, work: Path, *, compute=dask.compute) -> GridInputs:
@@ -128,7 +159,13 @@ def ingest_grid(layers: Layers, work: Path, *, compute=dask.compute) -> GridInpu
     grid = regions.GridSpec(
         emissions.rio.crs, Affine(*emissions.rio.transform()[:6]), emissions.shape[1:]
     )
-    index = regions.rasterize_regions(layers.regions, grid)
+    if layers.region_raster is not None:
+        raster, codes_csv, resampling = layers.region_raster
+        index, codes = regions.region_index_from_raster(
+            raster, grid, codes_csv=codes_csv, resampling=resampling
+        )
+    else:
+        index, codes = regions.rasterize_regions(layers.regions, grid), layers.regions.codes
     index_da = xr.DataArray(
         da.from_array(index, chunks=emissions.data.chunksize[1:]), dims=("y", "x")
     )
@@ -149,9 +186,10 @@ def ingest_grid(layers: Layers, work: Path, *, compute=dask.compute) -> GridInpu
     return GridInputs(
         opened["emissions"].rio.write_crs(emissions.rio.crs),
         opened["region_index"],
-        layers.regions.codes,
+        tuple(codes),
         store,
         layers.sources,
+        layers.regions,
     )
 
 
@@ -169,12 +207,29 @@ def _check_valid(results: dict, sectors: list[str], sources: dict[str, Path]) ->
 
 
 def producer_codes(
-    codes: tuple[str, ...], aliases: dict[str, str] | None, mrio_regions: list[str]
+    codes: tuple[str, ...],
+    aliases: dict[str, str] | None,
+    mrio_regions: list[str],
+    *,
+    default_region: str | None = None,
 ) -> np.ndarray:
-    """Position in ``mrio_regions`` of each raster region (after aliases), or -1."""
+    """Position in ``mrio_regions`` of each raster region, or -1.
+
+    A raster code maps to the MRIO region of the same name, else to its alias,
+    else to ``default_region`` (e.g. ``"ROW"``) if given.
+    """
     aliases = aliases or {}
     lookup = {r: n for n, r in enumerate(mrio_regions)}
-    return np.array([lookup.get(aliases.get(c, c), -1) for c in codes], dtype=np.int64)
+    if default_region is not None and default_region not in lookup:
+        raise ConfigError(
+            f"[regions] default_region = {default_region!r} is not an MRIO region; "
+            f"use one of {mrio_regions}"
+        )
+    bad = {c: a for c, a in aliases.items() if a not in lookup}
+    if bad:
+        raise ConfigError(f"[regions] aliases {bad} name regions the MRIO does not have")
+    fallback = lookup.get(default_region, -1) if default_region else -1
+    return np.array([lookup.get(aliases.get(c, c), fallback) for c in codes], dtype=np.int64)
 
 
 def region_totals(grid: GridInputs, *, compute=dask.compute) -> np.ndarray:
