@@ -57,7 +57,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "dtype": ((str,), "float64"),
         "maps": ((bool,), True),
         "hotspot_share": ((float,), 0.75),
-        "chunk_memory_mb": ((int, float), 64),
+        "chunk_memory_mb": ((int, float), 128),
     },
     "cluster": {
         "kind": ((str,), "local"),

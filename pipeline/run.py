@@ -89,7 +89,11 @@ def run_study(
             f"{report.iterations}, max relative cell adjustment {report.max_rel_adjustment:.2e}, "
             f"export scaling {report.export_scaling_min:.4f}..{report.export_scaling_max:.4f}"
         )
-    layers = stages.open_layers(config)
+    table = loaded.table
+    layers = stages.open_layers_within_budget(
+        config, n_outputs=len(table.consumers) + len(table.categories) + 1
+    )
+    echo(f"  inventory: {dict(layers.emissions.sizes)}, chunks {layers.emissions.data.chunksize}")
     concordance = read_concordance(
         _concordance_path(config),
         inventory_sectors=list(layers.emissions["sector"].values),

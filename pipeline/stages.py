@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dask
-import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -20,6 +19,7 @@ from pipeline import mrio as mrio_api
 from pipeline.config import StudyConfig
 from pipeline.errors import ConfigError, GridError, InputFileError, MRIOError
 from pipeline.grid import blocks, inventory, regions
+from pipeline.grid.chunks import chunk_side
 from pipeline.store import write_zarr_atomic
 
 DEFAULT_CHUNK = 512
@@ -96,8 +96,11 @@ class Layers:
     sources: dict[str, Path]
 
 
-def open_layers(config: StudyConfig) -> Layers:
-    """Open the inventory files and the region source, checking both (cheap)."""
+def open_layers(config: StudyConfig, *, chunks: int | None = None) -> Layers:
+    """Open the inventory files and the region source, checking both (cheap).
+
+    ``chunks`` (spatial chunk edge) overrides ``[inventory] chunks``.
+    """
     inv = config["inventory"]
     raw = inv["files"]
     if isinstance(raw, dict):
@@ -108,7 +111,7 @@ def open_layers(config: StudyConfig) -> Layers:
         files = [config.input_path(p) for p in raw]
     emissions = inventory.open_inventory(
         files,
-        chunks=inv["chunks"] or DEFAULT_CHUNK,
+        chunks=chunks or inv["chunks"] or DEFAULT_CHUNK,
         units=inv["units"],
         variables=inv["variables"],
         crs=inv["crs"],
@@ -131,6 +134,20 @@ def open_layers(config: StudyConfig) -> Layers:
     for n, path in enumerate(paths if isinstance(paths, list) else [paths]):
         sources["boundaries" if n == 0 else f"boundaries_{n}"] = path
     return Layers(emissions, shapes, None, sources)
+
+
+def open_layers_within_budget(config: StudyConfig, *, n_outputs: int) -> Layers:
+    """:func:`open_layers` with chunks sized by ``[output] chunk_memory_mb`` unless set."""
+    layers = open_layers(config)
+    if config["inventory"]["chunks"]:
+        return layers
+    side = chunk_side(
+        n_layers_out=n_outputs + layers.emissions.sizes["sector"],
+        n_sectors=layers.emissions.sizes["sector"],
+        itemsize=np.dtype(config["output"]["dtype"]).itemsize,
+        budget_mb=config["output"]["chunk_memory_mb"],
+    )
+    return layers if side == DEFAULT_CHUNK else open_layers(config, chunks=side)
 
 
 @dataclass(frozen=True)
@@ -166,9 +183,9 @@ def ingest_grid(layers: Layers, work: Path, *, compute=dask.compute) -> GridInpu
         )
     else:
         index, codes = regions.rasterize_regions(layers.regions, grid), layers.regions.codes
-    index_da = xr.DataArray(
-        da.from_array(index, chunks=emissions.data.chunksize[1:]), dims=("y", "x")
-    )
+    # A numpy variable is written by the driver at once, not shipped in the graph.
+    index_da = xr.DataArray(index, dims=("y", "x"))
+    index_da.encoding["chunks"] = emissions.data.chunksize[1:]
     ds = xr.Dataset(
         {"emissions": emissions.drop_vars("spatial_ref", errors="ignore"), "region_index": index_da}
     )

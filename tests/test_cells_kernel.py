@@ -181,3 +181,17 @@ def test_float32_tables_give_float32_cells(grid_case):
     np.testing.assert_allclose(
         got, cells.apply_region_tables(emissions, region_index, tables), rtol=1e-5
     )
+
+
+def test_runs_longer_than_a_tile():
+    rng = np.random.default_rng(3)
+    region_index = np.zeros((40, 90), dtype=np.int64)
+    region_index[25:, 60:] = 1  # runs of 3,600 and fewer cells, several tiles long
+    emissions = rng.random((2, 40, 90))
+    tables = rng.random((2, 2, 3))
+    assert region_index.size > 2 * cells.TILE
+    np.testing.assert_allclose(
+        cells.apply_region_tables(emissions, region_index, tables),
+        brute_force(emissions, region_index, tables),
+        rtol=1e-12,
+    )

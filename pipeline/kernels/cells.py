@@ -56,6 +56,9 @@ def apply_region_tables(
 
 #: Below this mean run length (cells) the grouped path is faster than runs.
 MIN_MEAN_RUN = 16
+#: Long runs are multiplied in tiles of this many cells, so each product's
+#: output stays in cache while BLAS writes it.
+TILE = 1024
 
 
 def _runs(flat_e, flat_r, per_region, starts) -> np.ndarray:
@@ -66,8 +69,11 @@ def _runs(flat_e, flat_r, per_region, starts) -> np.ndarray:
     for start, stop, region in zip(bounds[:-1], bounds[1:], regions, strict=True):
         if region < 0:
             out[:, start:stop] = 0
-        else:
-            np.matmul(per_region[region], flat_e[:, start:stop], out=out[:, start:stop])
+            continue
+        table = per_region[region]
+        for a in range(start, stop, TILE):
+            b = min(a + TILE, stop)
+            np.matmul(table, flat_e[:, a:b], out=out[:, a:b])
     return out
 
 
