@@ -25,6 +25,12 @@ EPILOG_DEMO = """example:
 """
 
 
+RESUME_HELP = (
+    "reuse finished stages (ingested inventory, MRIO shares, result cubes) whose "
+    "input checksums and config are unchanged"
+)
+
+
 def _cluster_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("cluster (override the config's [cluster] section)")
     group.add_argument(
@@ -68,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory that relative input paths resolve against",
     )
     run.add_argument("--no-maps", action="store_true", help="skip the PNG maps")
+    run.add_argument("--resume", action="store_true", help=RESUME_HELP)
     _cluster_flags(run)
 
     demo = sub.add_parser(
@@ -88,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--resolution", default="10km", help="grid cell size, e.g. 10km or 1km")
     demo.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
     demo.add_argument("--no-maps", action="store_true", help="skip the PNG maps")
+    demo.add_argument("--resume", action="store_true", help=RESUME_HELP)
     _cluster_flags(demo)
     add_query_parser(sub)
     add_report_parser(sub)
@@ -122,6 +130,7 @@ def _run_config(config, args, *, note: str = "") -> dict:
         connect=lambda: cluster.connect(settings),
         show_progress=sys.stderr.isatty(),
         note=note,
+        resume=args.resume,
     )
     print()
     print(format_table(result))

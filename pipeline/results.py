@@ -29,7 +29,7 @@ from pipeline import analytics
 from pipeline.analytics import CITY_RADIUS_KM, Grid, unknown_code
 from pipeline.errors import ConfigError, InputFileError
 from pipeline.grid import blocks
-from pipeline.store import is_complete
+from pipeline.store import is_complete, resolve_store
 
 STORE_NAME = "footprint.zarr"
 RANK_BY = ("cell", "city", "province")
@@ -82,7 +82,8 @@ def open_results(path: str | Path) -> Results:
         )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        ds = xr.open_zarr(store)
+        # Resolve the version link once, so a rerun swapping it never mixes versions.
+        ds = xr.open_zarr(resolve_store(store))
     return Results(ds, store.parent)
 
 

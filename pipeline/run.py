@@ -16,12 +16,20 @@ import xarray as xr
 from dask.base import unpack_collections
 from distributed import Client, progress
 
+from pipeline import __version__, maps, stages, summary
 from pipeline import cube as cube_mod
-from pipeline import maps, stages, summary
 from pipeline.concordance import read_concordance, sector_weights
 from pipeline.config import StudyConfig
 from pipeline.mrio import attribution_shares
-from pipeline.store import ensure_writable_dir, provenance, write_text_atomic, write_zarr_atomic
+from pipeline.store import (
+    ensure_writable_dir,
+    input_checksums,
+    provenance,
+    stage_key,
+    stored_key,
+    write_text_atomic,
+    write_zarr_atomic,
+)
 
 STORE_NAME = "footprint.zarr"
 SYNTHETIC_NOTE = "SYNTHETIC demo data: economic and emission numbers are made up."
@@ -50,6 +58,7 @@ def run_study(
     echo: Callable[[str], None] = print,
     show_progress: bool = False,
     note: str = "",
+    resume: bool = False,
 ) -> dict:
     """Run ``config`` and write ``out/footprint.zarr``, ``summary.json`` and maps.
 
@@ -70,6 +79,9 @@ def run_study(
         Show a progress bar for the Dask computations.
     note : str
         Free text stored in the store's attributes and on the maps.
+    resume : bool
+        Reuse stages whose outputs are complete and whose key (input
+        checksums, relevant config, package version) matches.
 
     Returns
     -------
@@ -99,28 +111,107 @@ def run_study(
         inventory_sectors=list(layers.emissions["sector"].values),
         mrio_sectors=list(loaded.table.sectors),
     )
+    sources = {**loaded.sources, **layers.sources, "concordance": _concordance_path(config)}
+    plan = _Plan(config, out, input_checksums(sources), layers, resume=resume, echo=echo)
     with connect() if connect is not None else contextlib.nullcontext() as client:
         compute = make_compute(client, show_progress=show_progress)
         return _run_on_cluster(
-            config,
-            out,
+            plan,
             loaded,
             layers,
             concordance,
             client=client,
             compute=compute,
             clock=clock,
-            echo=echo,
             note=note,
         )
 
 
-def _run_on_cluster(
-    config, out, loaded, layers, concordance, *, client, compute, clock, echo, note
-) -> dict:
+class _Plan:
+    """Stage keys for ``--resume``: input checksums, config and package version."""
+
+    def __init__(self, config, out, checksums, layers, *, resume, echo):
+        self.config, self.out, self.checksums = config, out, checksums
+        self.resume, self.echo = resume, echo
+        self.chunks = layers.emissions.data.chunksize[1:]
+
+    def key(self, stage: str, *, inputs: tuple[str, ...], sections: tuple[str, ...], **extra):
+        picked = {k: v for k, v in self.checksums.items() if k.startswith(inputs)}
+        config = {name: self.config[name] for name in sections}
+        return stage_key(
+            stage=stage,
+            version=__version__,
+            inputs=picked,
+            config=config,
+            chunks=self.chunks,
+            **extra,
+        )
+
+    def reusable(self, store: Path, key: str, what: str) -> bool:
+        if self.resume and stored_key(store) == key:
+            self.echo(f"  resume: reusing {what} ({store.name}, inputs and config unchanged)")
+            return True
+        return False
+
+
+def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock, note) -> dict:
+    config, out = plan.config, plan.out
     clock.stage("grid: ingest inventory and rasterize regions")
-    grid = stages.ingest_grid(layers, ensure_writable_dir(out / "work"), compute=compute)
+    work = ensure_writable_dir(out / "work")
+    key = plan.key(
+        "ingest", inputs=("inventory_", "boundaries", "region_"), sections=("inventory", "regions")
+    )
+    if plan.reusable(work / "inventory.zarr", key, "the ingested inventory"):
+        grid = stages.open_ingested(layers, work)
+    else:
+        grid = stages.ingest_grid(layers, work, compute=compute, key=key)
     totals = stages.region_totals(grid, compute=compute)
+    grid, totals, producer_of_code, producers = _producers(config, loaded, grid, totals, compute)
+
+    clock.stage(f"MRIO: attribution shares for {len(producers)} producer regions")
+    shares = _shares(plan, loaded, producers, client=client, compute=compute)
+    shares = shares.sel(region=producers, mrio_sector=list(concordance.mrio_sectors))
+    weights = _weights(concordance, loaded, producers, shares)
+    domestic = set(loaded.domestic) or set(producers)
+    foreign = np.array([c not in domestic for c in shares["consumer"].values])
+
+    clock.stage("grid: per-cell attribution, conservation check and zarr write")
+    inputs = cube_mod.CubeInputs(
+        emissions=grid.emissions,
+        region_index=grid.region_index,
+        region_codes=grid.region_codes,
+        producer_of_code=producer_of_code,
+        shares=shares,
+        weights=weights,
+        region_totals=totals[:-1],
+        foreign=foreign,
+        dtype=np.dtype(config["output"]["dtype"]),
+    )
+    store = out / STORE_NAME
+    producer_codes = np.flatnonzero(producer_of_code >= 0)
+    key = plan.key("footprint", inputs=("",), sections=_RESULT_SECTIONS)
+    if plan.reusable(store, key, "the footprint cubes"):
+        error = float(xr.open_zarr(store).attrs["conservation_max_rel_error"])
+    else:
+        error = _write_cube(plan, inputs, producer_codes, key=key, compute=compute, note=note)
+
+    clock.stage("summary and maps")
+    result = _summarize(config, store, producer_codes, error, compute)
+    write_text_atomic(out / "summary.json", summary.to_json(result))
+    if config["output"]["maps"]:
+        maps.standard_maps(
+            xr.open_zarr(store), result, out / "maps", borders=grid.borders, note=note
+        )
+    clock.done()
+    return result
+
+
+#: Config sections that change the result cubes (not [cluster], which only runs them).
+_RESULT_SECTIONS = ("study", "mrio", "inventory", "regions", "concordance", "output")
+
+
+def _producers(config, loaded, grid, totals, compute):
+    """Map raster regions to MRIO producer regions; apply the outside policy."""
     mrio_regions = list(loaded.table.regions)
     code_rows = stages.producer_codes(
         grid.region_codes,
@@ -139,63 +230,55 @@ def _run_on_cluster(
         grid = stages.assign_outside(grid, outside)
         totals = stages.region_totals(grid, compute=compute)
     producer_rows = sorted({int(r) for r in code_rows if r >= 0})
-    producers = [mrio_regions[r] for r in producer_rows]
     remap = {r: n for n, r in enumerate(producer_rows)}
     producer_of_code = np.array([remap.get(int(r), -1) for r in code_rows])
+    return grid, totals, producer_of_code, [mrio_regions[r] for r in producer_rows]
 
-    clock.stage(f"MRIO: attribution shares for {len(producers)} producer regions")
-    shares = (
-        attribution_shares(
-            loaded.table, regions=producers, client=client, method=config["mrio"]["method"]
-        )
-        .rename(sector="mrio_sector")
-        .sel(region=producers, mrio_sector=list(concordance.mrio_sectors))
-    )
-    weights = _weights(concordance, loaded, producers, shares)
-    domestic = set(loaded.domestic) or set(producers)
-    foreign = np.array([c not in domestic for c in shares["consumer"].values])
 
-    clock.stage("grid: per-cell attribution, conservation check and zarr write")
-    inputs = cube_mod.CubeInputs(
-        emissions=grid.emissions,
-        region_index=grid.region_index,
-        region_codes=grid.region_codes,
-        producer_of_code=producer_of_code,
-        shares=shares,
-        weights=weights,
-        region_totals=totals[:-1],
-        foreign=foreign,
-        dtype=np.dtype(config["output"]["dtype"]),
+def _shares(plan, loaded, producers, *, client, compute) -> xr.DataArray:
+    """Attribution shares of the producer regions, cached in ``work/shares.zarr``."""
+    store = plan.out / "work" / "shares.zarr"
+    key = plan.key("shares", inputs=("mrio_",), sections=("mrio",), producers=producers)
+    if plan.reusable(store, key, "the MRIO attribution shares"):
+        return xr.open_zarr(store)["shares"].load()
+    shares = attribution_shares(
+        loaded.table, regions=producers, client=client, method=plan.config["mrio"]["method"]
+    ).rename(sector="mrio_sector")
+    labelled = shares.assign_coords(
+        {d: cube_mod.text_labels(shares[d].values) for d in shares.dims}
     )
+    write_zarr_atomic(labelled.to_dataset(name="shares"), store, compute=compute, key=key)
+    return shares
+
+
+def _write_cube(plan, inputs, producer_codes, *, key, compute, note) -> float:
+    """Build, check and write the result cubes as a new store version."""
+    config, echo = plan.config, plan.echo
     cube = cube_mod.build_cube(inputs)
-    sources = {**loaded.sources, **grid.sources, "concordance": _concordance_path(config)}
-    cube.attrs.update(provenance(config_text=config.raw_text, inputs=sources))
+    cube.attrs.update(provenance(config_text=config.raw_text, checksums=plan.checksums))
     cube.attrs.update(title=f"footprint-map: {config['study']['name']}", note=note)
+    n_tasks = len(cube.__dask_graph__())
+    n_chunks = int(np.prod(cube["foreign_footprint"].data.numblocks))
+    echo(f"  task graph: {n_tasks} tasks over {n_chunks} spatial chunks")
     errors: dict[str, float] = {}
 
     def check(results):
         errors["max"] = cube_mod.check_conservation(results, cube["attribution"])
+        cube.attrs["conservation_max_rel_error"] = errors["max"]
 
-    store = out / STORE_NAME
-    producer_codes = np.flatnonzero(producer_of_code >= 0)
+    store = plan.out / STORE_NAME
     write_zarr_atomic(
         cube,
         store,
         also_compute=cube_mod.conservation_terms(cube, producer_codes),
         check=check,
         compute=compute,
+        key=key,
+        versioned=True,
+        attrs=lambda: {"conservation_max_rel_error": errors["max"]},
     )
     echo(f"  wrote {store} (conservation max relative error {errors['max']:.2e})")
-
-    clock.stage("summary and maps")
-    result = _summarize(config, store, producer_codes, errors["max"], compute)
-    write_text_atomic(out / "summary.json", summary.to_json(result))
-    if config["output"]["maps"]:
-        maps.standard_maps(
-            xr.open_zarr(store), result, out / "maps", borders=grid.borders, note=note
-        )
-    clock.done()
-    return result
+    return errors["max"]
 
 
 def _summarize(config, store, producer_codes, error, compute) -> dict:

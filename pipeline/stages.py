@@ -167,7 +167,9 @@ class GridInputs:
         return self.sources.get("boundaries") or self.sources["region_raster"]
 
 
-def ingest_grid(layers: Layers, work: Path, *, compute=dask.compute) -> GridInputs:
+def ingest_grid(
+    layers: Layers, work: Path, *, compute=dask.compute, key: str | None = None
+) -> GridInputs:
     """Rasterize regions onto the inventory grid and write ``work/inventory.zarr``.
 
     NaN or negative emissions abort the stage, naming the file and sector.
@@ -198,8 +200,18 @@ def ingest_grid(layers: Layers, work: Path, *, compute=dask.compute) -> GridInpu
         also_compute={"nan": nans.data, "negative": negatives.data},
         check=lambda r: _check_valid(r, sectors, layers.sources),
         compute=compute,
+        key=key,
+        attrs=lambda: {"region_codes": list(codes)},
     )
+    return open_ingested(layers, work)
+
+
+def open_ingested(layers: Layers, work: Path) -> GridInputs:
+    """Open ``work/inventory.zarr`` written by :func:`ingest_grid`."""
+    store = work / "inventory.zarr"
     opened = xr.open_zarr(store, chunks={})
+    codes = opened.attrs["region_codes"]
+    emissions = layers.emissions
     return GridInputs(
         opened["emissions"].rio.write_crs(emissions.rio.crs),
         opened["region_index"],

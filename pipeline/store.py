@@ -1,10 +1,16 @@
-"""Atomic zarr and file outputs, and provenance.
+"""Atomic zarr and file outputs, stage keys and provenance.
 
 A store is written to a hidden temporary directory beside its final path,
-checked, stamped complete, and only then renamed into place. A failed or
-killed run therefore leaves either the previous complete store or none, never
-a partial store under the final name. Leftover temporaries are ignored by
+checked, stamped complete, and only then moved into place. A failed or killed
+run therefore leaves either the previous complete store or none, never a
+partial store under the final name. Leftover temporaries are ignored by
 readers and removed by the next run.
+
+The result store is *versioned*: ``DIR/footprint.zarr`` is a symbolic link to
+``DIR/.versions/<id>.zarr``, swapped atomically (``rename`` of a new link over
+the old one). A reader that resolved the link (``pipeline.open_results`` does)
+keeps reading its version while a rerun writes the next one; the previous
+version is kept until the one after.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ import zarr
 from pipeline.errors import OutputError
 
 COMPLETE_ATTR = "footprint_map_complete"
+KEY_ATTR = "footprint_map_stage_key"
+VERSIONS = ".versions"
 _PACKAGES = (
     "footprint-map",
     "numpy",
@@ -96,6 +104,9 @@ def write_zarr_atomic(
     also_compute: Mapping[str, Any] | None = None,
     check: Callable[[dict[str, Any]], None] | None = None,
     compute: Callable[..., tuple] = dask.compute,
+    key: str | None = None,
+    versioned: bool = False,
+    attrs: Callable[[], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write ``ds`` to zarr v3 at ``final`` atomically, computing checks in the same pass.
 
@@ -113,13 +124,20 @@ def write_zarr_atomic(
         complete and moved into place; it raises to abort the write.
     compute : callable, optional
         ``dask.compute``-like function (e.g. one that shows progress).
+    key : str, optional
+        Stage key stamped with the completion mark (see :func:`stage_key`).
+    versioned : bool
+        Write a new version under ``.versions`` and swap the ``final`` link.
+    attrs : callable, optional
+        Returns attributes to stamp with the completion mark (after ``check``).
 
     Returns
     -------
     dict
         The computed ``also_compute`` values.
     """
-    with atomic_path(final) as tmp:
+    target = _new_version(final) if versioned else final
+    with atomic_path(target) as tmp:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
             delayed = ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, compute=False)
@@ -127,9 +145,55 @@ def write_zarr_atomic(
             if check is not None:
                 check(results)
             group = zarr.open_group(tmp, mode="r+")
-            group.attrs[COMPLETE_ATTR] = True
+            group.attrs.update(
+                {**(attrs() if attrs else {}), COMPLETE_ATTR: True, KEY_ATTR: key or ""}
+            )
             zarr.consolidate_metadata(tmp)
+    if versioned:
+        _point_link(final, target)
     return results
+
+
+def _new_version(final: Path) -> Path:
+    versions = final.parent / VERSIONS
+    versions.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    return versions / f"{final.stem}-{stamp}-{uuid.uuid4().hex[:8]}{final.suffix}"
+
+
+def _point_link(final: Path, target: Path) -> None:
+    """Atomically make ``final`` a relative link to ``target``; keep one older version."""
+    previous = final.resolve() if final.is_symlink() else None
+    if final.exists() and not final.is_symlink():  # a store from before versioning
+        os.replace(final, _new_version(final))
+    link = final.parent / f".{final.name}.link-{uuid.uuid4().hex[:8]}"
+    os.symlink(os.path.relpath(target, final.parent), link)
+    os.replace(link, final)
+    keep = {target.resolve(), previous}
+    prefix = final.stem + "-"
+    for old in (final.parent / VERSIONS).glob(f"{prefix}*{final.suffix}"):
+        if old.resolve() not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def resolve_store(path: Path) -> Path:
+    """The version directory a result link points to (``path`` itself otherwise)."""
+    return Path(os.path.realpath(path))
+
+
+def stored_key(store: Path) -> str | None:
+    """The stage key of a complete store, or None if it is absent or incomplete."""
+    if not is_complete(store):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return zarr.open_group(store, mode="r").attrs.get(KEY_ATTR) or None
+
+
+def stage_key(**parts: Any) -> str:
+    """SHA-256 of ``parts`` (JSON-serialisable), identifying a stage's inputs."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def is_complete(store: Path) -> bool:
@@ -163,7 +227,12 @@ def file_checksum(path: Path, *, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def provenance(*, config_text: str, inputs: dict[str, Path]) -> dict[str, str]:
+def input_checksums(inputs: Mapping[str, Path]) -> dict[str, str]:
+    """``sha256:`` checksums of the inputs, by name."""
+    return {k: f"sha256:{file_checksum(Path(p))}" for k, p in sorted(inputs.items())}
+
+
+def provenance(*, config_text: str, checksums: Mapping[str, str]) -> dict[str, str]:
     """Attributes recording the config, package versions, time and input checksums."""
     versions = {}
     for name in _PACKAGES:
@@ -173,7 +242,5 @@ def provenance(*, config_text: str, inputs: dict[str, Path]) -> dict[str, str]:
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "config": config_text,
         "package_versions": json.dumps(versions, sort_keys=True),
-        "input_checksums": json.dumps(
-            {k: f"sha256:{file_checksum(p)}" for k, p in sorted(inputs.items())}, sort_keys=True
-        ),
+        "input_checksums": json.dumps(dict(checksums), sort_keys=True),
     }
