@@ -4,18 +4,28 @@ Everything here is pure numpy/scipy and works on plain arrays so that the dask
 layer (:mod:`pipeline.mrio.engine`) can map the kernels over blocks of final-demand
 columns. The Leontief inverse ``(I - A)^-1`` is never formed: ``X = (I - A)^-1 Y``
 is obtained by solving ``(I - A) X = Y`` with a factorization computed once.
+``A = Z / x`` is not formed either: :func:`factorize` takes ``Z`` and ``x``, writes
+``I - A`` straight into the one dense array that LAPACK factorizes in place
+(C-ordered ``I - A`` is Fortran-ordered ``(I - A)^T``, so no copy is made; solves
+use ``trans=1``), and products ``A V`` are computed as ``Z (V / x)``.
 
 Methods
 -------
 ``"lu"``
-    Dense LU of ``I - A`` (:func:`scipy.linalg.lu_factor`), float64.
+    Dense LU of ``I - A`` (LAPACK ``getrf``), float64: ``8 n^2`` bytes.
 ``"mixed"``
-    float32 LU of ``I - A`` plus float64 iterative refinement; half the memory
-    of ``"lu"`` for the factor, converges because ``I - A`` is well conditioned.
+    float32 LU (half the flop and memory of ``"lu"``) plus float64 iterative
+    refinement: ``R = Y - (I - A) X`` with float64 ``Z``, ``X += solve(LU32, R)``, until
+    every column's ``||R||_1 <= tol ||Y||_1``. Raises :class:`RefinementError`
+    if the residual stops shrinking (the engine then falls back to ``"lu"``).
 ``"iterative"``
-    Block Neumann series ``X = Y + A Y + A^2 Y + ...`` on a (sparse) ``A``; no
+    Block Neumann series ``X = Y + A Y + A^2 Y + ...`` on a (sparse) ``Z``; no
     factorization at all. Converges because every column sum of ``A`` is < 1
     (``||A||_1 < 1``); the stopping rule bounds the 1-norm error rigorously.
+
+Singularity: column sums of ``A`` >= 1 are rejected first; then the reciprocal
+condition number is estimated from the LU factors with LAPACK ``gecon`` (in place,
+``O(n^2)``) and ``rcond < RCOND_MIN`` is rejected.
 """
 
 from __future__ import annotations
@@ -101,7 +111,36 @@ def check_nonsingular(
     source : str
         Name of the table or file, used in the message.
     """
-    s = column_sums(A)
+    check_column_sums(column_sums(A), labels=labels, source=source)
+
+
+def inverse_output(x: np.ndarray) -> np.ndarray:
+    """Return ``1 / x`` as float64, with 0 where ``x == 0``."""
+    x = np.asarray(x, dtype=np.float64)
+    inv = np.zeros_like(x)
+    np.divide(1.0, x, out=inv, where=x != 0)
+    return inv
+
+
+def coefficient_column_sums(Z: np.ndarray | sp.spmatrix, x: np.ndarray) -> np.ndarray:
+    """Return the column sums of ``A = Z / x`` without forming ``A``."""
+    return column_sums(Z) * inverse_output(x)
+
+
+def check_column_sums(
+    s: np.ndarray, *, labels: Sequence[Any] | None = None, source: str = "MRIO"
+) -> None:
+    """Raise :class:`MRIOError` naming the worst column of ``A`` whose sum ``s`` is >= 1.
+
+    Parameters
+    ----------
+    s : ndarray, shape (n,)
+        Column sums of ``A``.
+    labels : sequence, optional
+        Column labels used in the message.
+    source : str
+        Name of the table or file, used in the message.
+    """
     bad = np.flatnonzero(~(s < 1.0))
     if bad.size:
         j = int(bad[np.argmax(s[bad])]) if np.all(np.isfinite(s[bad])) else int(bad[0])
@@ -111,9 +150,24 @@ def check_nonsingular(
         )
 
 
+#: Sparse ``Z`` at least this dense is multiplied in dense row blocks (see apply_A).
+DENSE_BLOCK_DENSITY = 0.02
+#: Size of one dense row block of ``Z`` in :meth:`LeontiefFactor.apply_A`.
+DENSE_BLOCK_BYTES = 64 * 2**20
+
+
+class RefinementError(MRIOError):
+    """Mixed-precision iterative refinement did not reach its tolerance."""
+
+
 @dataclass(frozen=True)
 class LeontiefFactor:
     """A reusable factorization of ``I - A`` (picklable, to scatter to workers).
+
+    ``A = Z diag(inv_x)`` is never stored: products ``A V`` are computed as
+    ``Z (inv_x V)`` with the caller's ``Z`` (no copy). The LU factors are those of
+    ``(I - A)^T`` (built C-ordered, i.e. Fortran-ordered for LAPACK, so no copy is
+    made); solves use ``trans=1``.
 
     Attributes
     ----------
@@ -122,14 +176,16 @@ class LeontiefFactor:
     n : int
         Size of the system.
     lu, piv : ndarray or None
-        LU factors (float64 for ``"lu"``, float32 for ``"mixed"``).
-    A : ndarray or sparse array or None
-        Coefficients, kept for ``"mixed"`` (residuals) and ``"iterative"``.
+        LU factors of ``(I - A)^T`` (float64 for ``"lu"``, float32 for ``"mixed"``).
+    Z : ndarray or sparse array or None
+        Flows (or ``A`` itself when ``inv_x`` is all ones); kept for ``"mixed"``
+        (residuals) and ``"iterative"``.
+    inv_x : ndarray or None
+        ``1 / x`` (0 where ``x == 0``).
     norm1 : float
         ``||A||_1`` (largest column sum).
     rcond : float
-        Estimated reciprocal 1-norm condition number of ``I - A`` (``nan`` if not
-        estimated).
+        Estimated reciprocal condition number of ``I - A`` (``nan`` if not estimated).
     tol : float
         Relative tolerance of the iterative methods.
     """
@@ -138,21 +194,66 @@ class LeontiefFactor:
     n: int
     lu: np.ndarray | None = None
     piv: np.ndarray | None = None
-    A: np.ndarray | sp.csr_array | None = None
+    Z: np.ndarray | sp.csr_array | None = None
+    inv_x: np.ndarray | None = None
     norm1: float = 0.0
     rcond: float = float("nan")
     tol: float = 1e-13
 
+    def apply_A(self, V: np.ndarray) -> np.ndarray:
+        """Return ``A V = Z (inv_x V)`` in float64.
+
+        A sparse ``Z`` with at least :data:`DENSE_BLOCK_DENSITY` nonzeros is
+        multiplied in dense row blocks of at most :data:`DENSE_BLOCK_BYTES`
+        (multithreaded BLAS beats the single-threaded sparse product there).
+        """
+        W = self.inv_x[:, None] * V
+        Z = self.Z
+        if not sp.issparse(Z) or Z.nnz < DENSE_BLOCK_DENSITY * Z.shape[0] * Z.shape[1]:
+            return Z @ W
+        out = np.empty((Z.shape[0], W.shape[1]))
+        step = max(1, DENSE_BLOCK_BYTES // (8 * Z.shape[1]))
+        for a in range(0, Z.shape[0], step):
+            out[a : a + step] = Z[a : a + step].toarray() @ W
+        return out
+
 
 def _rcond(lu: np.ndarray, anorm: float) -> float:
-    """Estimate the reciprocal 1-norm condition number from LU factors."""
+    """Estimate the reciprocal 1-norm condition number from LU factors (no copy)."""
     gecon = sla.get_lapack_funcs("gecon", (lu,))
     rcond, info = gecon(lu, anorm, norm="1")
     return float(rcond) if info == 0 else 0.0
 
 
+def _i_minus_a_transposed(Z: Any, inv_x: np.ndarray, dtype: type) -> np.ndarray:
+    """Return ``(I - A)^T`` as a Fortran-ordered array (one dense allocation).
+
+    The C-ordered ``I - A`` is exactly the Fortran-ordered ``(I - A)^T``, which
+    LAPACK factorizes in place.
+    """
+    n = Z.shape[0]
+    if sp.issparse(Z):
+        csr = sp.csr_array(Z)
+        neg = (-(csr.data * inv_x[csr.indices])).astype(dtype)
+        M = np.zeros((n, n), dtype=dtype)
+        sp.csr_array((neg, csr.indices, csr.indptr), shape=(n, n)).toarray(out=M)
+    else:
+        M = np.empty((n, n), dtype=dtype)
+        np.multiply(np.asarray(Z), -inv_x[None, :], out=M, casting="same_kind")
+    M[np.diag_indices(n)] += 1.0
+    return M.T
+
+
+def _norm_i_minus_a_rows(Z: Any, inv_x: np.ndarray) -> float:
+    """Return ``||(I - A)^T||_1`` = largest row sum of ``|I - A|`` (no dense copy)."""
+    d = np.asarray(Z.diagonal(), dtype=np.float64) * inv_x
+    rows = np.asarray(Z @ inv_x, dtype=np.float64).ravel()  # row sums of A
+    return float((rows - d + np.abs(1.0 - d)).max(initial=0.0))
+
+
 def factorize(
     A: np.ndarray | sp.spmatrix,
+    x: np.ndarray | None = None,
     *,
     method: str = "lu",
     labels: Sequence[Any] | None = None,
@@ -164,7 +265,10 @@ def factorize(
     Parameters
     ----------
     A : ndarray or sparse matrix, shape (n, n)
-        Technical coefficients (non-negative).
+        Technical coefficients, or flows ``Z`` if ``x`` is given (then
+        ``A = Z / x`` is never formed; ``Z`` is referenced, not copied).
+    x : ndarray, optional
+        Total output; ``None`` means the first argument is ``A``.
     method : {"lu", "mixed", "iterative"}
         See the module docstring.
     labels : sequence, optional
@@ -189,24 +293,25 @@ def factorize(
     n = A.shape[0]
     if A.shape != (n, n):
         raise MRIOError(f"{source}: A must be square, got shape {A.shape}; check Z")
-    check_nonsingular(A, labels=labels, source=source)
-    norm1 = float(column_sums(abs(A)).max(initial=0.0))
+    Z = sp.csr_array(A, dtype=np.float64) if sp.issparse(A) else np.asarray(A, np.float64)
+    inv_x = np.ones(n) if x is None else inverse_output(x)
+    s = column_sums(Z) * inv_x
+    check_column_sums(s, labels=labels, source=source)
+    norm1 = float(s.max(initial=0.0))
+    keep = {"Z": Z, "inv_x": inv_x, "norm1": norm1, "tol": tol}
     if method == "iterative":
-        Ai = sp.csr_array(A, dtype=np.float64) if sp.issparse(A) else np.asarray(A, np.float64)
-        return LeontiefFactor("iterative", n, A=Ai, norm1=norm1, tol=tol)
-    M = -(A.toarray() if sp.issparse(A) else np.array(A, dtype=np.float64))
-    M[np.diag_indices(n)] += 1.0
-    anorm = float(np.abs(M).sum(axis=0).max(initial=0.0))
-    if method == "lu":
-        lu, piv = sla.lu_factor(M, check_finite=False)
+        return LeontiefFactor("iterative", n, **keep)
+    dtype = np.float64 if method == "lu" else np.float32
+    MT = _i_minus_a_transposed(Z, inv_x, dtype)
+    anorm = _norm_i_minus_a_rows(Z, inv_x)
+    with _LAPACK_LOCK:
+        lu, piv = sla.lu_factor(MT, overwrite_a=True, check_finite=False)
+        del MT
         rcond = _rcond(lu, anorm)
-        _check_rcond(rcond, lu, labels, source)
-        return LeontiefFactor("lu", n, lu=lu, piv=piv, norm1=norm1, rcond=rcond)
-    lu, piv = sla.lu_factor(M.astype(np.float32), check_finite=False)
-    rcond = _rcond(lu, np.float32(anorm))
     _check_rcond(rcond, lu, labels, source)
-    Ak = sp.csr_array(A, dtype=np.float64) if sp.issparse(A) else np.asarray(A, np.float64)
-    return LeontiefFactor("mixed", n, lu=lu, piv=piv, A=Ak, norm1=norm1, rcond=rcond, tol=tol)
+    if method == "lu":
+        return LeontiefFactor("lu", n, lu=lu, piv=piv, norm1=norm1, rcond=rcond)
+    return LeontiefFactor("mixed", n, lu=lu, piv=piv, rcond=rcond, **keep)
 
 
 def _check_rcond(rcond: float, lu: np.ndarray, labels: Sequence[Any] | None, source: str) -> None:
@@ -236,6 +341,11 @@ def solve_columns(
     Returns
     -------
     ndarray, shape (len(rows), k)
+
+    Raises
+    ------
+    RefinementError
+        If ``"mixed"`` refinement does not reach ``factor.tol`` (use ``"lu"``).
     """
     Yb = np.asarray(Y_block, dtype=np.float64)
     vec = Yb.ndim == 1
@@ -243,10 +353,9 @@ def solve_columns(
         Yb = Yb[:, None]
     if factor.method == "lu":
         with _LAPACK_LOCK:
-            X = sla.lu_solve((factor.lu, factor.piv), Yb, check_finite=False)
+            X = sla.lu_solve((factor.lu, factor.piv), Yb, trans=1, check_finite=False)
     elif factor.method == "mixed":
-        with _LAPACK_LOCK:
-            X = _solve_mixed(factor, Yb)
+        X = _solve_mixed(factor, Yb)
     else:
         X = _solve_neumann(factor, Yb)
     if rows is not None:
@@ -254,19 +363,30 @@ def solve_columns(
     return X[:, 0] if vec else X
 
 
-def _solve_mixed(factor: LeontiefFactor, Yb: np.ndarray, max_iter: int = 50) -> np.ndarray:
-    """float32 LU solve with float64 iterative refinement."""
-    lu32 = (factor.lu, factor.piv)
-    X = sla.lu_solve(lu32, Yb.astype(np.float32), check_finite=False).astype(np.float64)
+def _lu32_solve(factor: LeontiefFactor, R: np.ndarray) -> np.ndarray:
+    """float32 LU solve of ``(I - A) D = R``, returned as float64."""
+    with _LAPACK_LOCK:
+        D = sla.lu_solve((factor.lu, factor.piv), R.astype(np.float32), trans=1, check_finite=False)
+    return D.astype(np.float64)
+
+
+def _solve_mixed(factor: LeontiefFactor, Yb: np.ndarray, max_iter: int = 30) -> np.ndarray:
+    """float32 LU solve with float64 iterative refinement (residual with sparse/dense Z)."""
+    X = _lu32_solve(factor, Yb)
     scale = np.maximum(np.abs(Yb).sum(axis=0), np.finfo(np.float64).tiny)
+    prev = np.inf
     for _ in range(max_iter):
-        R = Yb - X + factor.A @ X
-        if np.all(np.abs(R).sum(axis=0) <= factor.tol * scale):
+        R = Yb - X + factor.apply_A(X)
+        err = float((np.abs(R).sum(axis=0) / scale).max(initial=0.0))
+        if err <= factor.tol:
             return X
-        X += sla.lu_solve(lu32, R.astype(np.float32), check_finite=False)
-    raise MRIOError(
-        f"mixed-precision Leontief solve did not converge in {max_iter} refinements; "
-        "use method='lu'"
+        if err > 0.5 * prev:
+            break
+        prev = err
+        X += _lu32_solve(factor, R)
+    raise RefinementError(
+        f"mixed-precision Leontief solve stalled at relative residual {err:.3g} > "
+        f"tol {factor.tol:g}; use method='lu'"
     )
 
 
@@ -276,7 +396,7 @@ def _solve_neumann(factor: LeontiefFactor, Yb: np.ndarray, max_iter: int = 100_0
     X = Yb.copy()
     term = Yb
     for _ in range(max_iter):
-        term = factor.A @ term
+        term = factor.apply_A(term)
         X += term
         # tail after this term: ||sum_{k>K} A^k Y||_1 <= s/(1-s) * ||A^K Y||_1
         tail = s / (1.0 - s) * np.abs(term).sum(axis=0)
@@ -301,12 +421,9 @@ def shares(X_rows: np.ndarray, x_rows: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (r, m)
     """
-    x_rows = np.asarray(x_rows, dtype=np.float64)
-    inv = np.zeros_like(x_rows)
-    np.divide(1.0, x_rows, out=inv, where=x_rows != 0)
-    return np.asarray(X_rows, dtype=np.float64) * inv[:, None]
+    return np.asarray(X_rows, dtype=np.float64) * inverse_output(x_rows)[:, None]
 
 
 def intensities(F: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Return ``f = F / x`` (0 where ``x == 0``)."""
-    return shares(np.asarray(F, dtype=np.float64)[:, None], x)[:, 0]
+    return np.asarray(F, dtype=np.float64) * inverse_output(x)

@@ -18,7 +18,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pipeline.errors import MRIOError
-from pipeline.kernels.leontief import check_nonsingular, technical_coefficients
+from pipeline.kernels.leontief import (
+    check_column_sums,
+    coefficient_column_sums,
+    technical_coefficients,
+)
 
 ROW_NAMES = ("region", "sector")
 FD_NAMES = ("region", "category")
@@ -278,7 +282,7 @@ def validate(mrio: MRIO, *, balance_rtol: float = 1e-6, source: str = "MRIO") ->
     check_balance(
         mrio.x, _row_sums(mrio.Z) + _row_sums(mrio.Y), rows, balance_rtol, source, "Z·1+Y·1"
     )
-    check_nonsingular(mrio.A, labels=rows, source=source)
+    check_column_sums(coefficient_column_sums(mrio.Z, mrio.x), labels=rows, source=source)
     check_emitting_zero_output(mrio.x, mrio.F, rows, source)
     return mrio
 
@@ -376,26 +380,94 @@ class SubnationalTable:
             check_finite_nonneg(name, getattr(self, name), rows, None, source)
         uses = _row_sums(self.Z) + _row_sums(self.Y) + self.exports
         check_balance(self.x, uses, rows, balance_rtol, source, "Z·1+Y·1+exports")
-        check_nonsingular(technical_coefficients(self.Z, self.x), labels=rows, source=source)
+        s = coefficient_column_sums(self.Z, self.x)
+        check_column_sums(s, labels=rows, source=source)
         check_emitting_zero_output(self.x, self.F, rows, source)
         return self
 
 
 # ----------------------------------------------------------------------------- pymrio
-def _find_extension(io: Any, stressor: str | tuple[str, ...], extension: str | None) -> Any:
-    """Return the pymrio extension holding the ``stressor`` row."""
+def _find_extension(
+    io: Any, stressor: str | tuple[str, ...], extension: str | None
+) -> tuple[Any, Any]:
+    """Return the pymrio extension holding the ``stressor`` row and the exact row label."""
     exts = list(io.get_extensions(data=True))
     if extension is not None:
         exts = [e for e in exts if e.name == extension or getattr(io, extension, None) is e]
         if not exts:
             raise MRIOError(f"pymrio system has no extension {extension!r}; check the name")
     for ext in exts:
-        if ext.F is not None and stressor in ext.F.index:
-            return ext
+        if ext.F is None:
+            continue
+        label = resolve_stressor(ext.F.index, stressor)
+        if label in ext.F.index:
+            return ext, label
     raise MRIOError(
         f"stressor {stressor!r} not found in the F rows of pymrio extension(s) "
         f"{', '.join(e.name for e in exts)}; pass an existing row label (a tuple for MultiIndex F)"
     )
+
+
+def resolve_stressor(index: pd.Index, stressor: str | tuple[str, ...]) -> Any:
+    """Return the exact row label of ``index`` meant by ``stressor``.
+
+    A tuple or a label of a single-level index is returned as is. For a
+    MultiIndex, a string matches the first level (it must select one row) or,
+    written ``"a|b"``, the levels in order.
+
+    Parameters
+    ----------
+    index : pandas.Index
+        Row labels of an extension's ``F``.
+    stressor : str or tuple
+        What the user asked for.
+
+    Returns
+    -------
+    str or tuple
+    """
+    if isinstance(stressor, tuple) or index.nlevels == 1:
+        return stressor
+    if "|" in stressor:
+        return tuple(p.strip() for p in stressor.split("|"))
+    hits = [lab for lab in index if str(lab[0]) == stressor]
+    if len(hits) > 1:
+        opts = "; ".join("|".join(map(str, h)) for h in hits[:5])
+        raise MRIOError(
+            f"stressor {stressor!r} matches {len(hits)} F rows; pass one as 'a|b', e.g. {opts}"
+        )
+    return hits[0] if hits else stressor
+
+
+def _output(io: Any) -> tuple[pd.DataFrame, pd.Series]:
+    """Return ``Z`` and ``x`` of a pymrio system without forming its Leontief inverse.
+
+    ``x`` is ``io.x`` or ``Z 1 + Y 1``. Without ``Z``, ``Z = A diag(x)``, where
+    ``x`` is ``io.x`` or, if absent (e.g. GLORIA), solved from ``(I - A) x = Y 1``.
+    """
+    from pipeline.kernels.leontief import factorize, solve_columns
+
+    y = io.Y.reindex(index=(io.Z if io.Z is not None else io.A).index).sum(axis=1)
+    if io.Z is not None:
+        x = io.x.iloc[:, 0] if io.x is not None else io.Z.sum(axis=1) + y
+        return io.Z, x.reindex(io.Z.index)
+    if io.A is None:
+        raise MRIOError(f"pymrio system {io.name!r} has neither Z nor A; parse a full system")
+    A = io.A.reindex(columns=io.A.index)
+    if io.x is not None:
+        x = io.x.iloc[:, 0].reindex(A.index)
+        return A * x.to_numpy()[None, :], x
+    fac = factorize(A.to_numpy(np.float64), method="lu", labels=A.index, source=str(io.name))
+    x = pd.Series(solve_columns(fac, y.to_numpy(np.float64)), index=A.index)
+    return A * x.to_numpy()[None, :], x
+
+
+def _flows(Z: pd.DataFrame, sparse: bool | None) -> np.ndarray | sp.csr_array:
+    """Z as float64 ndarray, or CSR if ``sparse`` (None: if <= 1/3 nonzero)."""
+    arr = Z.reindex(columns=Z.index).to_numpy(np.float64)
+    if sparse is None:
+        sparse = np.count_nonzero(arr) * 3 <= arr.size
+    return sp.csr_array(arr) if sparse else arr
 
 
 def from_pymrio(
@@ -405,36 +477,38 @@ def from_pymrio(
     extension: str | None = None,
     unit: str | None = None,
     balance_rtol: float = 1e-6,
+    sparse: bool | None = None,
 ) -> MRIO:
     """Build a validated :class:`MRIO` from a pymrio ``IOSystem``.
 
     Parameters
     ----------
     io : pymrio.IOSystem
-        Needs ``Z`` and ``Y``; ``x`` is computed with ``io.calc_system()`` only if
-        ``Z`` or ``x`` is missing (``calc_all`` is never called).
+        Needs ``Y`` and ``Z`` (or ``A``, as GLORIA gives). ``x`` is taken from
+        ``io.x`` or computed as ``Z 1 + Y 1`` (from ``A``: solved by LU); pymrio's
+        ``calc_system``/``calc_all`` (which form the dense inverse) are never called.
     stressor : str or tuple
         Row label of the extension's ``F`` (a tuple for MultiIndex rows, e.g.
-        ``("emission_type1", "air")``).
+        ``("emission_type1", "air")``; see :func:`resolve_stressor` for strings).
     extension : str, optional
         Extension name; by default all extensions are searched.
     unit : str, optional
         Overrides the unit read from the extension's unit table.
     balance_rtol : float
         Passed to :meth:`MRIO.validate`.
+    sparse : bool, optional
+        Store ``Z`` as CSR (saves memory and time for the engine); default: if at
+        most a third of ``Z`` is nonzero.
 
     Returns
     -------
     MRIO
     """
-    if io.Z is None or io.x is None:
-        io.calc_system()
-    ext = _find_extension(io, stressor, extension)
-    rows = as_multiindex(io.Z.index, ROW_NAMES)
+    ext, stressor = _find_extension(io, stressor, extension)
+    Zdf, x = _output(io)
+    rows = as_multiindex(Zdf.index, ROW_NAMES)
     cols = as_multiindex(io.Y.columns, FD_NAMES)
-    Y = io.Y.reindex(index=io.Z.index)
-    x = io.x.reindex(io.Z.index).iloc[:, 0]
-    F = ext.F.loc[[stressor]].reindex(columns=io.Z.index).iloc[0]
+    F = ext.F.loc[[stressor]].reindex(columns=Zdf.index).iloc[0]
     F_Y = None
     if getattr(ext, "F_Y", None) is not None and stressor in ext.F_Y.index:
         F_Y = ext.F_Y.loc[[stressor]].reindex(columns=io.Y.columns).iloc[0].to_numpy(np.float64)
@@ -444,8 +518,8 @@ def from_pymrio(
             unit = str(ext.unit.loc[[stressor]].iloc[0, 0])
     name = "/".join(stressor) if isinstance(stressor, tuple) else str(stressor)
     mrio = MRIO(
-        Z=io.Z.reindex(columns=io.Z.index).to_numpy(np.float64),
-        Y=Y.to_numpy(np.float64),
+        Z=_flows(Zdf, sparse),
+        Y=io.Y.reindex(index=Zdf.index).to_numpy(np.float64),
         x=x.to_numpy(np.float64),
         F=F.to_numpy(np.float64),
         F_Y=F_Y,

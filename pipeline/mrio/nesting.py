@@ -134,7 +134,7 @@ def concordance_matrix(
     need = {"sub_sector", "global_sector", "weight"}
     if not need <= set(concordance.columns):
         raise ConcordanceError(
-            f"sector concordance needs columns sub_sector,global_sector,weight; got "
+            f"[mrio] sector_concordance needs columns sub_sector,global_sector,weight; got "
             f"{', '.join(map(str, concordance.columns))}"
         )
     cc = concordance.astype({"sub_sector": str, "global_sector": str})
@@ -142,22 +142,22 @@ def concordance_matrix(
     if not np.all(np.isfinite(w) & (w >= 0)):
         k = int(np.flatnonzero(~(np.isfinite(w) & (w >= 0)))[0])
         raise ConcordanceError(
-            f"sector concordance: weight {cc['weight'].iloc[k]!r} of sub sector "
+            f"[mrio] sector_concordance: weight {cc['weight'].iloc[k]!r} of sub sector "
             f"{cc['sub_sector'].iloc[k]!r} is not a non-negative number; fix it"
         )
     gi = pd.Index(global_sectors).get_indexer(cc["global_sector"])
     if (gi < 0).any():
         bad = cc["global_sector"].iloc[int(np.flatnonzero(gi < 0)[0])]
         raise ConcordanceError(
-            f"sector concordance maps to global sector {bad!r}, which the country has not "
+            f"[mrio] sector_concordance maps to global sector {bad!r}, which the country has not "
             "in the global table; fix the concordance"
         )
     si = pd.Index(sub_sectors).get_indexer(cc["sub_sector"])
     if (si < 0).any():
         bad = cc["sub_sector"].iloc[int(np.flatnonzero(si < 0)[0])]
         raise ConcordanceError(
-            f"sector concordance lists sub sector {bad!r}, which the subnational table has not; "
-            "drop the row"
+            f"[mrio] sector_concordance lists sub sector {bad!r}, which the subnational "
+            "table has not; drop the row"
         )
     C = np.zeros((len(sub_sectors), len(global_sectors)))
     np.add.at(C, (si, gi), w)
@@ -165,13 +165,13 @@ def concordance_matrix(
     for s, tot in zip(sub_sectors, sums, strict=True):
         if tot == 0:
             raise ConcordanceError(
-                f"sub sector {s!r} is missing from the sector concordance; add rows for it"
+                f"sub sector {s!r} is missing from [mrio] sector_concordance; add rows for it"
             )
         if abs(tot - 1.0) > 1e-9:
             what = "loses output" if tot < 1 else "double counts"
             raise ConcordanceError(
-                f"sector concordance weights of sub sector {s!r} sum to {tot:.6g}, so it {what}; "
-                "make them sum to 1"
+                f"[mrio] sector_concordance: weights of sub sector {s!r} sum to {tot:.6g}, "
+                f"so it {what}; make them sum to 1"
             )
     return C
 

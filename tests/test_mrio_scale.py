@@ -1,0 +1,90 @@
+"""A scale-ish sparse system: methods agree, restricted rows, auto rule and fallback."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from pipeline.errors import MRIOError
+from pipeline.kernels.leontief import RefinementError, factorize, solve_columns
+from pipeline.mrio import MRIO, attribute, engine, solve_final_demand
+
+R, S, K = 10, 150, 3  # n = 1,500 rows, m = 30 final-demand columns
+
+
+@pytest.fixture(scope="module")
+def big() -> MRIO:
+    rng = np.random.default_rng(11)
+    n, m = R * S, R * K
+    A = sp.random_array((n, n), density=0.075, format="csc", rng=rng)
+    A = A @ sp.diags_array(rng.uniform(0.3, 0.85, n) / np.asarray(A.sum(axis=0)).ravel())
+    Y = rng.lognormal(0.0, 1.0, (n, m))
+    x = solve_columns(factorize(A.toarray(), method="lu"), Y.sum(axis=1))
+    Z = sp.csr_array(A @ sp.diags_array(x))
+    rows = pd.MultiIndex.from_tuples(
+        [(f"R{r}", f"S{s}") for r in range(R) for s in range(S)], names=["region", "sector"]
+    )
+    cols = pd.MultiIndex.from_tuples(
+        [(f"R{r}", f"C{k}") for r in range(R) for k in range(K)], names=["region", "category"]
+    )
+    return MRIO(
+        Z=Z,
+        Y=Y,
+        x=np.asarray(Z.sum(axis=1)).ravel() + Y.sum(axis=1),
+        F=rng.uniform(0, 1, n) * x,
+        F_Y=None,
+        rows=rows,
+        fd_columns=cols,
+    ).validate(balance_rtol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def reference(big) -> np.ndarray:
+    return solve_final_demand(big, method="lu")
+
+
+@pytest.mark.parametrize("method", ["mixed", "iterative", "auto"])
+def test_methods_agree(big, reference, method):
+    X = solve_final_demand(big, method=method)
+    np.testing.assert_allclose(X, reference, rtol=1e-9, atol=1e-12 * np.abs(reference).max())
+    # every row's output is fully attributed: X 1 = x
+    np.testing.assert_allclose(X.sum(axis=1), big.x, rtol=1e-9)
+
+
+def test_dense_z_equals_sparse_z(big, reference):
+    dense = MRIO(**{**big.__dict__, "Z": big.Z.toarray()})
+    for method in ("lu", "mixed"):
+        np.testing.assert_allclose(
+            solve_final_demand(dense, method=method), reference, rtol=1e-9, err_msg=method
+        )
+
+
+def test_restricted_rows(big, reference):
+    keep = big.region_rows("R7")
+    for method in ("lu", "mixed"):
+        part = solve_final_demand(big, rows=keep, method=method, block_columns=8)
+        np.testing.assert_allclose(part, reference[keep], rtol=1e-9)
+    E = attribute(big, regions=["R7"], method="mixed")
+    assert list(E.region.values) == ["R7"]
+    full = attribute(big, method="lu").sel(region=["R7"])
+    np.testing.assert_allclose(E.values, full.values, rtol=1e-9, atol=1e-9 * full.values.max())
+
+
+def test_auto_rule(big, monkeypatch):
+    assert engine.resolve_method(big, "auto") == "lu"  # n <= AUTO_LU_MAX
+    monkeypatch.setattr(engine, "AUTO_LU_MAX", 100)
+    assert engine.resolve_method(big, "auto") == "mixed"
+    monkeypatch.setattr(engine, "AUTO_DENSE_BYTES", 1000)
+    assert engine.resolve_method(big, "auto") == "iterative"
+    assert engine.resolve_method(big, "lu") == "lu"
+    with pytest.raises(MRIOError, match="unknown Leontief method 'cg'"):
+        engine.resolve_method(big, "cg")
+
+
+def test_mixed_stall_falls_back_to_lu_under_auto(big, reference, monkeypatch):
+    # tol=0 cannot be reached: explicit "mixed" says so, "auto" re-solves with float64 LU
+    with pytest.raises(RefinementError, match="stalled .* use method='lu'"):
+        solve_final_demand(big, method="mixed", tol=0.0)
+    monkeypatch.setattr(engine, "AUTO_LU_MAX", 100)
+    X = solve_final_demand(big, method="auto", tol=0.0)
+    np.testing.assert_allclose(X, reference, rtol=1e-12)
