@@ -31,6 +31,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "subnational": ((str,), None),
         "sector_concordance": ((str,), None),
         "stressor": ((str,), "CO2"),
+        "extension": ((str,), None),
+        "year": ((int,), None),
         "method": ((str,), "auto"),
         "balance_rtol": ((float, int), 1e-6),
     },
@@ -167,8 +169,8 @@ def _checked(section: str, key: str, given: dict, spec: tuple, source: str) -> A
     if isinstance(value, bool) and bool not in types or not isinstance(value, types):
         wanted = " or ".join(t.__name__ for t in types)
         raise ConfigError(
-            f"{source}: [{section}] {key} = {value!r} should be a {wanted}, "
-            f"not a {type(value).__name__}"
+            f"{source}: [{section}] {key} = {value!r} should be of type {wanted}, "
+            f"not {type(value).__name__}; fix the value"
         )
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:

@@ -66,18 +66,14 @@ def load_mrio(config: StudyConfig) -> LoadedMRIO:
 
 
 def _read_global(path: Path, section: dict) -> mrio_api.MRIO:
-    kind = section["global_format"]
-    if kind == "plain":
-        return mrio_api.read_plain(
-            path, stressor=section["stressor"], balance_rtol=section["balance_rtol"]
-        )
-    import pymrio
-
-    if not path.exists():
-        raise InputFileError(f"{path}: MRIO source not found; check [mrio] global")
-    parser = getattr(pymrio, f"parse_{kind}")
-    io = parser(path)
-    return mrio_api.from_pymrio(io, stressor=section["stressor"])
+    return mrio_api.load_global(
+        path,
+        format=section["global_format"],
+        stressor=section["stressor"],
+        year=section["year"],
+        extension=section["extension"],
+        balance_rtol=section["balance_rtol"],
+    )
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
