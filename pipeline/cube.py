@@ -116,7 +116,7 @@ def text_labels(values) -> np.ndarray:
 def _attribution(inputs: CubeInputs, m: np.ndarray, labels: dict) -> xr.DataArray:
     has = inputs.producer_of_code >= 0
     totals = np.zeros((m.shape[0], m.shape[1]))
-    totals[inputs.producer_of_code[has]] = inputs.region_totals[has]
+    np.add.at(totals, inputs.producer_of_code[has], inputs.region_totals[has])  # many codes -> one
     values = totals[:, :, None, None] * m
     return xr.DataArray(values, dims=("region", "sector", "consumer", "category"))
 
