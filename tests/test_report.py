@@ -10,29 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from demo_inputs import build_coarse_demo, demo_config
 
 from pipeline.cli import main
-from pipeline.run import SYNTHETIC_NOTE, run_study
-from pipeline.store import is_complete
 
 CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory):
-    return shared_results(tmp_path_factory)
-
-
-def shared_results(tmp_path_factory) -> Path:
-    """One coarse demo run per test session, shared by the results/query/report tests."""
-    root = tmp_path_factory.getbasetemp() / "shared-footprint-results"
-    if not is_complete(root / "out" / "footprint.zarr"):
-        shutil.rmtree(root, ignore_errors=True)
-        inputs = build_coarse_demo(root)
-        config = demo_config(inputs, output__maps=False)
-        run_study(config, root / "out", echo=lambda *_: None, note=SYNTHETIC_NOTE)
-    return root / "out"
+def out(shared_results):
+    return shared_results
 
 
 @pytest.fixture(scope="module")

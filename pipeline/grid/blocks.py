@@ -27,7 +27,7 @@ def apply_region_tables(
     Parameters
     ----------
     emissions : dask.array.Array
-        ``(n_sectors, ny, nx)`` with one chunk along sectors.
+        ``(n_sectors, ny, nx)``; rechunked to one chunk along sectors.
     region_index : dask.array.Array
         ``(ny, nx)`` with the same spatial chunks.
     tables : numpy.ndarray
@@ -35,20 +35,15 @@ def apply_region_tables(
     dtype : numpy dtype, optional
         Output dtype; default float64.
     """
-    dtype = np.dtype(dtype or np.float64)
-    table = as_single_chunk(tables.astype(dtype), name="region-tables")
-    return da.blockwise(
+    return _map_cells(
         cells.apply_region_tables,
         "qyx",
-        emissions.rechunk({0: -1}),
-        "syx",
+        emissions,
         region_index,
-        "yx",
-        table,
+        tables,
         "rsq",
-        concatenate=True,
         dtype=dtype,
-        meta=np.empty((0, 0, 0), dtype=dtype),
+        name="region-tables",
     )
 
 
@@ -56,17 +51,30 @@ def scale_by_region(
     emissions: da.Array, region_index: da.Array, factors: np.ndarray, *, dtype=None
 ) -> da.Array:
     """Lazy :func:`pipeline.kernels.cells.scale_by_region` over spatial chunks."""
-    dtype = np.dtype(dtype or np.float64)
-    table = as_single_chunk(factors.astype(dtype), name="region-factors")
-    return da.blockwise(
+    return _map_cells(
         cells.scale_by_region,
         "syx",
+        emissions,
+        region_index,
+        factors,
+        "rs",
+        dtype=dtype,
+        name="region-factors",
+    )
+
+
+def _map_cells(kernel, out_index, emissions, region_index, table, table_index, *, dtype, name):
+    """``blockwise`` a ``kernel(emissions, region_index, table)`` over spatial chunks."""
+    dtype = np.dtype(dtype or np.float64)
+    return da.blockwise(
+        kernel,
+        out_index,
         emissions.rechunk({0: -1}),
         "syx",
         region_index,
         "yx",
-        table,
-        "rs",
+        as_single_chunk(table.astype(dtype), name=name),
+        table_index,
         concatenate=True,
         dtype=dtype,
         meta=np.empty((0, 0, 0), dtype=dtype),
