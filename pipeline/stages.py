@@ -17,7 +17,7 @@ from affine import Affine
 
 from pipeline import mrio as mrio_api
 from pipeline.config import StudyConfig
-from pipeline.errors import ConfigError, GridError, InputFileError, MRIOError
+from pipeline.errors import ConcordanceError, ConfigError, GridError, InputFileError, MRIOError
 from pipeline.grid import blocks, inventory, regions
 from pipeline.grid.chunks import chunk_side
 from pipeline.store import write_zarr_atomic
@@ -58,9 +58,13 @@ def load_mrio(config: StudyConfig) -> LoadedMRIO:
         conc_path = config.input_path(section["sector_concordance"])
         sources["mrio_sector_concordance"] = conc_path
         concordance = _read_csv(conc_path)
-    nested, report = mrio_api.nest(
-        table, sub, country=config["study"]["country"], sector_concordance=concordance
-    )
+    try:
+        nested, report = mrio_api.nest(
+            table, sub, country=config["study"]["country"], sector_concordance=concordance
+        )
+    except ConcordanceError as exc:
+        where = sources.get("mrio_sector_concordance", sub_path)
+        raise ConcordanceError(f"{where}: {exc}") from exc
     domestic = tuple(dict.fromkeys(sub.rows.get_level_values("region")))
     return LoadedMRIO(nested, domestic, report, sources)
 

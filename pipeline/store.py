@@ -157,6 +157,8 @@ def write_zarr_atomic(
 def _new_version(final: Path) -> Path:
     versions = final.parent / VERSIONS
     versions.mkdir(exist_ok=True)
+    for stale in versions.glob(f".{final.stem}-*{final.suffix}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a killed run (one writer per DIR)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     return versions / f"{final.stem}-{stamp}-{uuid.uuid4().hex[:8]}{final.suffix}"
 

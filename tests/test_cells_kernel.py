@@ -166,8 +166,8 @@ def test_runs_and_grouped_paths_agree_with_the_loop(block):
     per_region = np.ascontiguousarray(tables.transpose(0, 2, 1))
     starts = np.flatnonzero(flat_r[1:] != flat_r[:-1]) + 1
     for path in (
-        cells._runs(flat_e, flat_r, per_region, starts),
-        cells._grouped(flat_e, flat_r, per_region),
+        cells._runs(flat_e, flat_r, per_region, starts, np.full((4, flat_r.size), np.nan)),
+        cells._grouped(flat_e, flat_r, per_region, np.full((4, flat_r.size), np.nan)),
     ):
         np.testing.assert_allclose(path.reshape(expected.shape), expected, rtol=1e-12, atol=1e-12)
 
@@ -195,3 +195,12 @@ def test_runs_longer_than_a_tile():
         brute_force(emissions, region_index, tables),
         rtol=1e-12,
     )
+
+
+def test_out_buffer_is_filled_completely(grid_case):
+    emissions, region_index, tables = grid_case
+    for index in (region_index, np.kron(region_index[:5, :5], np.ones((11, 15), int))[:53, :71]):
+        buffer = np.full((tables.shape[2], *index.shape), np.nan)
+        got = cells.apply_region_tables(emissions, index, tables, out=buffer)
+        assert got.base is buffer or got is buffer
+        np.testing.assert_array_equal(buffer, cells.apply_region_tables(emissions, index, tables))

@@ -97,7 +97,11 @@ def _raster_layers(path: Path, chunks: int, crs) -> list[tuple[str | None, xr.Da
             path, chunks={"band": 1, "y": chunks, "x": chunks}, mask_and_scale=False
         )
     except Exception as exc:  # rasterio raises several unrelated types
-        raise InputFileError(f"{path}: cannot read as a raster ({exc})") from exc
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputFileError(
+            f"{path}: cannot read as a raster ({reason}); replace it with a valid GeoTIFF, "
+            "NetCDF or ESRI ASCII grid, or fix [inventory] files"
+        ) from exc
     if isinstance(opened, xr.Dataset | list):
         raise GridError(f"{path}: holds several subdatasets; export one raster per file")
     opened = _with_crs(opened, path, crs)

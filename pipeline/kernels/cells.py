@@ -17,7 +17,11 @@ import numpy as np
 
 
 def apply_region_tables(
-    emissions: np.ndarray, region_index: np.ndarray, tables: np.ndarray
+    emissions: np.ndarray,
+    region_index: np.ndarray,
+    tables: np.ndarray,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Spread each cell's sector emissions over outputs by its region's table.
 
@@ -35,6 +39,9 @@ def apply_region_tables(
         cell belongs to no region and gets zeros.
     tables : numpy.ndarray
         ``(n_regions, n_sectors, n_out)`` region tables.
+    out : numpy.ndarray, optional
+        C-contiguous ``(n_out, ny, nx)`` buffer to write into, of the result
+        type; a new array is returned otherwise.
 
     Returns
     -------
@@ -47,11 +54,13 @@ def apply_region_tables(
     flat_r = region_index.reshape(ny * nx)
     per_region = np.ascontiguousarray(tables.transpose(0, 2, 1), dtype=dtype)
     starts = np.flatnonzero(flat_r[1:] != flat_r[:-1]) + 1
+    shape = (tables.shape[2], ny * nx)
+    flat_out = np.empty(shape, dtype=dtype) if out is None else out.reshape(shape)
     if starts.size * MIN_MEAN_RUN > flat_r.size:
-        out = _grouped(flat_e, flat_r, per_region)
+        _grouped(flat_e, flat_r, per_region, flat_out)
     else:
-        out = _runs(flat_e, flat_r, per_region, starts)
-    return out.reshape(tables.shape[2], ny, nx)
+        _runs(flat_e, flat_r, per_region, starts, flat_out)
+    return flat_out.reshape(tables.shape[2], ny, nx)
 
 
 #: Below this mean run length (cells) the grouped path is faster than runs.
@@ -61,9 +70,8 @@ MIN_MEAN_RUN = 16
 TILE = 1024
 
 
-def _runs(flat_e, flat_r, per_region, starts) -> np.ndarray:
+def _runs(flat_e, flat_r, per_region, starts, out) -> np.ndarray:
     n_cells = flat_r.size
-    out = np.empty((per_region.shape[1], n_cells), dtype=per_region.dtype)
     bounds = np.concatenate([[0], starts, [n_cells]]).tolist()
     regions = flat_r[bounds[:-1]].tolist() if n_cells else []
     for start, stop, region in zip(bounds[:-1], bounds[1:], regions, strict=True):
@@ -77,13 +85,13 @@ def _runs(flat_e, flat_r, per_region, starts) -> np.ndarray:
     return out
 
 
-def _grouped(flat_e, flat_r, per_region) -> np.ndarray:
-    out = np.zeros((per_region.shape[1], flat_r.size), dtype=per_region.dtype)
+def _grouped(flat_e, flat_r, per_region, out) -> np.ndarray:
     order, bounds, regions = _group_cells_by_region(flat_r)
     for start, stop, region in zip(bounds[:-1], bounds[1:], regions, strict=True):
-        if region < 0:
-            continue
         cells = order[start:stop]
+        if region < 0:
+            out[:, cells] = 0
+            continue
         out[:, cells] = per_region[region] @ flat_e[:, cells]
     return out
 
