@@ -9,7 +9,7 @@ import pytest
 import rasterio
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
-from demo_inputs import build_coarse_demo, demo_config
+from demo_inputs import build_coarse_demo, copy_inputs, demo_config
 
 import cluster
 from pipeline.demo.inventory import DEMO_SECTORS
@@ -122,3 +122,39 @@ def test_result_does_not_depend_on_chunks_or_scheduler(cluster_run, demo_inputs,
     assert b["footprint"].data.chunksize[1:] == (13, 13)
     for name in ("footprint", "footprint_by_sector", "footprint_by_category", "attribution"):
         np.testing.assert_allclose(b[name].values, a[name].values, rtol=1e-12, atol=0)
+
+
+def test_float32_cubes_conserve_and_match_float64(cluster_run, demo_inputs, tmp_path):
+    _, out, summary = cluster_run
+    config = demo_config(demo_inputs, output__dtype="float32", output__maps=False)
+    result = run_study(config, tmp_path, connect=None, echo=lambda *_: None)
+    a = xr.open_zarr(out / "footprint.zarr")
+    b = xr.open_zarr(tmp_path / "footprint.zarr")
+    assert b["footprint"].dtype == np.float32 and b["attribution"].dtype == np.float64
+    assert result["conservation_max_rel_error"] < 1e-6
+    np.testing.assert_allclose(b["footprint"].values, a["footprint"].values, rtol=1e-5, atol=1e-3)
+    assert result["foreign_total_t"] == pytest.approx(summary["foreign_total_t"], rel=1e-12)
+
+
+def test_outside_emissions_assigned_to_a_named_region(cluster_run, demo_inputs, tmp_path):
+    """Drop Sichuan's polygon: its cells fall outside; outside = "CN-SC" puts them back."""
+    _, out, _ = cluster_run
+    inputs = copy_inputs(demo_inputs, tmp_path)
+    path = inputs / "boundaries" / "china_provinces.geojson"
+    doc = json.loads(path.read_text())
+    sichuan = next(f for f in doc["features"] if f["properties"]["code"] == "CN-SC")
+    sichuan["geometry"] = {
+        "type": "Polygon",
+        "coordinates": [[[0, 0], [0.01, 0], [0, 0.01], [0, 0]]],
+    }
+    path.write_text(json.dumps(doc))
+    config = demo_config(inputs, regions__outside="CN-SC", output__maps=False)
+    run_study(config, tmp_path / "out", connect=None, echo=lambda *_: None)
+    a = xr.open_zarr(out / "footprint.zarr")
+    b = xr.open_zarr(tmp_path / "out" / "footprint.zarr")
+    np.testing.assert_allclose(
+        b["attribution"].sel(region="CN-SC").values,
+        a["attribution"].sel(region="CN-SC").values,
+        rtol=1e-9,
+    )
+    np.testing.assert_allclose(b["footprint"].values, a["footprint"].values, rtol=1e-9, atol=1e-6)
