@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,16 +25,14 @@ import pytest
 import rasterio
 import xarray as xr
 from demo_inputs import build_coarse_demo, copy_inputs
-from test_cluster import CliRun, stop
+from processes import BIN, CliRun, fine_inputs, stop
 
 import pipeline
-from pipeline.demo.build import build_demo_inputs
 from pipeline.resources import config_file
 from pipeline.store import is_complete
 
 pytestmark = pytest.mark.integration
 
-BIN = Path(sys.executable).parent
 STORE = "footprint.zarr"
 COMPARED = ("emissions", "footprint", "attribution", "foreign_footprint", "footprint_by_sector")
 
@@ -80,10 +77,7 @@ def scale_layer(path: Path, factor: float) -> None:
 def fine(tmp_path_factory):
     """10 km inputs, a config with 128-cell chunks, and a complete run to copy as 'previous'."""
     root = tmp_path_factory.mktemp("fine")
-    inputs = build_demo_inputs(root / "inputs", resolution_m=10_000, echo=lambda *_: None)
-    text = config_file("demo.toml").read_text()
-    config = root / "study.toml"
-    config.write_text(text.replace("[inventory.files]", "chunks = 128\n\n[inventory.files]", 1))
+    config, inputs = fine_inputs(root)
     previous = root / "previous"
     run_ok(config, inputs, previous)
     return config, inputs, previous

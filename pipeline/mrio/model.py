@@ -140,8 +140,30 @@ def check_emitting_zero_output(x: np.ndarray, F: np.ndarray, rows: pd.Index, sou
 
 
 # ----------------------------------------------------------------------------- MRIO
+class _Labelled:
+    """Label properties shared by tables with ``rows`` and ``fd_columns`` MultiIndexes."""
+
+    rows: pd.MultiIndex
+    fd_columns: pd.MultiIndex
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Producing regions (or provinces), in order of appearance."""
+        return _unique(self.rows.get_level_values(0))
+
+    @property
+    def sectors(self) -> tuple[str, ...]:
+        """Sectors, in order of appearance."""
+        return _unique(self.rows.get_level_values(1))
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """Final-demand categories, in order of appearance."""
+        return _unique(self.fd_columns.get_level_values(1))
+
+
 @dataclass(frozen=True)
-class MRIO:
+class MRIO(_Labelled):
     """A multi-regional input-output table with one stressor.
 
     Attributes
@@ -187,24 +209,9 @@ class MRIO:
         return len(self.fd_columns)
 
     @property
-    def regions(self) -> tuple[str, ...]:
-        """Producing regions, in order of appearance."""
-        return _unique(self.rows.get_level_values(0))
-
-    @property
-    def sectors(self) -> tuple[str, ...]:
-        """Sectors, in order of appearance."""
-        return _unique(self.rows.get_level_values(1))
-
-    @property
     def consumers(self) -> tuple[str, ...]:
         """Final-demand (consuming) regions, in order of appearance."""
         return _unique(self.fd_columns.get_level_values(0))
-
-    @property
-    def categories(self) -> tuple[str, ...]:
-        """Final-demand categories, in order of appearance."""
-        return _unique(self.fd_columns.get_level_values(1))
 
     @property
     def A(self) -> np.ndarray | sp.csr_array:
@@ -289,7 +296,7 @@ def validate(mrio: MRIO, *, balance_rtol: float = 1e-6, source: str = "MRIO") ->
 
 # ----------------------------------------------------------------------------- subnational
 @dataclass(frozen=True)
-class SubnationalTable:
+class SubnationalTable(_Labelled):
     """A single-country table split by province (the Chinese provincial MRIO layout).
 
     ``Z`` and ``Y`` hold domestic flows only; international trade enters as one
@@ -325,21 +332,6 @@ class SubnationalTable:
     F_Y: np.ndarray | None = None
     stressor: str = "CO2"
     unit: str = "t"
-
-    @property
-    def regions(self) -> tuple[str, ...]:
-        """Provinces, in order of appearance."""
-        return _unique(self.rows.get_level_values(0))
-
-    @property
-    def sectors(self) -> tuple[str, ...]:
-        """Sectors, in order of appearance."""
-        return _unique(self.rows.get_level_values(1))
-
-    @property
-    def categories(self) -> tuple[str, ...]:
-        """Final-demand categories, in order of appearance."""
-        return _unique(self.fd_columns.get_level_values(1))
 
     def validate(
         self, *, balance_rtol: float = 1e-6, source: str = "subnational table"
