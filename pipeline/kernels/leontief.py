@@ -30,8 +30,10 @@ condition number is estimated from the LU factors with LAPACK ``gecon`` (in plac
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -150,11 +152,6 @@ def check_column_sums(
         )
 
 
-#: Sparse ``Z`` at least this dense is multiplied in dense row blocks (see apply_A).
-DENSE_BLOCK_DENSITY = 0.02
-#: Size of one dense row block of ``Z`` in :meth:`LeontiefFactor.apply_A`.
-DENSE_BLOCK_BYTES = 64 * 2**20
-
 
 class RefinementError(MRIOError):
     """Mixed-precision iterative refinement did not reach its tolerance."""
@@ -203,19 +200,30 @@ class LeontiefFactor:
     def apply_A(self, V: np.ndarray) -> np.ndarray:
         """Return ``A V = Z (inv_x V)`` in float64.
 
-        A sparse ``Z`` with at least :data:`DENSE_BLOCK_DENSITY` nonzeros is
-        multiplied in dense row blocks of at most :data:`DENSE_BLOCK_BYTES`
-        (multithreaded BLAS beats the single-threaded sparse product there).
+        A sparse ``Z`` is multiplied in row blocks on one thread per core
+        (scipy's sparse product releases the GIL); a dense one by BLAS.
         """
         W = self.inv_x[:, None] * V
         Z = self.Z
-        if not sp.issparse(Z) or Z.nnz < DENSE_BLOCK_DENSITY * Z.shape[0] * Z.shape[1]:
+        if not sp.issparse(Z):
             return Z @ W
-        out = np.empty((Z.shape[0], W.shape[1]))
-        step = max(1, DENSE_BLOCK_BYTES // (8 * Z.shape[1]))
-        for a in range(0, Z.shape[0], step):
-            out[a : a + step] = Z[a : a + step].toarray() @ W
-        return out
+        return _threaded_sparse_product(sp.csr_array(Z), W)
+
+
+def _threaded_sparse_product(Z: sp.csr_array, W: np.ndarray) -> np.ndarray:
+    """``Z @ W`` with the rows of ``Z`` split over ``os.cpu_count()`` threads."""
+    n_threads = max(1, min(os.cpu_count() or 1, Z.shape[0]))
+    if n_threads == 1:
+        return Z @ W
+    bounds = np.linspace(0, Z.shape[0], n_threads + 1).astype(int)
+    out = np.empty((Z.shape[0], W.shape[1]))
+
+    def rows(k: int) -> None:
+        out[bounds[k] : bounds[k + 1]] = Z[bounds[k] : bounds[k + 1]] @ W
+
+    with ThreadPoolExecutor(n_threads) as pool:
+        list(pool.map(rows, range(n_threads)))
+    return out
 
 
 def _rcond(lu: np.ndarray, anorm: float) -> float:
