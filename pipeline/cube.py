@@ -19,6 +19,8 @@ from pipeline.kernels import tables
 
 UNITS = "t CO2"
 CONSERVATION_RTOL = 1e-6
+#: Stacked per-cell cubes stored as one zarr chunk per layer inside one shard per task.
+SHARDED = ("footprint", "footprint_by_sector", "footprint_by_category")
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,11 @@ def _describe(cube: xr.Dataset, inputs: CubeInputs) -> None:
         if {"y", "x"} <= set(var.dims):
             var.encoding["coordinates"] = "spatial_ref"
             var.attrs["grid_mapping"] = "spatial_ref"
-        if name == "footprint":
+        if name in SHARDED:
+            # One map per zarr chunk, so reading one consumer's map reads only it;
+            # all maps of a spatial chunk in one shard file (one file per task).
             var.encoding["chunks"] = (1, *var.data.chunksize[1:])
+            var.encoding["shards"] = var.data.chunksize
 
 
 def conservation_terms(cube: xr.Dataset, producer_codes: np.ndarray) -> dict[str, da.Array]:

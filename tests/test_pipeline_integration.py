@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
 import rasterio
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
+import zarr
 from demo_inputs import build_coarse_demo, copy_inputs, demo_config
 
 import cluster
@@ -60,6 +62,8 @@ def test_outputs_exist_and_open_with_plain_xarray(cluster_run):
     assert ds["foreign"].sel(consumer="USA") and not ds["foreign"].sel(consumer="CN-BJ")
     for key in ("created", "config", "package_versions", "input_checksums"):
         assert ds.attrs[key]
+    footprint = zarr.open_array(os.path.realpath(store / "footprint"), mode="r")
+    assert footprint.chunks[0] == 1 and footprint.shards[0] == ds.sizes["consumer"]
     assert json.loads((out / "summary.json").read_text()) == summary
     assert {p.name for p in (out / "maps").glob("*.png")} >= {
         "foreign_footprint.png",
