@@ -127,6 +127,10 @@ def run_study(
         )
 
 
+#: Settings that do not change a stage's output (input contents are keyed by checksum).
+_NOT_IN_KEYS = {("output", "maps"), ("study", "inputs")}
+
+
 class _Plan:
     """Stage keys for ``--resume``: input checksums, config and package version."""
 
@@ -137,7 +141,10 @@ class _Plan:
 
     def key(self, stage: str, *, inputs: tuple[str, ...], sections: tuple[str, ...], **extra):
         picked = {k: v for k, v in self.checksums.items() if k.startswith(inputs)}
-        config = {name: self.config[name] for name in sections}
+        config = {
+            name: {k: v for k, v in self.config[name].items() if (name, k) not in _NOT_IN_KEYS}
+            for name in sections
+        }
         return stage_key(
             stage=stage,
             version=__version__,

@@ -85,3 +85,24 @@ def test_stage_key_depends_on_every_part():
     assert base == stage_key(config={"x": 1}, inputs={"a": "sha256:1"}, stage="ingest")
     assert base != stage_key(stage="ingest", inputs={"a": "sha256:2"}, config={"x": 1})
     assert base != stage_key(stage="ingest", inputs={"a": "sha256:1"}, config={"x": 2})
+
+
+def test_resume_key_ignores_maps_and_input_location(tmp_path):
+    from demo_inputs import demo_config
+
+    from pipeline.run import _Plan
+
+    class Layers:
+        class emissions:  # noqa: N801 - stands in for the lazy inventory
+            class data:  # noqa: N801
+                chunksize = (7, 64, 64)
+
+    def key(**overrides):
+        config = demo_config(tmp_path, **overrides)
+        plan = _Plan(config, tmp_path, {"a": "sha256:1"}, Layers, resume=True, echo=print)
+        return plan.key("footprint", inputs=("",), sections=("study", "output", "inventory"))
+
+    assert key(output__maps=False) == key(output__maps=True)
+    assert key(study__inputs="elsewhere") == key()
+    assert key(output__dtype="float32") != key()
+    assert key(inventory__units="kt") != key()
