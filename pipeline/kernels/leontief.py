@@ -152,7 +152,6 @@ def check_column_sums(
         )
 
 
-
 class RefinementError(MRIOError):
     """Mixed-precision iterative refinement did not reach its tolerance."""
 
