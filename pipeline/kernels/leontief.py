@@ -209,16 +209,29 @@ class LeontiefFactor:
         return _threaded_sparse_product(sp.csr_array(Z), W)
 
 
+#: Columns of the dense factor per sparse product: a narrow block of ``W`` stays in
+#: cache while the rows of ``Z`` stream past (measured fastest at n = 9,800).
+SPARSE_COLUMN_BLOCK = 16
+
+
 def _threaded_sparse_product(Z: sp.csr_array, W: np.ndarray) -> np.ndarray:
-    """``Z @ W`` with the rows of ``Z`` split over ``os.cpu_count()`` threads."""
+    """``Z @ W`` with the rows of ``Z`` split over ``os.cpu_count()`` threads.
+
+    Each thread multiplies its rows by narrow column blocks of ``W``.
+    """
     n_threads = max(1, min(os.cpu_count() or 1, Z.shape[0]))
-    if n_threads == 1:
-        return Z @ W
     bounds = np.linspace(0, Z.shape[0], n_threads + 1).astype(int)
+    blocks = [
+        np.ascontiguousarray(W[:, c : c + SPARSE_COLUMN_BLOCK])
+        for c in range(0, W.shape[1], SPARSE_COLUMN_BLOCK)
+    ]
     out = np.empty((Z.shape[0], W.shape[1]))
 
     def rows(k: int) -> None:
-        out[bounds[k] : bounds[k + 1]] = Z[bounds[k] : bounds[k + 1]] @ W
+        part = Z[bounds[k] : bounds[k + 1]]
+        for b, block in enumerate(blocks):
+            c = b * SPARSE_COLUMN_BLOCK
+            out[bounds[k] : bounds[k + 1], c : c + block.shape[1]] = part @ block
 
     with ThreadPoolExecutor(n_threads) as pool:
         list(pool.map(rows, range(n_threads)))
