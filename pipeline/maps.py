@@ -90,33 +90,22 @@ def standard_maps(
     """Maps of the foreign total, the top three consumers and the top two sectors."""
     crs = cube.rio.crs
     borders = borders.to_crs(crs) if borders is not None and crs is not None else borders
-    paths = [
+    layers = [(cube["foreign_footprint"], "foreign_footprint", "all foreign consumers")]
+    layers += [
+        (cube["footprint"].sel(consumer=c), f"consumer_{c}", f"final demand in {c}")
+        for c in list(summary["consumer_shares"])[:3]
+    ]
+    layers += [
+        (cube["footprint_by_sector"].sel(sector=s), f"sector_{s}", f"foreign demand, sector {s}")
+        for s in list(summary["sector_shares"])[:2]
+    ]
+    return [
         plot_layer(
-            cube["foreign_footprint"],
-            out_dir / "foreign_footprint.png",
-            title="CO2 driven by all foreign consumers",
+            layer,
+            out_dir / f"{name}.png",
+            title=f"CO2 driven by {what}",
             borders=borders,
             note=note,
         )
+        for layer, name, what in layers
     ]
-    for consumer in list(summary["consumer_shares"])[:3]:
-        paths.append(
-            plot_layer(
-                cube["footprint"].sel(consumer=consumer),
-                out_dir / f"consumer_{consumer}.png",
-                title=f"CO2 driven by final demand in {consumer}",
-                borders=borders,
-                note=note,
-            )
-        )
-    for sector in list(summary["sector_shares"])[:2]:
-        paths.append(
-            plot_layer(
-                cube["footprint_by_sector"].sel(sector=sector),
-                out_dir / f"sector_{sector}.png",
-                title=f"Foreign-driven CO2 of sector {sector}",
-                borders=borders,
-                note=note,
-            )
-        )
-    return paths
