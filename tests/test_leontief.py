@@ -119,6 +119,28 @@ def test_near_singular_detected_by_rcond():
         factorize(A, method="lu", labels=["a", "b"])
 
 
+@pytest.mark.parametrize("method", ["lu", "mixed"])
+def test_rcond_is_free_bound_for_nonnegative_a_else_lapack_estimate(method):
+    A, _ = _random_system(40, 3)
+    s = A.sum(axis=0).max()
+    true_rcond = 1.0 / np.linalg.cond(np.eye(40) - A, 1)
+    bound = factorize(A, method=method).rcond
+    assert bound == pytest.approx((1 - s) / (1 + s), rel=1e-12)
+    assert bound <= true_rcond
+    # one negative entry: no free bound; LAPACK's estimate is within a factor 3
+    A[0, 1] = -0.01
+    estimate = factorize(sp.csr_array(A), method=method).rcond
+    assert true_rcond / 3 <= estimate <= true_rcond * 3 and estimate != bound
+
+
+def test_sparse_and_dense_factor_identically():
+    A, Y = _random_system(57, 4)
+    dense, sparse = factorize(A, method="mixed"), factorize(sp.csr_array(A), method="mixed")
+    np.testing.assert_array_equal(dense.lu, sparse.lu)  # same I - A, built in row blocks
+    # residuals differ only in summation order (sparse vs dense products)
+    np.testing.assert_allclose(solve_columns(dense, Y), solve_columns(sparse, Y), rtol=1e-13)
+
+
 def test_unknown_method():
     with pytest.raises(MRIOError, match="unknown Leontief method 'qr'"):
         factorize(np.zeros((2, 2)), method="qr")

@@ -23,9 +23,11 @@ Methods
     factorization at all. Converges because every column sum of ``A`` is < 1
     (``||A||_1 < 1``); the stopping rule bounds the 1-norm error rigorously.
 
-Singularity: column sums of ``A`` >= 1 are rejected first; then the reciprocal
-condition number is estimated from the LU factors with LAPACK ``gecon`` (in place,
-``O(n^2)``) and ``rcond < RCOND_MIN`` is rejected.
+Singularity: column sums of ``A`` >= 1 are rejected first. For ``A >= 0`` the
+largest column sum ``s`` then bounds the reciprocal condition number from below,
+``rcond >= (1 - s) / (1 + s)``, for free; otherwise (or if that bound is below
+``RCOND_MIN``) it is estimated from the LU factors with LAPACK ``gecon`` (in place,
+``O(n^2)``), and ``rcond < RCOND_MIN`` is rejected.
 """
 
 from __future__ import annotations
@@ -181,7 +183,9 @@ class LeontiefFactor:
     norm1 : float
         ``||A||_1`` (largest column sum).
     rcond : float
-        Estimated reciprocal condition number of ``I - A`` (``nan`` if not estimated).
+        Reciprocal 1-norm condition number of ``I - A``: the lower bound
+        ``(1 - s) / (1 + s)`` when ``A >= 0``, else LAPACK's estimate (``nan`` for
+        ``"iterative"``).
     tol : float
         Relative tolerance of the iterative methods.
     """
@@ -219,22 +223,19 @@ def _threaded_sparse_product(Z: sp.csr_array, W: np.ndarray) -> np.ndarray:
 
     Each thread multiplies its rows by narrow column blocks of ``W``.
     """
-    n_threads = max(1, min(os.cpu_count() or 1, Z.shape[0]))
-    bounds = np.linspace(0, Z.shape[0], n_threads + 1).astype(int)
     blocks = [
         np.ascontiguousarray(W[:, c : c + SPARSE_COLUMN_BLOCK])
         for c in range(0, W.shape[1], SPARSE_COLUMN_BLOCK)
     ]
     out = np.empty((Z.shape[0], W.shape[1]))
 
-    def rows(k: int) -> None:
-        part = Z[bounds[k] : bounds[k + 1]]
-        for b, block in enumerate(blocks):
-            c = b * SPARSE_COLUMN_BLOCK
-            out[bounds[k] : bounds[k + 1], c : c + block.shape[1]] = part @ block
+    def rows(a: int, b: int) -> None:
+        part = Z[a:b]
+        for k, block in enumerate(blocks):
+            c = k * SPARSE_COLUMN_BLOCK
+            out[a:b, c : c + block.shape[1]] = part @ block
 
-    with ThreadPoolExecutor(n_threads) as pool:
-        list(pool.map(rows, range(n_threads)))
+    _over_row_blocks(Z.shape[0], rows)
     return out
 
 
@@ -245,23 +246,54 @@ def _rcond(lu: np.ndarray, anorm: float) -> float:
     return float(rcond) if info == 0 else 0.0
 
 
+def _rcond_bound(Z: Any, inv_x: np.ndarray, norm1: float) -> float:
+    """Rigorous lower bound of the 1-norm reciprocal condition number of ``I - A``.
+
+    For ``A >= 0`` with largest column sum ``s = ||A||_1 < 1``:
+    ``||I - A||_1 <= 1 + s`` and ``||(I - A)^-1||_1 <= sum_k s^k = 1 / (1 - s)``,
+    so ``rcond >= (1 - s) / (1 + s)`` at no cost. Returns ``nan`` (estimate it
+    instead) if ``A`` has a negative entry.
+    """
+    values = Z.data if sp.issparse(Z) else Z
+    if (values.size and values.min() < 0) or (inv_x.size and inv_x.min() < 0):
+        return float("nan")
+    return (1.0 - norm1) / (1.0 + norm1)
+
+
 def _i_minus_a_transposed(Z: Any, inv_x: np.ndarray, dtype: type) -> np.ndarray:
     """Return ``(I - A)^T`` as a Fortran-ordered array (one dense allocation).
 
     The C-ordered ``I - A`` is exactly the Fortran-ordered ``(I - A)^T``, which
-    LAPACK factorizes in place.
+    LAPACK factorizes in place. Row blocks are filled on one thread per core
+    (scipy's sparse ``toarray`` and numpy release the GIL), so the first touch of
+    the ``n^2`` pages is spread over the cores too.
     """
     n = Z.shape[0]
-    if sp.issparse(Z):
-        csr = sp.csr_array(Z)
-        neg = (-(csr.data * inv_x[csr.indices])).astype(dtype)
-        M = np.zeros((n, n), dtype=dtype)
-        sp.csr_array((neg, csr.indices, csr.indptr), shape=(n, n)).toarray(out=M)
-    else:
-        M = np.empty((n, n), dtype=dtype)
-        np.multiply(np.asarray(Z), -inv_x[None, :], out=M, casting="same_kind")
-    M[np.diag_indices(n)] += 1.0
+    M = np.empty((n, n), dtype=dtype)
+    source = sp.csr_array(Z) if sp.issparse(Z) else np.asarray(Z)
+
+    def fill(a: int, b: int) -> None:
+        out = M[a:b]
+        if sp.issparse(source):
+            part = source[a:b]
+            neg = (-(part.data * inv_x[part.indices])).astype(dtype)
+            out.fill(0)
+            sp.csr_array((neg, part.indices, part.indptr), shape=(b - a, n)).toarray(out=out)
+        else:
+            np.multiply(source[a:b], -inv_x[None, :], out=out, casting="same_kind")
+        diag = np.arange(a, b)
+        out[diag - a, diag] += 1.0
+
+    _over_row_blocks(n, fill)
     return M.T
+
+
+def _over_row_blocks(n: int, fill: Any) -> None:
+    """Call ``fill(a, b)`` for consecutive row blocks of ``range(n)``, one per core."""
+    n_threads = max(1, min(os.cpu_count() or 1, n))
+    bounds = np.linspace(0, n, n_threads + 1).astype(int)
+    with ThreadPoolExecutor(n_threads) as pool:
+        list(pool.map(fill, bounds[:-1], bounds[1:]))
 
 
 def _norm_i_minus_a_rows(Z: Any, inv_x: np.ndarray) -> float:
@@ -323,11 +355,12 @@ def factorize(
         return LeontiefFactor("iterative", n, **keep)
     dtype = np.float64 if method == "lu" else np.float32
     MT = _i_minus_a_transposed(Z, inv_x, dtype)
-    anorm = _norm_i_minus_a_rows(Z, inv_x)
+    rcond = _rcond_bound(Z, inv_x, norm1)
     with _LAPACK_LOCK:
         lu, piv = sla.lu_factor(MT, overwrite_a=True, check_finite=False)
         del MT
-        rcond = _rcond(lu, anorm)
+        if not rcond >= RCOND_MIN:
+            rcond = _rcond(lu, _norm_i_minus_a_rows(Z, inv_x))
     _check_rcond(rcond, lu, labels, source)
     if method == "lu":
         return LeontiefFactor("lu", n, lu=lu, piv=piv, norm1=norm1, rcond=rcond)
