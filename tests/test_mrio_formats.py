@@ -1,10 +1,9 @@
 """Loaders: small files in each real format, parsed by pymrio, loaded via load_global.
 
-GLORIA is not covered: ``pymrio.parse_gloria`` reads the GLORIA SUT release (a zip
-of per-matrix CSVs for T, Y, V in supply-use layout, a satellite-accounts zip and
-the ``GLORIA_ReadMe_XXX.xlsx`` label workbook); faking that layout faithfully is a
-task of its own. Its path through ``from_pymrio`` (A and Y without Z and x) is
-tested with an in-memory system instead (``test_from_pymrio_a_only``).
+GLORIA (a supply-use release: zips of per-matrix CSVs plus the ReadMe workbook) has
+its own module, ``test_gloria_files.py``, with the file generator in
+``gloria_files.py``; ``test_from_pymrio_a_only`` below checks the same A-and-Y-only
+path through ``from_pymrio`` on an in-memory system, without any files.
 """
 
 import json

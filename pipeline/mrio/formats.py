@@ -13,11 +13,27 @@
                                                 name alone works if it has one source
 ``oecd``       an ``ICIO20xx_YYYY.csv`` file    factor input row: ``"VA"`` (value added) or
                or a folder (give ``year``)      ``"TLS"``; the ICIO has no emissions
-``gloria``     GLORIA folder (give ``year``)    satellite row (``"stressor|..."`` as for Eora)
+``gloria``     the folder holding one release   ``"Sat_indicator|Sat_head_indicator"`` of
+               (give ``year``; see GLORIA       the ReadMe's ``Satellites`` sheet, quotes
+               below)                           included, e.g. ``"'ch4_total_EDGAR_consistent'"``;
+                                                the indicator alone works if unique
 =============  ===============================  =============================================
 
 Every pymrio format goes through ``pymrio.parse_<format>`` then
 :func:`~pipeline.mrio.model.from_pymrio` (pymrio's ``calc_all`` is never called).
+
+GLORIA
+------
+``pymrio.parse_gloria`` (release 059, basic prices) reads three entries of the
+folder given as ``path``: ``GLORIA_MRIOs_59_YYYY.zip`` (T, Y, V results),
+``GLORIA_SatelliteAccounts_059_YYYY.zip`` (TQ, YQ results) -- or extracted folders
+of those names -- and ``GLORIA_ReadMe_059.xlsx`` (labels). It turns the supply-use
+tables into a product-by-product system (industry technology) with ``A`` and ``Y``
+only, so ``x`` is solved from ``(I - A) x = Y 1``; regions with an all-zero ``T``
+are dropped. The satellite rows (extension ``Q``) are labelled
+``(Sat_indicator, Sat_head_indicator)``, e.g.
+``("'co2_excl_short_cycle_org_c_total_EDGAR_consistent'", "Emissions (EDGAR)")``:
+GLORIA's indicator names carry single quotes.
 
 NetCDF plain format
 -------------------
@@ -154,10 +170,25 @@ def _parse_pymrio(path: Path, fmt: str, year: int | None) -> Any:
         return getattr(pymrio, f"parse_{fmt}")(path, **kwargs)
     except Exception as e:  # pymrio raises many types (ParserError, KeyError, ...)
         msg = f"{type(e).__name__}: {e}".splitlines()[0]
+        hint = _gloria_hint(path, year) if fmt == "gloria" else ""
         raise InputFileError(
             f"{path}: pymrio.parse_{fmt} failed ({msg}); check that the path holds a "
-            f"{fmt} table (and year= for a folder)"
+            f"{fmt} table (and year= for a folder){hint}"
         ) from e
+
+
+def _gloria_hint(path: Path, year: int | None) -> str:
+    """Which GLORIA files ``year`` needs and which ``GLORIA_*`` entries ``path`` has.
+
+    pymrio picks its files with ``glob(...)[0]``, so a wrong year or folder
+    surfaces as ``IndexError: list index out of range``.
+    """
+    found = sorted(q.name for q in path.glob("GLORIA_*")) if path.is_dir() else []
+    return (
+        f"; year={year} needs GLORIA_MRIOs_59_{year}[.zip], "
+        f"GLORIA_SatelliteAccounts_059_{year}[.zip] and GLORIA_ReadMe_059.xlsx in that "
+        f"folder, found: {', '.join(found) or 'no GLORIA_* entries'}"
+    )
 
 
 def load_global(
