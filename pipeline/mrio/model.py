@@ -9,6 +9,7 @@ optionally ``F_Y`` (m direct final-demand emissions), labelled by ``rows``
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -397,7 +398,20 @@ def _find_extension(
     raise MRIOError(
         f"stressor {stressor!r} not found in the F rows of pymrio extension(s) "
         f"{', '.join(e.name for e in exts)}; pass an existing row label (a tuple for MultiIndex F)"
+        + _did_you_mean(stressor, [lab for e in exts if e.F is not None for lab in e.F.index])
     )
+
+
+def _spelled(label: Any) -> str:
+    """A row label as a user would type it: ``"a|b"`` for a tuple."""
+    return "|".join(map(str, label)) if isinstance(label, tuple) else str(label)
+
+
+def _did_you_mean(stressor: str | tuple[str, ...], labels: list[Any]) -> str:
+    """``"; did you mean ..."`` listing up to three close row labels, or ``""``."""
+    spelled = {_spelled(lab).lower(): _spelled(lab) for lab in labels}
+    close = difflib.get_close_matches(_spelled(stressor).lower(), list(spelled), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(spelled[c]) for c in close)}?" if close else ""
 
 
 def resolve_stressor(index: pd.Index, stressor: str | tuple[str, ...]) -> Any:
@@ -405,7 +419,8 @@ def resolve_stressor(index: pd.Index, stressor: str | tuple[str, ...]) -> Any:
 
     A tuple or a label of a single-level index is returned as is. For a
     MultiIndex, a string matches the first level (it must select one row) or,
-    written ``"a|b"``, the levels in order.
+    written ``"a|b"``, the levels in order; quotes around a level's name are
+    ignored (GLORIA quotes its indicator names).
 
     Parameters
     ----------
@@ -421,14 +436,26 @@ def resolve_stressor(index: pd.Index, stressor: str | tuple[str, ...]) -> Any:
     if isinstance(stressor, tuple) or index.nlevels == 1:
         return stressor
     if "|" in stressor:
-        return tuple(p.strip() for p in stressor.split("|"))
-    hits = [lab for lab in index if str(lab[0]) == stressor]
+        parts = tuple(p.strip() for p in stressor.split("|"))
+        return next((lab for lab in index if _same_name(lab, parts)), parts)
+    hits = [lab for lab in index if _same_name(lab[:1], (stressor,))]
     if len(hits) > 1:
         opts = "; ".join("|".join(map(str, h)) for h in hits[:5])
         raise MRIOError(
             f"stressor {stressor!r} matches {len(hits)} F rows; pass one as 'a|b', e.g. {opts}"
         )
     return hits[0] if hits else stressor
+
+
+def _same_name(label: tuple, parts: tuple[str, ...]) -> bool:
+    """Whether the leading levels of ``label`` are ``parts``, ignoring enclosing quotes.
+
+    GLORIA's satellite indicators are stored with single quotes
+    (``"'co2_excl_short_cycle_org_c_total_EDGAR_consistent'"``).
+    """
+    return len(label) >= len(parts) and all(
+        str(a).strip("'\"") == b.strip("'\"") for a, b in zip(label, parts, strict=False)
+    )
 
 
 def _output(io: Any) -> tuple[pd.DataFrame, pd.Series]:
