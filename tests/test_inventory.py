@@ -98,6 +98,39 @@ def test_latlon_netcdf_ascending_and_crs(tmp_path):
     assert em.values[0, 0, 0] == 7000.0 and float(em["y"][0]) == 89.5
 
 
+def write_world(path, lon, data):
+    lat = np.array([0.5, -0.5])
+    xr.Dataset(
+        {"co2": (("lat", "lon"), data, {"units": "t"})}, coords={"lat": lat, "lon": lon}
+    ).to_netcdf(path)
+    return path
+
+
+def test_longitudes_0_to_360_are_rolled_to_minus_180(tmp_path):
+    lon = np.arange(0.5, 360, 1.0)
+    data = np.zeros((2, 360))
+    data[0, 0], data[0, 359], data[1, 180] = 1.0, 2.0, 3.0  # at 0.5, 359.5 and 180.5 E
+    em = open_inventory({"all": write_world(tmp_path / "east.nc", lon, data)}, chunks=100)
+    assert tuple(em.rio.transform())[:6] == (1.0, 0.0, -180.0, 0.0, -1.0, 1.0)
+    x = em["x"].values
+    np.testing.assert_array_equal(x, np.arange(-179.5, 180, 1.0))
+    got = em.isel(sector=0).values
+    assert got[0, x == 0.5] == 1.0 and got[0, x == -0.5] == 2.0 and got[1, x == -179.5] == 3.0
+    assert got.sum() == 6.0
+
+
+def test_longitudes_east_of_180_shift_and_straddling_regional_grid_fails(tmp_path):
+    em = open_inventory(
+        {"all": write_world(tmp_path / "e.nc", np.array([200.5, 201.5]), np.ones((2, 2)))}
+    )
+    np.testing.assert_array_equal(em["x"].values, [-159.5, -158.5])
+    path = write_world(tmp_path / "pacific.nc", np.array([179.5, 180.5]), np.ones((2, 2)))
+    with pytest.raises(
+        GridError, match=r"pacific\.nc: longitudes run from 179\.5 to 180\.5.*sellonlatbox"
+    ):
+        open_inventory({"all": path})
+
+
 def test_flux_per_second_over_one_degree_cell_at_equator(tmp_path):
     flux = 1e-9  # kg m-2 s-1
     lat, lon = np.array([-0.5, 0.5]), np.array([0.5, 1.5])

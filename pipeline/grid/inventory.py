@@ -150,6 +150,8 @@ def _netcdf_layers(path: Path, chunks: int, crs) -> list[tuple[str | None, xr.Da
     _check_regular(ds, path)
     if ds["y"].size > 1 and ds["y"].values[1] > ds["y"].values[0]:
         ds = ds.isel(y=slice(None, None, -1))
+    if geographic:
+        ds = _wrap_longitudes(ds, path)
     layers = []
     for name, var in ds.data_vars.items():
         if "y" not in var.dims or "x" not in var.dims:
@@ -182,6 +184,30 @@ def _standard_dims(ds: xr.Dataset, path: Path) -> tuple[xr.Dataset, bool]:
             "rename the grid dimensions to y/x or lat/lon"
         )
     return ds, geographic
+
+
+def _wrap_longitudes(ds: xr.Dataset, path: Path) -> xr.Dataset:
+    """Move a 0-360 degree longitude axis to -180..180 (lazily), west to east.
+
+    A global grid is rolled so that it starts at -180; a grid wholly east of 180
+    is shifted by -360. A regional grid that straddles 180 cannot be one
+    -180..180 raster, so it is an error naming the fix.
+    """
+    lon = np.asarray(ds["x"].values, dtype=np.float64)
+    if lon.size == 0 or lon.max() <= 180.0:
+        return ds
+    if lon.min() > 180.0:
+        return ds.assign_coords(x=lon - 360.0)
+    step = abs(lon[1] - lon[0]) if lon.size > 1 else 360.0
+    if not np.isclose(step * lon.size, 360.0, rtol=1e-6):
+        raise GridError(
+            f"{path}: longitudes run from {lon.min():g} to {lon.max():g}, across 180 degrees, "
+            "on a grid that is not global; shift them to -180..180 first "
+            "(e.g. cdo sellonlatbox,-180,180,-90,90)"
+        )
+    wrapped = (lon + 180.0) % 360.0 - 180.0
+    start = int(np.argmin(wrapped))
+    return ds.roll(x=-start, roll_coords=True).assign_coords(x=np.roll(wrapped, -start))
 
 
 def _check_regular(ds: xr.Dataset, path: Path) -> None:
