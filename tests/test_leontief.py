@@ -170,14 +170,3 @@ def test_shares_sum_to_one_over_consumers(n, m, seed):
     for (reg, sec), xi in zip(rows, x, strict=True):
         if xi > 1e-9 * x.max():
             assert da.sel(region=reg, sector=sec).item() == pytest.approx(1.0, rel=1e-9)
-
-
-@pytest.mark.parametrize("n, m", [(2_500, 70), (1_030, 64), (5, 1)])
-def test_tiled_sparse_product_equals_dense(n, m):
-    """Uneven panels of Z's columns and uneven column blocks of W add up exactly."""
-    from pipeline.kernels.leontief import _threaded_sparse_product
-
-    rng = np.random.default_rng(n)
-    Z = sp.random_array((n, n), density=0.02, format="csr", rng=rng)
-    W = rng.random((n, m))
-    np.testing.assert_allclose(_threaded_sparse_product(Z, W), Z.toarray() @ W, rtol=1e-13)

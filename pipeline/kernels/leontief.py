@@ -32,10 +32,8 @@ largest column sum ``s`` then bounds the reciprocal condition number from below,
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,6 +42,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from pipeline.errors import MRIOError
+from pipeline.kernels.spmm import TiledCSR, over_row_blocks, row_bounds
 
 Method = Literal["lu", "mixed", "iterative"]
 METHODS: tuple[str, ...] = ("lu", "mixed", "iterative")
@@ -175,9 +174,10 @@ class LeontiefFactor:
         Size of the system.
     lu, piv : ndarray or None
         LU factors of ``(I - A)^T`` (float64 for ``"lu"``, float32 for ``"mixed"``).
-    Z : ndarray or sparse array or None
-        Flows (or ``A`` itself when ``inv_x`` is all ones); kept for ``"mixed"``
-        (residuals) and ``"iterative"``.
+    Z : ndarray or TiledCSR or sparse array or None
+        Flows (or ``A`` itself when ``inv_x`` is all ones), for the products ``A V``
+        of ``"mixed"`` (residuals) and ``"iterative"``; a sparse ``Z`` is kept cut
+        into cache-sized tiles (one copy of its nonzeros).
     inv_x : ndarray or None
         ``1 / x`` (0 where ``x == 0``).
     norm1 : float
@@ -194,7 +194,7 @@ class LeontiefFactor:
     n: int
     lu: np.ndarray | None = None
     piv: np.ndarray | None = None
-    Z: np.ndarray | sp.csr_array | None = None
+    Z: np.ndarray | TiledCSR | sp.csr_array | None = None
     inv_x: np.ndarray | None = None
     norm1: float = 0.0
     rcond: float = float("nan")
@@ -203,49 +203,15 @@ class LeontiefFactor:
     def apply_A(self, V: np.ndarray) -> np.ndarray:
         """Return ``A V = Z (inv_x V)`` in float64.
 
-        A sparse ``Z`` is multiplied in row blocks on one thread per core
-        (scipy's sparse product releases the GIL); a dense one by BLAS.
+        A sparse ``Z`` is multiplied tile by tile on one thread per core
+        (:class:`~pipeline.kernels.spmm.TiledCSR`); a dense one by BLAS.
         """
         W = self.inv_x[:, None] * V
-        Z = self.Z
-        if not sp.issparse(Z):
-            return Z @ W
-        return _threaded_sparse_product(sp.csr_array(Z), W)
-
-
-#: Tiles of a sparse product ``Z @ W``: columns of ``W`` per pass, and columns of
-#: ``Z`` (rows of ``W``) per tile. A tile's slice of ``W`` (512 KiB) stays in cache
-#: while the rows of ``Z`` stream past; measured 1.1-1.25x faster than untiled 16-column
-#: passes at n = 9,800 (``bench/mrio.py`` system, 343 columns).
-SPARSE_COLUMN_BLOCK = 64
-SPARSE_ROW_PANEL = 1024
-
-
-def _threaded_sparse_product(Z: sp.csr_array, W: np.ndarray) -> np.ndarray:
-    """``Z @ W`` with the rows of ``Z`` split over ``os.cpu_count()`` threads.
-
-    Each thread cuts its rows into column panels of ``Z`` and accumulates
-    ``panel @ W[panel columns, block]`` over the panels, one column block of ``W``
-    at a time.
-    """
-    n_cols, m = Z.shape[1], W.shape[1]
-    out = np.zeros((Z.shape[0], m))
-
-    def rows(a: int, b: int) -> None:
-        part = Z[a:b]
-        panels = [
-            (c, sp.csr_array(part[:, c : c + SPARSE_ROW_PANEL]))
-            for c in range(0, n_cols, SPARSE_ROW_PANEL)
-        ]
-        for k in range(0, m, SPARSE_COLUMN_BLOCK):
-            acc = out[a:b, k : k + SPARSE_COLUMN_BLOCK]
-            for c, panel in panels:
-                acc += panel @ np.ascontiguousarray(
-                    W[c : c + SPARSE_ROW_PANEL, k : k + SPARSE_COLUMN_BLOCK]
-                )
-
-    _over_row_blocks(Z.shape[0], rows)
-    return out
+        if isinstance(self.Z, TiledCSR):
+            return self.Z.matmul(W)
+        if sp.issparse(self.Z):
+            return TiledCSR.from_matrix(self.Z).matmul(W)
+        return self.Z @ W
 
 
 def _rcond(lu: np.ndarray, anorm: float) -> float:
@@ -293,16 +259,8 @@ def _i_minus_a_transposed(Z: Any, inv_x: np.ndarray, dtype: type) -> np.ndarray:
         diag = np.arange(a, b)
         out[diag - a, diag] += 1.0
 
-    _over_row_blocks(n, fill)
+    over_row_blocks(row_bounds(n), fill)
     return M.T
-
-
-def _over_row_blocks(n: int, fill: Any) -> None:
-    """Call ``fill(a, b)`` for consecutive row blocks of ``range(n)``, one per core."""
-    n_threads = max(1, min(os.cpu_count() or 1, n))
-    bounds = np.linspace(0, n, n_threads + 1).astype(int)
-    with ThreadPoolExecutor(n_threads) as pool:
-        list(pool.map(fill, bounds[:-1], bounds[1:]))
 
 
 def _norm_i_minus_a_rows(Z: Any, inv_x: np.ndarray) -> float:
@@ -359,7 +317,8 @@ def factorize(
     s = column_sums(Z) * inv_x
     check_column_sums(s, labels=labels, source=source)
     norm1 = float(s.max(initial=0.0))
-    keep = {"Z": Z, "inv_x": inv_x, "norm1": norm1, "tol": tol}
+    products = TiledCSR.from_matrix(Z) if sp.issparse(Z) and method != "lu" else Z
+    keep = {"Z": products, "inv_x": inv_x, "norm1": norm1, "tol": tol}
     if method == "iterative":
         return LeontiefFactor("iterative", n, **keep)
     dtype = np.float64 if method == "lu" else np.float32
