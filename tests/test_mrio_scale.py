@@ -81,6 +81,28 @@ def test_auto_rule(big, monkeypatch):
         engine.resolve_method(big, "cg")
 
 
+def test_neumann_terms_bound():
+    # s^K s/(1-s) = tol exactly: s = 0.5, tol = 2^-40 -> K = 40
+    assert engine.neumann_terms(0.5, 2.0**-40) == pytest.approx(40.0)
+    assert engine.neumann_terms(0.0, 1e-13) == 1.0
+    assert engine.neumann_terms(1.0, 1e-13) == float("inf")
+
+
+def test_auto_picks_neumann_for_few_columns(big, reference, monkeypatch):
+    """n = 1,500, nnz = 168,750, s = 0.85: K = 195 terms, so the series wins for m = 1."""
+    monkeypatch.setattr(engine, "AUTO_LU_MAX", 100)
+
+    def first(m: int) -> MRIO:
+        return MRIO(**{**big.__dict__, "Y": big.Y[:, :m], "fd_columns": big.fd_columns[:m]})
+
+    assert engine.resolve_method(first(1), "auto") == "iterative"
+    assert engine.resolve_method(big, "auto") == "mixed"  # m = 30 columns
+    np.testing.assert_allclose(solve_final_demand(first(1)), reference[:, :1], rtol=1e-9)
+    # 5 columns: 195 terms cost more than the LU; at tol = 1e-6 (96 terms) they do not
+    assert engine.resolve_method(first(5), "auto") == "mixed"
+    assert engine.resolve_method(first(5), "auto", tol=1e-6) == "iterative"
+
+
 def test_mixed_stall_falls_back_to_lu_under_auto(big, reference, monkeypatch):
     # tol=0 cannot be reached: explicit "mixed" says so, "auto" re-solves with float64 LU
     with pytest.raises(RefinementError, match="stalled .* use method='lu'"):

@@ -19,25 +19,33 @@ dense ``n x n`` array is ``I - A``, built straight from ``Z`` (dense or sparse)
 and factorized in place; ``A V`` products use ``Z`` itself.
 
 1. ``n <= AUTO_LU_MAX`` (2,000): ``"lu"`` -- float64 LU, cheap at this size.
-2. the float32 factor (``4 n^2`` bytes) does not fit in ``AUTO_DENSE_BYTES``
-   (8 GiB, i.e. ``n`` above ~46,000) and ``Z`` is sparse: ``"iterative"`` (block
-   Neumann series on sparse ``Z``, no factor at all).
-3. otherwise ``"mixed"``: float32 LU (half the flop and memory of float64) plus
+2. few final-demand columns: ``"iterative"`` (block Neumann series, no factor)
+   when ``K nnz(Z) m * AUTO_LU_SPEEDUP < n^3``. ``K`` is the number of terms the
+   Neumann stopping rule needs at worst, from the largest column sum ``s`` of
+   ``A``: ``s^K s / (1 - s) <= tol``. ``AUTO_LU_SPEEDUP`` (30) is how much faster
+   the dense float32 LU runs per flop than a sparse product per multiply-add.
+   On the EXIOBASE-sized benchmark system (n = 9,800, 7.5 % nonzeros, s = 0.85)
+   this picks the series for up to 22 columns; measured, one column takes 1.0 s by
+   the series against 4.4 s by ``"mixed"``, and 16 columns 3.6 s against 4.8 s.
+3. the float32 factor (``4 n^2`` bytes) does not fit in ``AUTO_DENSE_BYTES``
+   (8 GiB, i.e. ``n`` above ~46,000) and ``Z`` is sparse: ``"iterative"``.
+4. otherwise ``"mixed"``: float32 LU (half the flop and memory of float64) plus
    float64 iterative refinement with residuals ``Y - (I - A) X`` computed with
    ``Z``; it stops when every column's 1-norm residual is below ``tol`` (1e-13)
-   times that of ``Y``. If the estimated condition number makes refinement
+   times that of ``Y``. If the condition number bound makes refinement
    unreliable (``rcond < MIXED_RCOND_MIN``) or refinement stalls, the engine
    re-factorizes in float64 (``"lu"``) and solves again -- results always meet
    the tolerance. On the EXIOBASE-sized benchmark (``bench/mrio.py``, n = 9,800,
-   343 columns) ``"mixed"`` needed two residuals and one correction, ran ~1.5x
-   faster than ``"lu"`` (12 s vs 19 s) and peaked at 0.83 vs 1.05 GiB; the
-   Neumann series would need ~60 sparse products of 3-5 s each there.
+   343 columns) ``"mixed"`` needs two residuals and one correction and runs
+   ~1.5x faster than ``"lu"`` in ~0.8x its memory; the Neumann series would need
+   ~60 sparse products there.
 
 Pass ``method="lu" | "mixed" | "iterative"`` to override.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -51,6 +59,7 @@ from pipeline.kernels.leontief import (
     METHODS,
     LeontiefFactor,
     RefinementError,
+    coefficient_column_sums,
     factorize,
     intensities,
     shares,
@@ -60,6 +69,8 @@ from pipeline.mrio.model import MRIO
 
 #: ``method="auto"`` uses float64 LU up to this many rows.
 AUTO_LU_MAX = 2_000
+#: Dense float32 LU flops per sparse multiply-add, in time (rule 2 of ``"auto"``).
+AUTO_LU_SPEEDUP = 30
 #: ``method="auto"`` uses the sparse Neumann series when a float32 factor exceeds this.
 AUTO_DENSE_BYTES = 8 * 2**30
 #: Below this reciprocal condition number ``"auto"`` does not trust ``"mixed"``.
@@ -67,7 +78,29 @@ MIXED_RCOND_MIN = 1e-5
 DIMS = ("region", "sector", "consumer", "category")
 
 
-def resolve_method(mrio: MRIO, method: str) -> str:
+def neumann_terms(norm1: float, tol: float) -> float:
+    """Terms the Neumann stopping rule needs at most when ``||A||_1 = norm1``.
+
+    The rule stops once the tail bound ``s / (1 - s) ||A^K Y||_1`` is below
+    ``tol ||X||_1``; with ``||A^K Y||_1 <= s^K ||Y||_1`` that takes at most
+    ``K = log(tol (1 - s) / s) / log(s)`` terms.
+    """
+    if norm1 <= 0.0:
+        return 1.0
+    if norm1 >= 1.0 or tol <= 0.0:
+        return math.inf
+    return max(1.0, math.log(tol * (1.0 - norm1) / norm1) / math.log(norm1))
+
+
+def _few_columns(mrio: MRIO, tol: float) -> bool:
+    """Rule 2 of the module docstring: the Neumann series beats factorizing."""
+    m = mrio.Y.shape[1]
+    nnz = mrio.Z.nnz if sp.issparse(mrio.Z) else mrio.n**2
+    norm1 = float(coefficient_column_sums(mrio.Z, mrio.x).max(initial=0.0))
+    return neumann_terms(norm1, tol) * nnz * m * AUTO_LU_SPEEDUP < float(mrio.n) ** 3
+
+
+def resolve_method(mrio: MRIO, method: str, *, tol: float = 1e-13) -> str:
     """Pick the Leontief method for ``method="auto"`` (rule in the module docstring).
 
     Parameters
@@ -76,6 +109,8 @@ def resolve_method(mrio: MRIO, method: str) -> str:
         The table.
     method : str
         ``"auto"`` or an explicit method (returned unchanged after a check).
+    tol : float
+        Relative tolerance the solve must meet (sets the Neumann series length).
 
     Returns
     -------
@@ -90,7 +125,7 @@ def resolve_method(mrio: MRIO, method: str) -> str:
         return method
     if mrio.n <= AUTO_LU_MAX:
         return "lu"
-    if sp.issparse(mrio.Z) and 4 * mrio.n**2 > AUTO_DENSE_BYTES:
+    if _few_columns(mrio, tol) or (sp.issparse(mrio.Z) and 4 * mrio.n**2 > AUTO_DENSE_BYTES):
         return "iterative"
     return "mixed"
 
@@ -111,7 +146,7 @@ def _solve_block(factor: LeontiefFactor, Y_block: np.ndarray, rows: np.ndarray) 
 
 def _factor(mrio: MRIO, method: str, tol: float) -> LeontiefFactor:
     """Factorize ``I - A`` of ``mrio``; an ill-conditioned ``"mixed"`` becomes ``"lu"``."""
-    chosen = resolve_method(mrio, method)
+    chosen = resolve_method(mrio, method, tol=tol)
     factor = factorize(mrio.Z, mrio.x, method=chosen, labels=mrio.rows, tol=tol)
     if method == "auto" and chosen == "mixed" and factor.rcond < MIXED_RCOND_MIN:
         del factor
