@@ -35,6 +35,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "year": ((int,), None),
         "method": ((str,), "auto"),
         "balance_rtol": ((float, int), 1e-6),
+        "total_rtol": ((float, int), 0.1),
     },
     "inventory": {
         "files": ((dict, str, list), ...),

@@ -60,11 +60,17 @@ def load_mrio(config: StudyConfig) -> LoadedMRIO:
         concordance = _read_csv(conc_path)
     try:
         nested, report = mrio_api.nest(
-            table, sub, country=config["study"]["country"], sector_concordance=concordance
+            table,
+            sub,
+            country=config["study"]["country"],
+            sector_concordance=concordance,
+            total_rtol=section["total_rtol"],
         )
     except ConcordanceError as exc:
         where = sources.get("mrio_sector_concordance", sub_path)
         raise ConcordanceError(f"{where}: {exc}") from exc
+    except MRIOError as exc:
+        raise MRIOError(f"{sub_path} nested into {global_path}: {exc}") from exc
     domestic = tuple(dict.fromkeys(sub.rows.get_level_values("region")))
     return LoadedMRIO(nested, domestic, report, sources)
 

@@ -207,6 +207,15 @@ def mrio_zero_output(ctx):
         frame.to_csv(base / f"{name}.csv")
 
 
+def subnational_other_units(ctx):
+    """The provincial table in 10^4 yuan where the global one is in M USD (x 1.6)."""
+    base = ctx.inputs / "mrio" / "provincial"
+    for name in ("Z", "Y"):
+        (read_matrix(base / f"{name}.csv") * 1.6).to_csv(base / f"{name}.csv")
+    for name in ("x", "exports", "imports"):
+        (read_vector(base / f"{name}.csv") * 1.6).to_csv(base / f"{name}.csv")
+
+
 def mrio_missing_file(ctx):
     (ctx.inputs / "mrio" / "global" / "Y.csv").unlink()
 
@@ -308,6 +317,10 @@ CASES = {
     "mrio-nan-in-Z": Case(mrio_nan_in_z, ("mrio/global", "in Z", "JPN", "KOR", "fix")),
     "mrio-zero-output": Case(mrio_zero_output, ("CN-BJ", "metal_smelting", "zero output")),
     "mrio-missing-file": Case(mrio_missing_file, ("Y.csv",)),
+    "subnational-totals-disagree": Case(
+        subnational_other_units,
+        ("mrio/provincial", "'CHN' block", "60.0%", "total_rtol = 0.1", "units"),
+    ),
     "sector-concordance-loses-output": Case(
         sector_concordance_loses_output,
         ("[mrio] sector_concordance", "chemicals", "loses", "sum to 1"),

@@ -143,3 +143,29 @@ def test_nesting_errors(demo_tables):
     )
     with pytest.raises(MRIOError, match="subnational region 'USA' is also a foreign region"):
         nest(t.global_mrio, dataclasses.replace(t.provincial, rows=rows), country="CHN")
+
+
+def _scaled(sub, factor):
+    """The subnational table in other units: every flow times ``factor``."""
+    fields = ("Z", "Y", "exports", "imports", "x")
+    return dataclasses.replace(sub, **{k: getattr(sub, k) * factor for k in fields})
+
+
+def test_country_totals_must_agree_within_total_rtol(demo_tables):
+    t = demo_tables
+    _, report = nest(t.global_mrio, t.provincial, country="CHN")
+    assert report.output_ratio == pytest.approx(1.0, rel=1e-12)
+    chn = t.global_mrio.rows.get_level_values(0) == "CHN"
+    total = t.global_mrio.x[chn].sum()
+    # 10^4 yuan instead of M USD (x 1.5 here): named, with both totals and the fix
+    with pytest.raises(MRIOError) as err:
+        nest(t.global_mrio, _scaled(t.provincial, 1.5), country="CHN")
+    msg = str(err.value)
+    assert f"subnational total output {1.5 * total:.6g} differs" in msg
+    assert f"'CHN' block ({total:.6g}) by 50.0%, more than total_rtol = 0.1" in msg
+    assert "same units, prices and year, or raise [mrio] total_rtol" in msg
+    # within a stated, looser tolerance it nests, and the report says by how much
+    _, loose = nest(t.global_mrio, _scaled(t.provincial, 1.05), country="CHN")
+    assert loose.output_ratio == pytest.approx(1.05, rel=1e-12)
+    _, wide = nest(t.global_mrio, _scaled(t.provincial, 1.5), country="CHN", total_rtol=0.6)
+    assert wide.output_ratio == pytest.approx(1.5, rel=1e-12)

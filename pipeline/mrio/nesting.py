@@ -13,6 +13,9 @@ subscript ``g`` = global table, ``sub`` = subnational table, ``n`` = nested resu
    exports, imports and $F$. Since $M\mathbf 1 = \mathbf 1$ the row balance
    $Z'\mathbf 1 + Y'\mathbf 1 + e' = x'$ is preserved. Without a concordance the
    sector labels must match those of ``country`` exactly.
+   **Totals check:** $\sum x'$ must be within ``total_rtol`` (default 10 %) of the
+   global country block's $\sum_i x_g[(c,i)]$; a larger gap usually means other
+   units, prices or years. Within it, the subnational totals replace the country's.
 2. **Exports (global table is the benchmark for international trade).**
    $EX_g[i] = \sum_{(S,j)} Z_g[(c,i),(S,j)] + \sum_{(S,k)} Y_g[(c,i),(S,k)]$ over
    foreign $S$; the provincial exports are rescaled to it,
@@ -85,6 +88,9 @@ class NestingReport:
     dropped_F_Y : float
         The country's direct final-demand emissions not carried over (0 if the
         subnational table has ``F_Y``).
+    output_ratio : float
+        Total output of the subnational table over that of the global country
+        block (checked against ``total_rtol``).
     """
 
     country: str
@@ -96,6 +102,7 @@ class NestingReport:
     export_scaling_max: float
     max_row_imbalance: float
     dropped_F_Y: float = 0.0
+    output_ratio: float = 1.0
 
 
 # ----------------------------------------------------------------------------- concordance
@@ -294,6 +301,29 @@ def _shares(weights: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     return np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
 
 
+def _check_country_totals(
+    sub_x: np.ndarray, global_x: np.ndarray, sectors: tuple, country: str, total_rtol: float
+) -> float:
+    """Return ``sum(sub_x) / sum(global_x)``; raise if it is off by more than ``total_rtol``.
+
+    ``sub_x`` is the subnational output per global sector (summed over provinces),
+    ``global_x`` the global table's output of ``country`` in the same sector order.
+    """
+    sub_total, global_total = float(sub_x.sum()), float(global_x.sum())
+    ratio = sub_total / global_total if global_total > 0 else np.inf
+    if abs(ratio - 1.0) > total_rtol:
+        gap = np.abs(sub_x - global_x)
+        i = int(np.argmax(gap))
+        raise MRIOError(
+            f"subnational total output {sub_total:.6g} differs from the global table's "
+            f"{country!r} block ({global_total:.6g}) by {abs(ratio - 1.0):.1%}, more than "
+            f"total_rtol = {total_rtol:g}; the largest gap is sector {sectors[i]!r} "
+            f"({sub_x[i]:.6g} against {global_x[i]:.6g}). Check that both tables use the "
+            "same units, prices and year, or raise [mrio] total_rtol"
+        )
+    return ratio
+
+
 def nest(
     global_mrio: MRIO,
     sub: SubnationalTable,
@@ -303,6 +333,7 @@ def nest(
     ras_tol: float = 1e-10,
     max_iter: int = 1000,
     balance_rtol: float = 1e-6,
+    total_rtol: float = 0.1,
 ) -> tuple[MRIO, NestingReport]:
     """Replace ``country`` in ``global_mrio`` by the provinces of ``sub``.
 
@@ -324,6 +355,10 @@ def nest(
         RAS iteration limit.
     balance_rtol : float
         Tolerance of the final validation.
+    total_rtol : float
+        Largest accepted relative difference between the subnational table's total
+        output (after the concordance) and the global ``country`` block's. Larger
+        gaps usually mean different units, price concepts or years.
 
     Returns
     -------
@@ -369,6 +404,7 @@ def nest(
     imp = (MT @ sub.imports).reshape(nP, nG)
     F_p = MT @ sub.F
     xs = x_p.reshape(nP, nG)
+    output_ratio = _check_country_totals(xs.sum(axis=0), g.x[r_c], G, country, total_rtol)
     # global blocks
     Zg = g.Z.toarray() if sp.issparse(g.Z) else np.asarray(g.Z, dtype=np.float64)
     Yg = np.asarray(g.Y, dtype=np.float64)
@@ -461,5 +497,6 @@ def nest(
         export_scaling_max=float(scale[has].max(initial=-np.inf)) if has.any() else 1.0,
         max_row_imbalance=float(imb.max(initial=0.0)),
         dropped_F_Y=dropped,
+        output_ratio=output_ratio,
     )
     return nested, report
