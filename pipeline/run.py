@@ -99,7 +99,8 @@ def run_study(
         echo(
             f"  nested {len(loaded.domestic)} subnational regions; RAS iterations "
             f"{report.iterations}, max relative cell adjustment {report.max_rel_adjustment:.2e}, "
-            f"export scaling {report.export_scaling_min:.4f}..{report.export_scaling_max:.4f}"
+            f"export scaling {report.export_scaling_min:.4f}..{report.export_scaling_max:.4f}, "
+            f"subnational / global total output {report.output_ratio:.4f}"
         )
     table = loaded.table
     layers = stages.open_layers_within_budget(
