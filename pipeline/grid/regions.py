@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -271,29 +271,116 @@ def rasterize_regions(regions: Regions, grid: GridSpec) -> np.ndarray:
     numpy.ndarray
         ``int16`` array of shape ``grid.shape``: the position of each cell's region
         in ``regions.codes``, or ``-1`` outside every region.
+
+    See Also
+    --------
+    pipeline.grid.region_blocks.rasterize_regions_lazy : the same, chunk by chunk.
     """
     projected = regions.to_crs(grid.crs)
-    shapes = [(g, i) for i, g in enumerate(projected.geometries)]
-    index = rasterio.features.rasterize(
-        shapes,
-        out_shape=grid.shape,
-        transform=grid.transform,
-        fill=OUTSIDE,
-        all_touched=False,
-        dtype="int16",
+    index = burn_window(projected, grid, (slice(0, grid.shape[0]), slice(0, grid.shape[1])))
+    present = region_cell_counts(index, len(regions.codes)) > 0
+    for rows, cols, code in small_region_claims(projected, grid, present, lambda w: index[w]):
+        index[rows, cols] = code
+    return index
+
+
+def burn_regions(
+    projected: Regions, transform: Affine, shape: tuple[int, int], subset: Sequence[int] = ()
+) -> np.ndarray:
+    """Centre-rule raster of the (already projected) regions on one window.
+
+    Parameters
+    ----------
+    projected : Regions
+        Regions in the grid's CRS.
+    transform : affine.Affine
+        Transform of the window's upper-left corner.
+    shape : tuple of int
+        ``(rows, cols)`` of the window.
+    subset : sequence of int, optional
+        Positions of the regions to burn, in order (default all); the others
+        cannot reach the window.
+    """
+    order = subset if len(subset) else range(len(projected.codes))
+    shapes = [(projected.geometries[i], i) for i in order]
+    if not shapes or 0 in shape:
+        return np.full(shape, OUTSIDE, dtype="int16")
+    return rasterio.features.rasterize(
+        shapes, out_shape=shape, transform=transform, fill=OUTSIDE, all_touched=False, dtype="int16"
     )
-    present = np.zeros(len(regions.codes), dtype=bool)
-    present[np.unique(index[index >= 0])] = True
-    layers = np.array([projected.layer_of(n) for n in range(len(regions.codes))], dtype=np.int64)
+
+
+Window = tuple[slice, slice]
+
+#: Edge of the fixed tiles, aligned to the grid origin, in which polygons are burnt.
+#: GDAL computes a polygon's crossings relative to the raster's origin, so a cell
+#: whose centre lies exactly on a boundary could fall either way in windows with
+#: different origins; burning every cell from the origin of its fixed tile makes
+#: the index the same for any chunking (and equal to the unchunked one).
+BURN_TILE = 4096
+
+
+def burn_window(
+    projected: Regions, grid: GridSpec, window: Window, subset: Sequence[int] = ()
+) -> np.ndarray:
+    """Centre-rule raster of ``window`` of ``grid``, burnt tile by fixed tile.
+
+    Parameters
+    ----------
+    projected : Regions
+        Regions in the grid's CRS.
+    grid : GridSpec
+    window : (slice, slice)
+        Rows and columns of the grid to return.
+    subset : sequence of int, optional
+        Regions that can reach the window (default all), in order.
+    """
+    rows, cols = window
+    out = np.empty((rows.stop - rows.start, cols.stop - cols.start), dtype="int16")
+    for tr in range(rows.start - rows.start % BURN_TILE, rows.stop, BURN_TILE):
+        for tc in range(cols.start - cols.start % BURN_TILE, cols.stop, BURN_TILE):
+            r0, r1 = max(tr, rows.start), min(tr + BURN_TILE, rows.stop)
+            c0, c1 = max(tc, cols.start), min(tc + BURN_TILE, cols.stop)
+            origin = grid.transform @ Affine.translation(tc, tr)
+            tile = burn_regions(projected, origin, (r1 - tr, c1 - tc), subset)
+            out[r0 - rows.start : r1 - rows.start, c0 - cols.start : c1 - cols.start] = tile[
+                r0 - tr :, c0 - tc :
+            ]
+    return out
+
+
+def small_region_claims(
+    projected: Regions,
+    grid: GridSpec,
+    present: np.ndarray,
+    read: Callable[[Window], np.ndarray],
+) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """Cells claimed by regions without a cell centre (rule 3), one region at a time.
+
+    Parameters
+    ----------
+    projected : Regions
+        Regions in the grid's CRS.
+    grid : GridSpec
+    present : ndarray of bool
+        Whether each region won at least one cell centre.
+    read : callable
+        ``read((rows, cols))`` returns that window of the current index; the
+        caller applies each yielded claim before the next one is computed.
+
+    Yields
+    ------
+    (rows, cols, code)
+        Grid cells given to region ``code``.
+    """
+    layers = np.array([projected.layer_of(n) for n in range(len(projected.codes))], dtype=np.int64)
     covers: dict[int, object] = {}
     for missing in np.flatnonzero(~present):
         if _superseded(projected, int(missing), covers):
             continue
-        later = layers > layers[missing]
-        _claim_cells_for_small_region(
-            index, projected.geometries[missing], int(missing), grid, later
-        )
-    return index
+        claim = _claim_cells(projected.geometries[missing], grid, read, layers > layers[missing])
+        if claim is not None:
+            yield (*claim, int(missing))
 
 
 def _superseded(regions: Regions, n: int, covers: dict) -> bool:
@@ -312,28 +399,47 @@ def _superseded(regions: Regions, n: int, covers: dict) -> bool:
     return own.area > 0 and own.intersection(covers[layer]).area >= 0.5 * own.area
 
 
-def _claim_cells_for_small_region(
-    index: np.ndarray, geometry: dict, code: int, grid: GridSpec, later: np.ndarray
-) -> None:
-    touched = rasterio.features.rasterize(
-        [(geometry, 1)],
-        out_shape=grid.shape,
-        transform=grid.transform,
-        fill=0,
-        all_touched=True,
-        dtype="uint8",
-    ).astype(bool)
-    free = touched & (index == OUTSIDE)
-    if free.any():
-        index[free] = code
-        return
+def _claim_cells(
+    geometry: dict, grid: GridSpec, read: Callable[[Window], np.ndarray], later: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Free cells the polygon touches, else the cell of its representative point."""
+    window = geometry_window(geometry, grid)
+    if window is not None:
+        (r, c) = window
+        touched = rasterio.features.rasterize(
+            [(geometry, 1)],
+            out_shape=(r.stop - r.start, c.stop - c.start),
+            transform=grid.transform @ Affine.translation(c.start, r.start),
+            fill=0,
+            all_touched=True,
+            dtype="uint8",
+        ).astype(bool)
+        rows, cols = np.nonzero(touched & (read(window) == OUTSIDE))
+        if rows.size:
+            return rows + r.start, cols + c.start
     point = shapely.geometry.shape(geometry).representative_point()
     col, row = ~grid.transform @ (point.x, point.y)
     row, col = int(np.floor(row)), int(np.floor(col))
     if 0 <= row < grid.shape[0] and 0 <= col < grid.shape[1]:
-        owner = index[row, col]
+        owner = int(read((slice(row, row + 1), slice(col, col + 1)))[0, 0])
         if owner == OUTSIDE or not later[owner]:
-            index[row, col] = code
+            return np.array([row]), np.array([col])
+    return None
+
+
+def geometry_window(geometry: dict, grid: GridSpec) -> Window | None:
+    """Rows and columns of ``grid`` that the geometry's bounding box reaches (plus one).
+
+    ``None`` if the box misses the grid.
+    """
+    minx, miny, maxx, maxy = shapely.bounds(shapely.geometry.shape(geometry))
+    inverse = ~grid.transform
+    xs, ys = zip(*(inverse * (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
+    c0, c1 = max(int(np.floor(min(xs))) - 1, 0), min(int(np.ceil(max(xs))) + 1, grid.shape[1])
+    r0, r1 = max(int(np.floor(min(ys))) - 1, 0), min(int(np.ceil(max(ys))) + 1, grid.shape[0])
+    if c0 >= c1 or r0 >= r1:
+        return None
+    return slice(r0, r1), slice(c0, c1)
 
 
 def region_cell_counts(index: np.ndarray, n_regions: int) -> np.ndarray:
