@@ -18,7 +18,7 @@ from affine import Affine
 from pipeline import mrio as mrio_api
 from pipeline.config import StudyConfig
 from pipeline.errors import ConcordanceError, ConfigError, GridError, InputFileError, MRIOError
-from pipeline.grid import blocks, inventory, regions
+from pipeline.grid import blocks, inventory, region_blocks, regions
 from pipeline.grid.chunks import chunk_side
 from pipeline.store import write_zarr_atomic
 
@@ -190,10 +190,14 @@ def ingest_grid(
             raster, grid, codes_csv=codes_csv, resampling=resampling
         )
     else:
-        index, codes = regions.rasterize_regions(layers.regions, grid), layers.regions.codes
-    # A numpy variable is written by the driver at once, not shipped in the graph.
+        codes = layers.regions.codes
+        index = region_blocks.rasterize_regions_lazy(
+            layers.regions, grid, chunks=emissions.data.chunks[1:], compute=compute
+        )
     index_da = xr.DataArray(index, dims=("y", "x"))
-    index_da.encoding["chunks"] = emissions.data.chunksize[1:]
+    if isinstance(index, np.ndarray):
+        # written by the driver at once, not shipped in the graph
+        index_da.encoding["chunks"] = emissions.data.chunksize[1:]
     ds = xr.Dataset(
         {"emissions": emissions.drop_vars("spatial_ref", errors="ignore"), "region_index": index_da}
     )
