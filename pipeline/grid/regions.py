@@ -317,7 +317,7 @@ Window = tuple[slice, slice]
 #: whose centre lies exactly on a boundary could fall either way in windows with
 #: different origins; burning every cell from the origin of its fixed tile makes
 #: the index the same for any chunking (and equal to the unchunked one).
-BURN_TILE = 4096
+BURN_TILE = 1024
 
 
 def burn_window(
