@@ -27,7 +27,8 @@ Singularity: column sums of ``A`` >= 1 are rejected first. For ``A >= 0`` the
 largest column sum ``s`` then bounds the reciprocal condition number from below,
 ``rcond >= (1 - s) / (1 + s)``, for free; otherwise (or if that bound is below
 ``RCOND_MIN``) it is estimated from the LU factors with LAPACK ``gecon`` (in place,
-``O(n^2)``), and ``rcond < RCOND_MIN`` is rejected.
+``O(n^2)``; the 1-norm of the factored ``(I - A)^T``), and ``rcond < RCOND_MIN`` is
+rejected.
 """
 
 from __future__ import annotations
@@ -183,9 +184,10 @@ class LeontiefFactor:
     norm1 : float
         ``||A||_1`` (largest column sum).
     rcond : float
-        Reciprocal 1-norm condition number of ``I - A``: the lower bound
-        ``(1 - s) / (1 + s)`` when ``A >= 0``, else LAPACK's estimate (``nan`` for
-        ``"iterative"``).
+        Reciprocal condition number of ``I - A``: the lower bound
+        ``(1 - s) / (1 + s)`` of the 1-norm one when ``A >= 0``, else LAPACK's
+        estimate of the 1-norm one of the factored ``(I - A)^T``, i.e. the
+        infinity-norm one of ``I - A`` (``nan`` for ``"iterative"``).
     tol : float
         Relative tolerance of the iterative methods.
     """
