@@ -5,6 +5,7 @@ Usage::
     python bench/mrio.py                       # EXIOBASE- and GLORIA-sized systems
     python bench/mrio.py --size exiobase --methods   # also ours with each method
     python bench/mrio.py --size gloria --with-pymrio-gloria
+    python bench/mrio.py --size exiobase --few-columns 1 4 16 64   # auto vs mixed
 
 The parent generates each synthetic system once from ``--seed`` and saves it as
 ``system.npz`` (sparse Z in CSR parts, dense Y, F, F_Y) in a temporary directory.
@@ -135,23 +136,31 @@ def run_pymrio(system: str, out: str) -> float:
     return dt
 
 
-def run_ours(system: str, out: str, method: str, nested: bool) -> float:
-    """Build our MRIO from the same arrays, ``attribute`` all (or one region's) rows."""
+def run_ours(system: str, out: str, method: str, nested: bool, columns: int | None = None) -> float:
+    """Build our MRIO from the same arrays, ``attribute`` all (or one region's) rows.
+
+    With ``columns``, only the first that many final-demand columns are kept
+    (``x`` stays that of the whole system).
+    """
     import pandas as pd
 
     from pipeline.mrio import MRIO, attribute
 
     s = load_system(system)
     Z, Y = s["Z"], s["Y"]
+    x = np.asarray(Z.sum(axis=1)).ravel() + Y.sum(axis=1)
+    keep = slice(None, columns)
     mrio = MRIO(
         Z=Z,
-        Y=Y,
-        x=np.asarray(Z.sum(axis=1)).ravel() + Y.sum(axis=1),
+        Y=Y[:, keep],
+        x=x,
         F=s["F"],
-        F_Y=s["F_Y"],
+        F_Y=s["F_Y"][keep],
         rows=pd.MultiIndex.from_tuples(s["rows"], names=["region", "sector"]),
-        fd_columns=pd.MultiIndex.from_tuples(s["cols"], names=["region", "category"]),
-    ).validate()
+        fd_columns=pd.MultiIndex.from_tuples(s["cols"][keep], names=["region", "category"]),
+    )
+    if columns is None:
+        mrio = mrio.validate()
     import dask.array  # noqa: F401  (xarray imports it lazily on first use: keep it untimed)
 
     t0 = time.perf_counter()
@@ -168,6 +177,8 @@ def child_main(argv: list[str]) -> None:
     kind, system, out, method = argv[:4]
     if kind == "pymrio":
         dt = run_pymrio(system, out)
+    elif kind.startswith("ours-first-"):
+        dt = run_ours(system, out, method, nested=False, columns=int(kind.rsplit("-", 1)[1]))
     else:
         dt = run_ours(system, out, method, nested=kind == "ours-nested")
     ru = resource.getrusage(resource.RUSAGE_SELF)
@@ -258,8 +269,44 @@ def bench_size(name: str, args: argparse.Namespace, tmp: Path) -> list[str]:
     elif base is None:
         # pymrio peaked at ~7.3 x (8 n^2 bytes) at EXIOBASE size
         lines.append(f"\npymrio: skipped (expected peak > {7 * 8 * n * n / GIB:.0f} GiB)")
+    if args.few_columns:
+        lines += few_columns(system, args, tmp)
     print("\n".join(lines), flush=True)
     return lines
+
+
+def few_columns(system: Path, args: argparse.Namespace, tmp: Path) -> list[str]:
+    """Rows for the first K final-demand columns: ``auto`` (the series) vs ``mixed``."""
+    lines = ["", "| first FD columns | auto s | auto picks | mixed s | auto speed-up |"]
+    lines.append("| ---: | ---: | --- | ---: | ---: |")
+    for k in args.few_columns:
+        best: dict[str, dict] = {}
+        for _ in range(args.repeat):
+            for meth in ("auto", "mixed"):
+                r = measure(f"ours-first-{k}", system, tmp / f"first-{k}-{meth}.npz", meth)
+                if meth not in best or r.get("compute_s", 1e300) < best[meth]["compute_s"]:
+                    best[meth] = {"compute_s": 1e300, **r}
+        picked = _auto_method(system, k)
+        auto, mixed = best["auto"]["compute_s"], best["mixed"]["compute_s"]
+        lines.append(f"| {k} | {auto:.2f} | {picked} | {mixed:.2f} | {mixed / auto:.1f}x |")
+    return lines
+
+
+def _auto_method(system: Path, columns: int) -> str:
+    """What ``method="auto"`` picks for the first ``columns`` columns (for the table)."""
+    import pandas as pd
+
+    from pipeline.mrio import MRIO
+    from pipeline.mrio.engine import resolve_method
+
+    s = load_system(str(system))
+    x = np.asarray(s["Z"].sum(axis=1)).ravel() + s["Y"].sum(axis=1)
+    rows = pd.MultiIndex.from_tuples(s["rows"], names=["region", "sector"])
+    cols = pd.MultiIndex.from_tuples(s["cols"][:columns], names=["region", "category"])
+    mrio = MRIO(
+        Z=s["Z"], Y=s["Y"][:, :columns], x=x, F=s["F"], F_Y=None, rows=rows, fd_columns=cols
+    )
+    return resolve_method(mrio, "auto")
 
 
 def main() -> None:
@@ -273,6 +320,14 @@ def main() -> None:
     p.add_argument("--methods", action="store_true", help="also time method=lu and mixed")
     p.add_argument("--with-pymrio-gloria", action="store_true")
     p.add_argument("--repeat", type=int, default=1, help="runs per variant (fastest kept)")
+    p.add_argument(
+        "--few-columns",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="K",
+        help="also time auto vs mixed on the first K final-demand columns (e.g. 1 4 16 64)",
+    )
     args = p.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, seed {args.seed}")
     sizes = ["exiobase", "gloria"] if args.size == "both" else [args.size]

@@ -434,7 +434,7 @@ def geometry_window(geometry: dict, grid: GridSpec) -> Window | None:
     """
     minx, miny, maxx, maxy = shapely.bounds(shapely.geometry.shape(geometry))
     inverse = ~grid.transform
-    xs, ys = zip(*(inverse * (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
+    xs, ys = zip(*(inverse @ (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
     c0, c1 = max(int(np.floor(min(xs))) - 1, 0), min(int(np.ceil(max(xs))) + 1, grid.shape[1])
     r0, r1 = max(int(np.floor(min(ys))) - 1, 0), min(int(np.ceil(max(ys))) + 1, grid.shape[0])
     if c0 >= c1 or r0 >= r1:
