@@ -25,8 +25,9 @@ and factorized in place; ``A V`` products use ``Z`` itself.
    ``A``: ``s^K s / (1 - s) <= tol``. ``AUTO_LU_SPEEDUP`` (30) is how much faster
    the dense float32 LU runs per flop than a sparse product per multiply-add.
    On the EXIOBASE-sized benchmark system (n = 9,800, 7.5 % nonzeros, s = 0.85)
-   this picks the series for up to 22 columns; measured, one column takes 1.0 s by
-   the series against 4.4 s by ``"mixed"``, and 16 columns 3.6 s against 4.8 s.
+   this picks the series for up to 22 columns; ``bench/mrio.py --few-columns``
+   measured one column at 0.7 s by the series against 4.1 s by ``"mixed"``, and
+   16 columns at 2.7 s against 3.9 s.
 3. the float32 factor (``4 n^2`` bytes) does not fit in ``AUTO_DENSE_BYTES``
    (8 GiB, i.e. ``n`` above ~46,000) and ``Z`` is sparse: ``"iterative"``.
 4. otherwise ``"mixed"``: float32 LU (half the flop and memory of float64) plus
