@@ -21,6 +21,7 @@ from pipeline import cube as cube_mod
 from pipeline.concordance import read_concordance, sector_weights
 from pipeline.config import StudyConfig
 from pipeline.mrio import attribution_shares
+from pipeline.mrio.engine import METHOD_NAMES, resolve_method
 from pipeline.store import (
     ensure_writable_dir,
     input_checksums,
@@ -249,6 +250,11 @@ def _shares(plan, loaded, producers, *, client, compute) -> xr.DataArray:
     key = plan.key("shares", inputs=("mrio_",), sections=("mrio",), producers=producers)
     if plan.reusable(store, key, "the MRIO attribution shares"):
         return xr.open_zarr(store)["shares"].load()
+    method = resolve_method(loaded.table, plan.config["mrio"]["method"])
+    plan.echo(
+        f"  Leontief solve: {METHOD_NAMES[method]}, n = {loaded.table.n:,} rows, "
+        f"{loaded.table.Y.shape[1]:,} final-demand columns"
+    )
     shares = attribution_shares(
         loaded.table, regions=producers, client=client, method=plan.config["mrio"]["method"]
     ).rename(sector="mrio_sector")

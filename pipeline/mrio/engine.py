@@ -77,6 +77,12 @@ AUTO_DENSE_BYTES = 8 * 2**30
 #: Below this reciprocal condition number ``"auto"`` does not trust ``"mixed"``.
 MIXED_RCOND_MIN = 1e-5
 DIMS = ("region", "sector", "consumer", "category")
+#: How each method is described in progress messages.
+METHOD_NAMES = {
+    "lu": "float64 LU",
+    "mixed": "float32 LU with float64 refinement",
+    "iterative": "Neumann series (no factorization)",
+}
 
 
 def neumann_terms(norm1: float, tol: float) -> float:
