@@ -33,6 +33,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "stressor": ((str,), "CO2"),
         "extension": ((str,), None),
         "year": ((int,), None),
+        "version": ((int,), None),
         "method": ((str,), "auto"),
         "balance_rtol": ((float, int), 1e-6),
         "total_rtol": ((float, int), 0.1),

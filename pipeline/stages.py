@@ -81,6 +81,7 @@ def _read_global(path: Path, section: dict) -> mrio_api.MRIO:
         format=section["global_format"],
         stressor=section["stressor"],
         year=section["year"],
+        version=section["version"],
         extension=section["extension"],
         balance_rtol=section["balance_rtol"],
     )

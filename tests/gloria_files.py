@@ -164,10 +164,10 @@ def raw_matrices(rel: Release) -> dict[str, np.ndarray]:
     return out
 
 
-def csv_name(key: str, year: int) -> str:
+def csv_name(key: str, year: int, version: int = VERSION) -> str:
     """Member name of matrix ``key`` (T, Y, V, TQ, YQ) as in a real release."""
     return (
-        f"20230315_120secMother_AllCountries_002_{key}-Results_{year}_0{VERSION}"
+        f"20230315_120secMother_AllCountries_002_{key}-Results_{year}_0{version}"
         "_Markup001(full).csv"
     )
 
@@ -212,13 +212,15 @@ def _write_members(target: Path, members: dict[str, np.ndarray], zipped: bool) -
         (target / name).write_text(text)
 
 
-def write_release(rel: Release, root: Path, *, year: int = YEAR, zipped: bool = True) -> Path:
-    """Write ``rel`` as a GLORIA release for ``year`` into ``root`` (created); return ``root``."""
+def write_release(
+    rel: Release, root: Path, *, year: int = YEAR, zipped: bool = True, version: int = VERSION
+) -> Path:
+    """Write ``rel`` as GLORIA release ``version`` for ``year`` into ``root`` (created)."""
     root.mkdir(parents=True, exist_ok=True)
     raw = raw_matrices(rel)
-    mrio = {csv_name(k, year): raw[k] for k in ("T", "Y", "V")}
-    sats = {csv_name(k, year): raw[k] for k in ("TQ", "YQ")}
-    _write_members(root / f"GLORIA_MRIOs_{VERSION}_{year}", mrio, zipped)
-    _write_members(root / f"GLORIA_SatelliteAccounts_0{VERSION}_{year}", sats, zipped)
-    write_readme(root / f"GLORIA_ReadMe_0{VERSION}.xlsx")
+    mrio = {csv_name(k, year, version): raw[k] for k in ("T", "Y", "V")}
+    sats = {csv_name(k, year, version): raw[k] for k in ("TQ", "YQ")}
+    _write_members(root / f"GLORIA_MRIOs_{version}_{year}", mrio, zipped)
+    _write_members(root / f"GLORIA_SatelliteAccounts_0{version}_{year}", sats, zipped)
+    write_readme(root / f"GLORIA_ReadMe_0{version}.xlsx")
     return root

@@ -121,7 +121,7 @@ def test_gloria_bad_inputs(roots):
         load(root, year=YEAR - 1)
     msg = str(err.value)
     assert msg.startswith(f"{root}: pymrio.parse_gloria failed (IndexError")
-    assert f"year={YEAR - 1} needs GLORIA_MRIOs_59_{YEAR - 1}[.zip]" in msg
+    assert f"year={YEAR - 1} of release 59 needs GLORIA_MRIOs_59_{YEAR - 1}[.zip]" in msg
     assert f"found: GLORIA_MRIOs_59_{YEAR}.zip, GLORIA_ReadMe_059.xlsx" in msg
     # a misspelt indicator: the error lists the close row labels, quotes included
     with pytest.raises(
@@ -138,3 +138,17 @@ def test_gloria_quotes_are_optional(roots, release):
     for stressor in (bare, f"{bare}|Emissions (EDGAR)"):
         m = load(roots["zip"], stressor=stressor)
         np.testing.assert_allclose(m.F, release.io_tables()[1][0], rtol=1e-12)
+
+
+def test_gloria_other_release_needs_version(release, tmp_path):
+    """Release 57 files load with version=57; without it the error names both."""
+    root = write_release(release, tmp_path / "r57", version=57)
+    m = load_global(root, format="gloria", stressor=CO2, year=YEAR, version=57)
+    np.testing.assert_allclose(m.F, release.io_tables()[1][0], rtol=1e-12)
+    with pytest.raises(InputFileError) as err:
+        load(root)
+    msg = str(err.value)
+    assert "release 59 needs GLORIA_MRIOs_59_" in msg and "pass version=" in msg
+    assert f"found: GLORIA_MRIOs_57_{YEAR}.zip" in msg
+    with pytest.raises(MRIOError, match="version= applies to format 'gloria' only"):
+        load_global(root, format="eora26", stressor="CO2", year=YEAR, version=57)

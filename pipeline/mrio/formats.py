@@ -24,13 +24,14 @@ Every pymrio format goes through ``pymrio.parse_<format>`` then
 
 GLORIA
 ------
-``pymrio.parse_gloria`` (release 059, basic prices) reads three entries of the
-folder given as ``path``: ``GLORIA_MRIOs_59_YYYY.zip`` (T, Y, V results),
-``GLORIA_SatelliteAccounts_059_YYYY.zip`` (TQ, YQ results) -- or extracted folders
-of those names -- and ``GLORIA_ReadMe_059.xlsx`` (labels). It turns the supply-use
-tables into a product-by-product system (industry technology) with ``A`` and ``Y``
-only, so ``x`` is solved from ``(I - A) x = Y 1``; regions with an all-zero ``T``
-are dropped. The satellite rows (extension ``Q``) are labelled
+``pymrio.parse_gloria`` (release ``version``, default 59, basic prices) reads
+three entries of the folder given as ``path``: ``GLORIA_MRIOs_59_YYYY.zip`` (T, Y,
+V results), ``GLORIA_SatelliteAccounts_059_YYYY.zip`` (TQ, YQ results) -- or
+extracted folders of those names -- and ``GLORIA_ReadMe_059.xlsx`` (labels); for
+``version=57`` read 57 and 057 in those names. It turns the supply-use tables into
+a product-by-product system (industry technology) with ``A`` and ``Y`` only, so
+``x`` is solved from ``(I - A) x = Y 1``; regions with an all-zero ``T`` are
+dropped. The satellite rows (extension ``Q``) are labelled
 ``(Sat_indicator, Sat_head_indicator)``, e.g.
 ``("'co2_excl_short_cycle_org_c_total_EDGAR_consistent'", "Emissions (EDGAR)")``:
 GLORIA's indicator names carry single quotes.
@@ -59,6 +60,8 @@ from pipeline.mrio.model import FD_NAMES, MRIO, ROW_NAMES, from_pymrio
 from pipeline.mrio.plain import read_plain
 
 GLOBAL_FORMATS = ("plain", "exiobase3", "eora26", "oecd", "gloria")
+#: GLORIA release read when ``version`` is not given (pymrio's default).
+GLORIA_VERSION = 59
 NETCDF_NAME = "mrio.nc"
 
 
@@ -155,29 +158,31 @@ def _index(ds: xr.Dataset, a: str, b: str, names: tuple[str, str]) -> pd.MultiIn
     return pd.MultiIndex.from_arrays(arrays, names=list(names))
 
 
-def _parse_pymrio(path: Path, fmt: str, year: int | None) -> Any:
+def _parse_pymrio(path: Path, fmt: str, year: int | None, version: int | None) -> Any:
     """Run ``pymrio.parse_<fmt>``; wrap its errors with the path and a fix."""
     import pymrio
 
     kwargs: dict[str, Any] = {}
     if fmt in ("eora26", "oecd") and year is not None:
         kwargs["year"] = year
+    if version is not None and fmt != "gloria":
+        raise MRIOError(f"{path}: version= applies to format 'gloria' only, not {fmt!r}")
     if fmt == "gloria":
         if year is None:
             raise MRIOError(f"{path}: format 'gloria' needs year=; pass the table's year")
-        kwargs["year"] = year
+        kwargs.update(year=year, version=version or GLORIA_VERSION)
     try:
         return getattr(pymrio, f"parse_{fmt}")(path, **kwargs)
     except Exception as e:  # pymrio raises many types (ParserError, KeyError, ...)
         msg = f"{type(e).__name__}: {e}".splitlines()[0]
-        hint = _gloria_hint(path, year) if fmt == "gloria" else ""
+        hint = _gloria_hint(path, year, version or GLORIA_VERSION) if fmt == "gloria" else ""
         raise InputFileError(
             f"{path}: pymrio.parse_{fmt} failed ({msg}); check that the path holds a "
             f"{fmt} table (and year= for a folder){hint}"
         ) from e
 
 
-def _gloria_hint(path: Path, year: int | None) -> str:
+def _gloria_hint(path: Path, year: int | None, version: int) -> str:
     """Which GLORIA files ``year`` needs and which ``GLORIA_*`` entries ``path`` has.
 
     pymrio picks its files with ``glob(...)[0]``, so a wrong year or folder
@@ -185,9 +190,10 @@ def _gloria_hint(path: Path, year: int | None) -> str:
     """
     found = sorted(q.name for q in path.glob("GLORIA_*")) if path.is_dir() else []
     return (
-        f"; year={year} needs GLORIA_MRIOs_59_{year}[.zip], "
-        f"GLORIA_SatelliteAccounts_059_{year}[.zip] and GLORIA_ReadMe_059.xlsx in that "
-        f"folder, found: {', '.join(found) or 'no GLORIA_* entries'}"
+        f"; year={year} of release {version} needs GLORIA_MRIOs_{version}_{year}[.zip], "
+        f"GLORIA_SatelliteAccounts_0{version}_{year}[.zip] and GLORIA_ReadMe_0{version}.xlsx "
+        f"in that folder (pass version= for another release), found: "
+        f"{', '.join(found) or 'no GLORIA_* entries'}"
     )
 
 
@@ -197,6 +203,7 @@ def load_global(
     format: str,
     stressor: str | tuple[str, ...],
     year: int | None = None,
+    version: int | None = None,
     extension: str | None = None,
     balance_rtol: float = 1e-6,
 ) -> MRIO:
@@ -212,6 +219,8 @@ def load_global(
         Stressor row to load (per-format names in the module docstring).
     year : int, optional
         Year to pick when ``path`` is a folder (Eora26, OECD) or for GLORIA.
+    version : int, optional
+        GLORIA release (pymrio's ``version``; default 59). GLORIA only.
     extension : str, optional
         pymrio extension holding ``stressor`` (default: search all).
     balance_rtol : float
@@ -232,5 +241,5 @@ def load_global(
         if p.suffix == ".nc" or (p / NETCDF_NAME).is_file():
             return read_netcdf(p, stressor=stressor, balance_rtol=balance_rtol)
         return read_plain(p, stressor=stressor, balance_rtol=balance_rtol)
-    io = _parse_pymrio(p, format, year)
+    io = _parse_pymrio(p, format, year, version)
     return from_pymrio(io, stressor=stressor, extension=extension, balance_rtol=balance_rtol)
