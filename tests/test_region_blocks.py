@@ -2,8 +2,10 @@
 
 import pickle
 
+import dask
 import numpy as np
 import pytest
+import rasterio.features
 from pyproj import CRS
 from test_regions import ALBERS, square, unit_grid
 
@@ -57,7 +59,8 @@ def test_layered_world_and_provinces_equal_oracle(tile, monkeypatch):
 
     Its cell centres sit on the 0.25-degree lattice of the outlines' vertices, so
     some lie exactly on a boundary: with burn tiles of 100 cells and chunks that
-    cut across them, those cells still fall as in the unchunked index.
+    cut across them, those cells still fall as in the numpy index (burnt in the
+    same tiles), whatever the chunking.
     """
     monkeypatch.setattr(regions_module, "BURN_TILE", tile)
     layered = read_regions(
@@ -78,3 +81,36 @@ def test_graph_holds_regions_once(china_10km):
     assert len(shared) == 1 and lazy.numblocks == (5, 5)
     rest = {k: v for k, v in graph.items() if k not in shared}
     assert len(pickle.dumps(rest)) < len(pickle.dumps(regions)) / 10
+
+
+def test_up_to_one_tile_the_burn_is_one_whole_grid_rasterize():
+    """Grids of at most BURN_TILE cells a side burn exactly as rasterio does in one go."""
+    layered = read_regions(
+        [data_file("world_countries.geojson"), data_file("china_provinces.geojson")],
+        code_field=["iso3", "code"],
+    )
+    grid = grid_covering(layered, crs="EPSG:4326", resolution=0.5)
+    assert max(grid.shape) <= regions_module.BURN_TILE
+    whole = rasterio.features.rasterize(
+        [(g, i) for i, g in enumerate(layered.geometries)],
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=-1,
+        dtype="int16",
+    )
+    window = (slice(0, grid.shape[0]), slice(0, grid.shape[1]))
+    np.testing.assert_array_equal(regions_module.burn_window(layered, grid, window), whole)
+
+
+def test_two_indexes_in_one_compute_keep_their_own_claims():
+    """Distinct graphs get distinct keys: computing both together mixes nothing up."""
+    grid = unit_grid()
+    crs = CRS.from_epsg(3857)
+    a = Regions(("BIG", "TINY"), (square(0, 0, 4), square(1.1, 1.1, 0.3)), crs, "a")
+    b = Regions(("BIG", "TINY"), (square(0, 0, 4), square(2.1, 0.1, 0.3)), crs, "b")
+    la, lb = (rasterize_regions_lazy(r, grid, chunks=2) for r in (a, b))
+    assert la.name != lb.name
+    got_a, got_b = dask.compute(la, lb)
+    np.testing.assert_array_equal(got_a, rasterize_regions(a, grid))
+    np.testing.assert_array_equal(got_b, rasterize_regions(b, grid))
+    assert got_a[2, 1] == 1 and got_b[3, 2] == 1

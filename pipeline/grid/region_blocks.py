@@ -11,16 +11,20 @@ of the grid's size:
 2. one pass counts the cells of every region per chunk, to find the regions that
    won no cell centre;
 3. those regions (small islands, city states; rule 3) claim cells on the driver,
-   reading only their own small windows of the lazy index;
+   from their own small windows of the lazy index, read in one pass;
 4. the claims, a handful of cells, are written over the chunks they fall in.
 
 The projected polygons enter the graph once, as one delayed object, so the
-scheduler ships them to each worker once. Steps 2 and 3 compute; the returned
-array is lazy and burns each chunk again when it is computed or written.
+scheduler ships them to each worker once. Steps 2 and 3 compute (one pass each);
+the returned array is lazy and burns each chunk again when it is computed or
+written. The result does not depend on the chunking; see
+:data:`~pipeline.grid.regions.BURN_TILE` for how it relates to a whole-grid burn.
 """
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections.abc import Callable, Sequence
 
 import dask
@@ -33,6 +37,7 @@ from pipeline.grid.regions import (
     Regions,
     Window,
     burn_window,
+    claimant_regions,
     geometry_window,
     small_region_claims,
 )
@@ -59,9 +64,8 @@ def rasterize_regions_lazy(
         Dask chunks of the ``(ny, nx)`` result, e.g. the inventory's spatial
         chunks, so that the index aligns with the emissions.
     compute : callable
-        Runs the counting pass over all chunks, like ``dask.compute`` (the default;
-        e.g. one that shows progress). The small window reads of step 3 use the
-        current scheduler.
+        Runs the counting pass and the one read of the claimants' windows, like
+        ``dask.compute`` (the default; e.g. one that shows progress).
 
     Returns
     -------
@@ -72,20 +76,42 @@ def rasterize_regions_lazy(
     chunks = da.core.normalize_chunks(chunks, grid.shape)
     base = _burn_lazily(projected, grid, chunks)
     (counts,) = compute(_count_regions(base, len(projected.codes)))
+    claimants = claimant_regions(projected, counts > 0)
+    windows = [w for n in claimants if (w := geometry_window(projected.geometries[n], grid))]
+    parts = compute(*[base[w] for w in windows]) if windows else ()
     claims: list[Claim] = []
+    read = _prefetched_reader(list(zip(windows, parts, strict=True)), claims)
+    for claim in small_region_claims(projected, grid, claimants, read):
+        claims.append(claim)
+    return _apply_claims(base, claims)
+
+
+def _prefetched_reader(
+    parts: list[tuple[Window, np.ndarray]], claims: list[Claim]
+) -> Callable[[Window], np.ndarray]:
+    """``read(window)`` served from a prefetched window that contains it, claims written in."""
 
     def read(window: Window) -> np.ndarray:
-        part = base[window].compute()
-        return _with_claims(np.array(part), window, claims)
+        for outer, part in parts:
+            if all(
+                o.start <= w.start and w.stop <= o.stop for o, w in zip(outer, window, strict=True)
+            ):
+                inner = tuple(
+                    slice(w.start - o.start, w.stop - o.start)
+                    for o, w in zip(outer, window, strict=True)
+                )
+                return _with_claims(np.array(part[inner]), window, claims)
+        raise LookupError(f"window {window} was not prefetched")  # a bug, not bad input
 
-    claims.extend(small_region_claims(projected, grid, counts > 0, read))
-    return _apply_claims(base, claims)
+    return read
 
 
 def _burn_lazily(projected: Regions, grid: GridSpec, chunks: tuple) -> da.Array:
     """One delayed :func:`burn_regions` per chunk, with the regions that reach it."""
     windows = [geometry_window(g, grid) for g in projected.geometries]
-    shared = dask.delayed(projected, pure=True)
+    # named by a hash of the pickle: tokenizing nested geometry dicts is far slower
+    digest = hashlib.sha1(pickle.dumps(projected), usedforsecurity=False).hexdigest()
+    shared = dask.delayed(projected, name=f"Regions-{digest}", traverse=False)
     starts = [np.concatenate([[0], np.cumsum(c)]) for c in chunks]
     rows = []
     for r0, r1 in zip(starts[0][:-1], starts[0][1:], strict=True):
@@ -124,7 +150,7 @@ def _count_regions(index: da.Array, n_regions: int) -> da.Array:
         return np.bincount(inside.ravel(), minlength=n_regions)[None, None, :]
 
     per_chunk = index.map_blocks(
-        count, new_axis=2, chunks=(1, 1, n_regions), dtype=np.int64, name="region-counts"
+        count, new_axis=2, chunks=(1, 1, n_regions), dtype=np.int64, token="region-counts"
     )
     return per_chunk.sum(axis=(0, 1))
 
@@ -142,7 +168,7 @@ def _apply_claims(base: da.Array, claims: list[Claim]) -> da.Array:
     """Write the claimed cells (a handful) over the chunks they fall in."""
     if not claims:
         return base
-    return base.map_blocks(_patch_block, claims=claims, dtype=np.int16, name="region-claims")
+    return base.map_blocks(_patch_block, claims=claims, dtype=np.int16, token="region-claims")
 
 
 def _patch_block(

@@ -278,8 +278,8 @@ def rasterize_regions(regions: Regions, grid: GridSpec) -> np.ndarray:
     """
     projected = regions.to_crs(grid.crs)
     index = burn_window(projected, grid, (slice(0, grid.shape[0]), slice(0, grid.shape[1])))
-    present = region_cell_counts(index, len(regions.codes)) > 0
-    for rows, cols, code in small_region_claims(projected, grid, present, lambda w: index[w]):
+    claimants = claimant_regions(projected, region_cell_counts(index, len(regions.codes)) > 0)
+    for rows, cols, code in small_region_claims(projected, grid, claimants, lambda w: index[w]):
         index[rows, cols] = code
     return index
 
@@ -316,7 +316,9 @@ Window = tuple[slice, slice]
 #: GDAL computes a polygon's crossings relative to the raster's origin, so a cell
 #: whose centre lies exactly on a boundary could fall either way in windows with
 #: different origins; burning every cell from the origin of its fixed tile makes
-#: the index the same for any chunking (and equal to the unchunked one).
+#: the index the same for any chunking. On grids of up to one tile a side it is
+#: also the same as one whole-grid burn; on larger grids such boundary-centre
+#: cells may fall differently than in a whole-grid burn.
 BURN_TILE = 1024
 
 
@@ -349,24 +351,39 @@ def burn_window(
     return out
 
 
+def claimant_regions(projected: Regions, present: np.ndarray) -> list[int]:
+    """Regions that won no cell centre and may claim cells (rule 3, not rule 4).
+
+    Parameters
+    ----------
+    projected : Regions
+        Regions in the grid's CRS.
+    present : ndarray of bool
+        Whether each region won at least one cell centre.
+    """
+    covers: dict[int, object] = {}
+    return [int(n) for n in np.flatnonzero(~present) if not _superseded(projected, int(n), covers)]
+
+
 def small_region_claims(
     projected: Regions,
     grid: GridSpec,
-    present: np.ndarray,
+    claimants: Sequence[int],
     read: Callable[[Window], np.ndarray],
 ) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
-    """Cells claimed by regions without a cell centre (rule 3), one region at a time.
+    """Cells claimed by the ``claimants`` (rule 3), one region at a time.
 
     Parameters
     ----------
     projected : Regions
         Regions in the grid's CRS.
     grid : GridSpec
-    present : ndarray of bool
-        Whether each region won at least one cell centre.
+    claimants : sequence of int
+        From :func:`claimant_regions`.
     read : callable
         ``read((rows, cols))`` returns that window of the current index; the
-        caller applies each yielded claim before the next one is computed.
+        caller applies each yielded claim before the next one is computed. Only
+        windows inside a claimant's :func:`geometry_window` are read.
 
     Yields
     ------
@@ -374,13 +391,10 @@ def small_region_claims(
         Grid cells given to region ``code``.
     """
     layers = np.array([projected.layer_of(n) for n in range(len(projected.codes))], dtype=np.int64)
-    covers: dict[int, object] = {}
-    for missing in np.flatnonzero(~present):
-        if _superseded(projected, int(missing), covers):
-            continue
-        claim = _claim_cells(projected.geometries[missing], grid, read, layers > layers[missing])
+    for n in claimants:
+        claim = _claim_cells(projected.geometries[n], grid, read, layers > layers[n])
         if claim is not None:
-            yield (*claim, int(missing))
+            yield (*claim, n)
 
 
 def _superseded(regions: Regions, n: int, covers: dict) -> bool:
@@ -433,6 +447,8 @@ def geometry_window(geometry: dict, grid: GridSpec) -> Window | None:
     ``None`` if the box misses the grid.
     """
     minx, miny, maxx, maxy = shapely.bounds(shapely.geometry.shape(geometry))
+    if not np.isfinite([minx, miny, maxx, maxy]).all():  # an empty geometry
+        return None
     inverse = ~grid.transform
     xs, ys = zip(*(inverse @ (x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
     c0, c1 = max(int(np.floor(min(xs))) - 1, 0), min(int(np.ceil(max(xs))) + 1, grid.shape[1])
