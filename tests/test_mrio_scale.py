@@ -110,3 +110,32 @@ def test_mixed_stall_falls_back_to_lu_under_auto(big, reference, monkeypatch):
     monkeypatch.setattr(engine, "AUTO_LU_MAX", 100)
     X = solve_final_demand(big, method="auto", tol=0.0)
     np.testing.assert_allclose(X, reference, rtol=1e-12)
+
+
+def test_one_column_sum_near_one_is_factorized_once(monkeypatch):
+    """s = 0.999995 makes the free bound 2.5e-6 < MIXED_RCOND_MIN, yet I - A is well
+    conditioned: LAPACK's estimate is taken instead of re-factorizing in float64."""
+    rng = np.random.default_rng(5)
+    n = 60
+    A = rng.random((n, n)) * (rng.random((n, n)) < 0.3)
+    A *= rng.uniform(0.2, 0.8, n) / A.sum(axis=0)
+    A[:, 7] *= 0.999995 / A[:, 7].sum()
+    Y = rng.random((n, 3))
+    x = np.linalg.solve(np.eye(n) - A, Y.sum(axis=1))
+    rows = pd.MultiIndex.from_tuples([("R", f"s{i}") for i in range(n)], names=["region", "sector"])
+    cols = pd.MultiIndex.from_tuples(
+        [("R", f"c{k}") for k in range(3)], names=["region", "category"]
+    )
+    table = MRIO(Z=A * x, Y=Y, x=x, F=np.ones(n), F_Y=None, rows=rows, fd_columns=cols)
+    calls = []
+    real = engine.factorize
+    monkeypatch.setattr(
+        engine, "factorize", lambda *a, **k: calls.append(k["method"]) or real(*a, **k)
+    )
+    monkeypatch.setattr(engine, "AUTO_LU_MAX", 10)
+    monkeypatch.setattr(engine, "AUTO_LU_SPEEDUP", 1e9)  # not the Neumann series
+    X = solve_final_demand(table)
+    assert calls == ["mixed"]
+    np.testing.assert_allclose(X, np.linalg.solve(np.eye(n) - A, Y), rtol=1e-10)
+    assert factorize(A, method="mixed").rcond == pytest.approx(0.000005 / 1.999995, rel=1e-6)
+    assert factorize(A, method="mixed", rcond_needed=1e-5).rcond > 1e-2

@@ -25,10 +25,10 @@ Methods
 
 Singularity: column sums of ``A`` >= 1 are rejected first. For ``A >= 0`` the
 largest column sum ``s`` then bounds the reciprocal condition number from below,
-``rcond >= (1 - s) / (1 + s)``, for free; otherwise (or if that bound is below
-``RCOND_MIN``) it is estimated from the LU factors with LAPACK ``gecon`` (in place,
-``O(n^2)``; the 1-norm of the factored ``(I - A)^T``), and ``rcond < RCOND_MIN`` is
-rejected.
+``rcond >= (1 - s) / (1 + s)``, for free. Otherwise, or if that bound is below
+``RCOND_MIN`` or the caller's ``rcond_needed``, it is estimated from the LU
+factors with LAPACK ``gecon`` (in place, ``O(n^2)``; the 1-norm of the factored
+``(I - A)^T``), and ``rcond < RCOND_MIN`` is rejected.
 """
 
 from __future__ import annotations
@@ -280,6 +280,7 @@ def factorize(
     labels: Sequence[Any] | None = None,
     tol: float = 1e-13,
     source: str = "MRIO",
+    rcond_needed: float = RCOND_MIN,
 ) -> LeontiefFactor:
     """Factorize ``I - A`` once, for repeated :func:`solve_columns` calls.
 
@@ -298,6 +299,11 @@ def factorize(
         Relative tolerance of the ``"mixed"`` and ``"iterative"`` methods.
     source : str
         Name used in error messages.
+    rcond_needed : float
+        If the free bound ``(1 - s) / (1 + s)`` is below this (or ``A`` has
+        negative entries), the condition number is estimated with LAPACK instead,
+        so that a well-conditioned table with one column sum near 1 is not
+        judged by the bound alone.
 
     Returns
     -------
@@ -329,7 +335,7 @@ def factorize(
     with _LAPACK_LOCK:
         lu, piv = sla.lu_factor(MT, overwrite_a=True, check_finite=False)
         del MT
-        if not rcond >= RCOND_MIN:
+        if not rcond >= max(rcond_needed, RCOND_MIN):
             rcond = _rcond(lu, _norm_i_minus_a_rows(Z, inv_x))
     _check_rcond(rcond, lu, labels, source)
     if method == "lu":

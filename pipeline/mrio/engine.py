@@ -154,7 +154,10 @@ def _solve_block(factor: LeontiefFactor, Y_block: np.ndarray, rows: np.ndarray) 
 def _factor(mrio: MRIO, method: str, tol: float) -> LeontiefFactor:
     """Factorize ``I - A`` of ``mrio``; an ill-conditioned ``"mixed"`` becomes ``"lu"``."""
     chosen = resolve_method(mrio, method, tol=tol)
-    factor = factorize(mrio.Z, mrio.x, method=chosen, labels=mrio.rows, tol=tol)
+    needed = MIXED_RCOND_MIN if method == "auto" and chosen == "mixed" else 0.0
+    factor = factorize(
+        mrio.Z, mrio.x, method=chosen, labels=mrio.rows, tol=tol, rcond_needed=needed
+    )
     if method == "auto" and chosen == "mixed" and factor.rcond < MIXED_RCOND_MIN:
         del factor
         factor = factorize(mrio.Z, mrio.x, method="lu", labels=mrio.rows, tol=tol)
