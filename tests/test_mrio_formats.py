@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.errors import InputFileError, MRIOError
 from pipeline.mrio import MRIO, attribute, from_pymrio, load_global, write_netcdf, write_plain
+from pipeline.mrio.model import resolve_stressor
 
 REGIONS = ["AUT", "DEU", "CHN"]
 SECTORS = ["A01", "C10T12", "D35"]
@@ -132,7 +133,7 @@ def test_eora26_folder(tmp_path):
     io = pymrio.parse_eora26(tmp_path / "eora", year=2015)
     assert_matches_pymrio(m, io, "Q", ("CO2", "Total"))
     # a name with several sources is ambiguous; one with a single source is not
-    with pytest.raises(MRIOError, match=r"'CO2' matches 2 F rows; pass one as 'a\|b'"):
+    with pytest.raises(MRIOError, match=r"'CO2' matches 2 F rows; name more levels as 'a\|b"):
         load_global(tmp_path / "eora", format="eora26", stressor="CO2", year=2015)
     ch4 = load_global(tmp_path / "eora", format="eora26", stressor="CH4", year=2015)
     np.testing.assert_allclose(ch4.F, 0.1 * t.F)
@@ -235,3 +236,17 @@ def test_load_global_errors(tmp_path):
     io.save_all(tmp_path / "exio")
     with pytest.raises(MRIOError, match="stressor 'N2O' not found"):
         load_global(tmp_path / "exio", format="exiobase3", stressor="N2O")
+
+
+def test_resolve_stressor_levels_quotes_and_ambiguity():
+    index = pd.MultiIndex.from_tuples(
+        [("CO2", "air", "fossil"), ("CO2", "air", "bio"), ("'CH4'", "air", "all")]
+    )
+    assert resolve_stressor(index, "CO2|air|bio") == ("CO2", "air", "bio")
+    assert resolve_stressor(index, "CH4") == ("'CH4'", "air", "all")  # quotes optional
+    assert resolve_stressor(index, "N2O|air") == ("N2O", "air")  # not found: caller says so
+    for ambiguous in ("CO2", "CO2|air"):
+        with pytest.raises(
+            MRIOError, match=r"matches 2 F rows; .* CO2\|air\|fossil; CO2\|air\|bio"
+        ):
+            resolve_stressor(index, ambiguous)

@@ -418,9 +418,9 @@ def resolve_stressor(index: pd.Index, stressor: str | tuple[str, ...]) -> Any:
     """Return the exact row label of ``index`` meant by ``stressor``.
 
     A tuple or a label of a single-level index is returned as is. For a
-    MultiIndex, a string matches the first level (it must select one row) or,
-    written ``"a|b"``, the levels in order; quotes around a level's name are
-    ignored (GLORIA quotes its indicator names).
+    MultiIndex, a string matches the first level or, written ``"a|b"``, the
+    leading levels in order; it must select one row. Quotes around a level's name
+    are ignored (GLORIA quotes its indicator names).
 
     Parameters
     ----------
@@ -435,16 +435,15 @@ def resolve_stressor(index: pd.Index, stressor: str | tuple[str, ...]) -> Any:
     """
     if isinstance(stressor, tuple) or index.nlevels == 1:
         return stressor
-    if "|" in stressor:
-        parts = tuple(p.strip() for p in stressor.split("|"))
-        return next((lab for lab in index if _same_name(lab, parts)), parts)
-    hits = [lab for lab in index if _same_name(lab[:1], (stressor,))]
+    parts = tuple(p.strip() for p in stressor.split("|"))
+    hits = [lab for lab in index if _same_name(lab, parts)]
     if len(hits) > 1:
         opts = "; ".join("|".join(map(str, h)) for h in hits[:5])
         raise MRIOError(
-            f"stressor {stressor!r} matches {len(hits)} F rows; pass one as 'a|b', e.g. {opts}"
+            f"stressor {stressor!r} matches {len(hits)} F rows; name more levels as "
+            f"'a|b|...', e.g. {opts}"
         )
-    return hits[0] if hits else stressor
+    return hits[0] if hits else (parts if len(parts) > 1 else stressor)
 
 
 def _same_name(label: tuple, parts: tuple[str, ...]) -> bool:
