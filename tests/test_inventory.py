@@ -119,6 +119,18 @@ def test_longitudes_0_to_360_are_rolled_to_minus_180(tmp_path):
     assert got.sum() == 6.0
 
 
+def test_longitudes_0_to_360_descending_and_repeated_column(tmp_path):
+    lon = np.arange(359.5, 0, -1.0)  # east to west
+    data = np.zeros((2, 360))
+    data[0, 0] = 5.0  # at 359.5 E = -0.5
+    em = open_inventory({"all": write_world(tmp_path / "west.nc", lon, data)})
+    np.testing.assert_array_equal(em["x"].values, np.arange(-179.5, 180, 1.0))
+    assert em.isel(sector=0).values[0, 179] == 5.0 and float(em.sum()) == 5.0
+    repeated = write_world(tmp_path / "r.nc", np.arange(0.0, 360.5, 1.0), np.ones((2, 361)))
+    with pytest.raises(GridError, match=r"r\.nc: the last longitude column \(360\) repeats"):
+        open_inventory({"all": repeated})
+
+
 def test_longitudes_east_of_180_shift_and_straddling_regional_grid_fails(tmp_path):
     em = open_inventory(
         {"all": write_world(tmp_path / "e.nc", np.array([200.5, 201.5]), np.ones((2, 2)))}

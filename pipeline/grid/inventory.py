@@ -196,9 +196,16 @@ def _wrap_longitudes(ds: xr.Dataset, path: Path) -> xr.Dataset:
     lon = np.asarray(ds["x"].values, dtype=np.float64)
     if lon.size == 0 or lon.max() <= 180.0:
         return ds
+    if lon.size > 1 and lon[1] < lon[0]:  # east to west: turn it round first
+        ds, lon = ds.isel(x=slice(None, None, -1)), lon[::-1]
     if lon.min() > 180.0:
         return ds.assign_coords(x=lon - 360.0)
     step = abs(lon[1] - lon[0]) if lon.size > 1 else 360.0
+    if lon.size > 1 and np.isclose(step * (lon.size - 1), 360.0, rtol=1e-6):
+        raise GridError(
+            f"{path}: the last longitude column ({lon[-1]:g}) repeats the first ({lon[0]:g}) "
+            f"360 degrees on; drop it first (e.g. ncks -d lon,0,{lon.size - 2})"
+        )
     if not np.isclose(step * lon.size, 360.0, rtol=1e-6):
         raise GridError(
             f"{path}: longitudes run from {lon.min():g} to {lon.max():g}, across 180 degrees, "
