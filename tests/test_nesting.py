@@ -169,3 +169,16 @@ def test_country_totals_must_agree_within_total_rtol(demo_tables):
     assert loose.output_ratio == pytest.approx(1.05, rel=1e-12)
     _, wide = nest(t.global_mrio, _scaled(t.provincial, 1.5), country="CHN", total_rtol=0.6)
     assert wide.output_ratio == pytest.approx(1.5, rel=1e-12)
+
+
+def test_total_rtol_boundary_and_bad_values(demo_tables):
+    t = demo_tables
+    _, exact = nest(t.global_mrio, _scaled(t.provincial, 1.1), country="CHN", total_rtol=0.1)
+    assert exact.output_ratio == pytest.approx(1.1, rel=1e-12)  # at the tolerance: accepted
+    for bad in (float("nan"), -0.1, float("inf")):
+        with pytest.raises(MRIOError, match="total_rtol must be a finite number >= 0"):
+            nest(t.global_mrio, t.provincial, country="CHN", total_rtol=bad)
+    from pipeline.mrio.nesting import _check_country_totals
+
+    with pytest.raises(MRIOError, match=r"'CHN' block has no output \(0\), so there is nothing"):
+        _check_country_totals(np.ones(2), np.zeros(2), ("a", "b"), "CHN", 0.1)

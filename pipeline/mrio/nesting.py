@@ -309,9 +309,16 @@ def _check_country_totals(
     ``sub_x`` is the subnational output per global sector (summed over provinces),
     ``global_x`` the global table's output of ``country`` in the same sector order.
     """
+    if not (np.isfinite(total_rtol) and total_rtol >= 0):
+        raise MRIOError(f"total_rtol must be a finite number >= 0, got {total_rtol!r}")
     sub_total, global_total = float(sub_x.sum()), float(global_x.sum())
-    ratio = sub_total / global_total if global_total > 0 else np.inf
-    if abs(ratio - 1.0) > total_rtol:
+    if not global_total > 0:
+        raise MRIOError(
+            f"the global table's {country!r} block has no output ({global_total:.6g}), so "
+            "there is nothing to replace; check the country code and the global table"
+        )
+    ratio = sub_total / global_total
+    if abs(ratio - 1.0) > total_rtol * (1.0 + 1e-12):
         gap = np.abs(sub_x - global_x)
         i = int(np.argmax(gap))
         raise MRIOError(
