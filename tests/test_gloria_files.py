@@ -152,3 +152,5 @@ def test_gloria_other_release_needs_version(release, tmp_path):
     assert f"found: GLORIA_MRIOs_57_{YEAR}.zip" in msg
     with pytest.raises(MRIOError, match="version= applies to format 'gloria' only"):
         load_global(root, format="eora26", stressor="CO2", year=YEAR, version=57)
+    with pytest.raises(MRIOError, match="version= applies to format 'gloria' only, not 'plain'"):
+        load_global(root, format="plain", stressor="CO2", version=57)

@@ -25,6 +25,8 @@ def test_wider_than_one_column_block_and_shape_check():
     Z = sp.random_array((40, 40), density=0.3, format="csr", rng=1)
     W = np.random.default_rng(2).random((40, 2 * SPARSE_COLUMN_BLOCK + 5))
     np.testing.assert_allclose(TiledCSR.from_matrix(Z, panel=16).matmul(W), Z @ W, rtol=1e-13)
+    v = W[:, 0]
+    np.testing.assert_allclose(TiledCSR.from_matrix(Z).matmul(v), Z @ v, rtol=1e-13)
     with pytest.raises(ValueError, match="W has 39 rows, Z has 40 columns"):
         TiledCSR.from_matrix(Z).matmul(W[:39])
 

@@ -163,7 +163,8 @@ class LeontiefFactor:
     """A reusable factorization of ``I - A`` (picklable, to scatter to workers).
 
     ``A = Z diag(inv_x)`` is never stored: products ``A V`` are computed as
-    ``Z (inv_x V)`` with the caller's ``Z`` (no copy). The LU factors are those of
+    ``Z (inv_x V)``: a dense ``Z`` is the caller's (no copy), a sparse one is kept
+    cut into tiles (one copy of its nonzeros). The LU factors are those of
     ``(I - A)^T`` (built C-ordered, i.e. Fortran-ordered for LAPACK, so no copy is
     made); solves use ``trans=1``.
 
@@ -288,7 +289,8 @@ def factorize(
     ----------
     A : ndarray or sparse matrix, shape (n, n)
         Technical coefficients, or flows ``Z`` if ``x`` is given (then
-        ``A = Z / x`` is never formed; ``Z`` is referenced, not copied).
+        ``A = Z / x`` is never formed; a dense ``Z`` is referenced, not copied, and
+        a sparse one is cut into tiles for ``"mixed"`` and ``"iterative"``).
     x : ndarray, optional
         Total output; ``None`` means the first argument is ``A``.
     method : {"lu", "mixed", "iterative"}

@@ -35,7 +35,10 @@ SPARSE_ROW_PANEL = 1024
 
 
 def row_bounds(n: int, blocks: int | None = None) -> tuple[int, ...]:
-    """Boundaries of ``blocks`` near-equal row blocks of ``range(n)`` (default: one per core)."""
+    """Boundaries of ``blocks`` near-equal row blocks of ``range(n)``.
+
+    ``blocks`` of None (or 0) means one per core; never more blocks than rows.
+    """
     count = max(1, min(blocks or os.cpu_count() or 1, n))
     return tuple(int(b) for b in np.linspace(0, n, count + 1).astype(int))
 
@@ -110,13 +113,15 @@ class TiledCSR:
 
         Parameters
         ----------
-        W : ndarray, shape (k, m)
+        W : ndarray, shape (k, m) or (k,)
 
         Returns
         -------
         ndarray, shape (n, m)
         """
         W = np.asarray(W, dtype=np.float64)
+        if W.ndim == 1:
+            return self.matmul(W[:, None])[:, 0]
         if W.shape[0] != self.shape[1]:
             raise ValueError(f"W has {W.shape[0]} rows, Z has {self.shape[1]} columns")
         m = W.shape[1]

@@ -16,7 +16,8 @@ Method selection (``method="auto"``)
 ------------------------------------
 No explicit inverse is ever formed. ``A = Z / x`` is not formed either: the one
 dense ``n x n`` array is ``I - A``, built straight from ``Z`` (dense or sparse)
-and factorized in place; ``A V`` products use ``Z`` itself.
+and factorized in place; ``A V`` products use ``Z`` itself (a sparse ``Z`` cut
+into cache-sized tiles, :mod:`pipeline.kernels.spmm`).
 
 1. ``n <= AUTO_LU_MAX`` (2,000): ``"lu"`` -- float64 LU, cheap at this size.
 2. few final-demand columns: ``"iterative"`` (block Neumann series, no factor)

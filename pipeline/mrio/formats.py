@@ -14,9 +14,10 @@
 ``oecd``       an ``ICIO20xx_YYYY.csv`` file    factor input row: ``"VA"`` (value added) or
                or a folder (give ``year``)      ``"TLS"``; the ICIO has no emissions
 ``gloria``     the folder holding one release   ``"Sat_indicator|Sat_head_indicator"`` of
-               (give ``year``; see GLORIA       the ReadMe's ``Satellites`` sheet, quotes
-               below)                           included, e.g. ``"'ch4_total_EDGAR_consistent'"``;
-                                                the indicator alone works if unique
+               (give ``year``; see GLORIA       the ReadMe's ``Satellites`` sheet, GLORIA's
+               below)                           quotes optional, e.g.
+                                                ``"ch4_total_EDGAR_consistent"``; the
+                                                indicator alone works if unique
 =============  ===============================  =============================================
 
 Every pymrio format goes through ``pymrio.parse_<format>`` then
@@ -34,7 +35,7 @@ a product-by-product system (industry technology) with ``A`` and ``Y`` only, so
 dropped. The satellite rows (extension ``Q``) are labelled
 ``(Sat_indicator, Sat_head_indicator)``, e.g.
 ``("'co2_excl_short_cycle_org_c_total_EDGAR_consistent'", "Emissions (EDGAR)")``:
-GLORIA's indicator names carry single quotes.
+GLORIA's indicator names carry single quotes, which a ``stressor`` may leave out.
 
 NetCDF plain format
 -------------------
@@ -236,6 +237,8 @@ def load_global(
     if not p.exists():
         raise InputFileError(f"{p}: MRIO source not found; check the path")
     if format == "plain":
+        if version is not None:
+            raise MRIOError(f"{p}: version= applies to format 'gloria' only, not 'plain'")
         if not isinstance(stressor, str):
             raise MRIOError(f"{p}: plain format stressor must be a string, got {stressor!r}")
         if p.suffix == ".nc" or (p / NETCDF_NAME).is_file():
