@@ -33,6 +33,7 @@ factors with LAPACK ``gecon`` (in place, ``O(n^2)``; the 1-norm of the factored
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -419,6 +420,20 @@ def _solve_mixed(factor: LeontiefFactor, Yb: np.ndarray, max_iter: int = 30) -> 
         f"mixed-precision Leontief solve stalled at relative residual {err:.3g} > "
         f"tol {factor.tol:g}; use method='lu'"
     )
+
+
+def neumann_terms(norm1: float, tol: float) -> float:
+    """Terms the Neumann stopping rule needs at most when ``||A||_1 = norm1``.
+
+    :func:`_solve_neumann` stops once the tail bound ``s / (1 - s) ||A^K Y||_1``
+    is below ``tol ||X||_1``; with ``||A^K Y||_1 <= s^K ||Y||_1 <= s^K ||X||_1``
+    that takes at most ``K = log(tol (1 - s) / s) / log(s)`` terms.
+    """
+    if norm1 <= 0.0:
+        return 1.0
+    if norm1 >= 1.0 or tol <= 0.0:
+        return math.inf
+    return max(1.0, math.log(tol * (1.0 - norm1) / norm1) / math.log(norm1))
 
 
 def _solve_neumann(factor: LeontiefFactor, Yb: np.ndarray, max_iter: int = 100_000) -> np.ndarray:

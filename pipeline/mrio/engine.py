@@ -47,7 +47,6 @@ Pass ``method="lu" | "mixed" | "iterative"`` to override.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,6 +63,7 @@ from pipeline.kernels.leontief import (
     coefficient_column_sums,
     factorize,
     intensities,
+    neumann_terms,
     shares,
     solve_columns,
 )
@@ -84,20 +84,6 @@ METHOD_NAMES = {
     "mixed": "float32 LU with float64 refinement",
     "iterative": "Neumann series (no factorization)",
 }
-
-
-def neumann_terms(norm1: float, tol: float) -> float:
-    """Terms the Neumann stopping rule needs at most when ``||A||_1 = norm1``.
-
-    The rule stops once the tail bound ``s / (1 - s) ||A^K Y||_1`` is below
-    ``tol ||X||_1``; with ``||A^K Y||_1 <= s^K ||Y||_1`` that takes at most
-    ``K = log(tol (1 - s) / s) / log(s)`` terms.
-    """
-    if norm1 <= 0.0:
-        return 1.0
-    if norm1 >= 1.0 or tol <= 0.0:
-        return math.inf
-    return max(1.0, math.log(tol * (1.0 - norm1) / norm1) / math.log(norm1))
 
 
 def _few_columns(mrio: MRIO, tol: float) -> bool:
