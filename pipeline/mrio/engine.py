@@ -259,8 +259,12 @@ def _to_4d(mrio: MRIO, keep: np.ndarray, values: np.ndarray, name: str) -> xr.Da
     return xr.DataArray(out, dims=DIMS, coords=coords, name=name)
 
 
-def _keep(mrio: MRIO, regions: str | Iterable[str] | None) -> np.ndarray:
-    return mrio.region_rows(regions)
+def _solve_kept(
+    mrio: MRIO, regions: str | Iterable[str] | None, **options: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of ``regions`` and ``X`` for them, solved with ``options``."""
+    keep = mrio.region_rows(regions)
+    return keep, solve_final_demand(mrio, rows=keep, **options)
 
 
 def attribution_shares(
@@ -291,9 +295,8 @@ def attribution_shares(
         table does not have). Sums to 1 over (consumer, category) for rows with
         ``x > 0``. ``attrs["units"] = "1"``.
     """
-    keep = _keep(mrio, regions)
-    X = solve_final_demand(
-        mrio, rows=keep, client=client, method=method, block_columns=block_columns, tol=tol
+    keep, X = _solve_kept(
+        mrio, regions, client=client, method=method, block_columns=block_columns, tol=tol
     )
     da = _to_4d(mrio, keep, shares(X, mrio.x[keep]), "attribution_share")
     da.attrs.update(units="1", long_name="share of output driven by final demand")
@@ -336,9 +339,8 @@ def attribute(
         (region, sector, category) for one consumer it gives that region's
         consumption-based account without ``F_Y``.
     """
-    keep = _keep(mrio, regions)
-    X = solve_final_demand(
-        mrio, rows=keep, client=client, method=method, block_columns=block_columns, tol=tol
+    keep, X = _solve_kept(
+        mrio, regions, client=client, method=method, block_columns=block_columns, tol=tol
     )
     f = intensities(mrio.F, mrio.x)[keep]
     da = _to_4d(mrio, keep, f[:, None] * X, "attributed_emissions")
