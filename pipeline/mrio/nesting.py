@@ -54,6 +54,7 @@ subscript ``g`` = global table, ``sub`` = subnational table, ``n`` = nested resu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,6 +107,15 @@ class NestingReport:
 
 
 # ----------------------------------------------------------------------------- concordance
+def _positions(known: Sequence[str], wanted: pd.Series, message: str) -> np.ndarray:
+    """Positions of ``wanted`` in ``known``; raise ``message`` naming the first unknown."""
+    positions = pd.Index(known).get_indexer(wanted)
+    if (positions < 0).any():
+        bad = wanted.iloc[int(np.flatnonzero(positions < 0)[0])]
+        raise ConcordanceError(message.format(bad))
+    return positions
+
+
 def concordance_matrix(
     sub_sectors: tuple[str, ...],
     global_sectors: tuple[str, ...],
@@ -152,20 +162,18 @@ def concordance_matrix(
             f"[mrio] sector_concordance: weight {cc['weight'].iloc[k]!r} of sub sector "
             f"{cc['sub_sector'].iloc[k]!r} is not a non-negative number; fix it"
         )
-    gi = pd.Index(global_sectors).get_indexer(cc["global_sector"])
-    if (gi < 0).any():
-        bad = cc["global_sector"].iloc[int(np.flatnonzero(gi < 0)[0])]
-        raise ConcordanceError(
-            f"[mrio] sector_concordance maps to global sector {bad!r}, which the country has not "
-            "in the global table; fix the concordance"
-        )
-    si = pd.Index(sub_sectors).get_indexer(cc["sub_sector"])
-    if (si < 0).any():
-        bad = cc["sub_sector"].iloc[int(np.flatnonzero(si < 0)[0])]
-        raise ConcordanceError(
-            f"[mrio] sector_concordance lists sub sector {bad!r}, which the subnational "
-            "table has not; drop the row"
-        )
+    gi = _positions(
+        global_sectors,
+        cc["global_sector"],
+        "[mrio] sector_concordance maps to global sector {!r}, which the country has not "
+        "in the global table; fix the concordance",
+    )
+    si = _positions(
+        sub_sectors,
+        cc["sub_sector"],
+        "[mrio] sector_concordance lists sub sector {!r}, which the subnational "
+        "table has not; drop the row",
+    )
     C = np.zeros((len(sub_sectors), len(global_sectors)))
     np.add.at(C, (si, gi), w)
     sums = C.sum(axis=1)
