@@ -135,6 +135,8 @@ def _run_config(config, args, *, note: str = "") -> dict:
     print()
     print(format_table(result))
     print(f"\noutputs in {args.out}: footprint.zarr, summary.json, maps/")
+    for warning in result.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     return result
 
 

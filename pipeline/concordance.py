@@ -8,6 +8,11 @@ File format (CSV): columns ``inventory_sector``, ``mrio_sector`` and an optional
   sectors, normalised to sum to one; where these are all zero, its outputs
   ``x[r, i]``; where those are zero too, equal weights.
 * With weights, each inventory sector's weights must sum to one.
+* ``mrio_sector = final_demand:<category>`` (e.g. ``final_demand:households``)
+  marks an inventory sector as *direct final-demand emissions* (residential
+  fuel, private cars). It must be that sector's only row. Its CO2 is attributed
+  entirely to the producing region's own consumer and that final-demand
+  category: no Leontief share, never a foreign consumer.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import pandas as pd
 from pipeline.errors import ConcordanceError, InputFileError
 
 _COLUMNS = ("inventory_sector", "mrio_sector")
+#: ``mrio_sector`` prefix that maps an inventory sector to a final-demand category.
+FINAL_DEMAND_PREFIX = "final_demand:"
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,9 @@ class SectorConcordance:
         ``(n_inventory, n_mrio)`` weights if the file gives them.
     source : str
         Where the concordance came from, for error messages.
+    final_demand : tuple of str
+        Per inventory sector, the final-demand category its emissions go to
+        directly (``final_demand:<category>`` rows), or ``""`` for an industry.
     """
 
     inventory_sectors: tuple[str, ...]
@@ -45,10 +55,21 @@ class SectorConcordance:
     mapping: np.ndarray
     fixed_weights: np.ndarray | None
     source: str
+    final_demand: tuple[str, ...] = ()
+
+    def final_demand_index(self, categories: Sequence[str]) -> np.ndarray:
+        """Per inventory sector, the position of its direct category in ``categories``, or -1."""
+        position = {c: n for n, c in enumerate(categories)}
+        direct = self.final_demand or ("",) * len(self.inventory_sectors)
+        return np.array([position.get(c, -1) if c else -1 for c in direct], dtype=np.int64)
 
 
 def read_concordance(
-    path: str | Path, *, inventory_sectors: Sequence[str], mrio_sectors: Sequence[str]
+    path: str | Path,
+    *,
+    inventory_sectors: Sequence[str],
+    mrio_sectors: Sequence[str],
+    categories: Sequence[str] = (),
 ) -> SectorConcordance:
     """Read and check a concordance CSV against the inventory and MRIO sectors.
 
@@ -69,7 +90,11 @@ def read_concordance(
             "expected inventory_sector,mrio_sector[,weight]"
         )
     return concordance_from_table(
-        table, inventory_sectors=inventory_sectors, mrio_sectors=mrio_sectors, source=str(path)
+        table,
+        inventory_sectors=inventory_sectors,
+        mrio_sectors=mrio_sectors,
+        categories=categories,
+        source=str(path),
     )
 
 
@@ -78,6 +103,7 @@ def concordance_from_table(
     *,
     inventory_sectors: Sequence[str],
     mrio_sectors: Sequence[str],
+    categories: Sequence[str] = (),
     source: str = "concordance",
 ) -> SectorConcordance:
     """Build a :class:`SectorConcordance` from a long table (see module docstring)."""
@@ -90,6 +116,7 @@ def concordance_from_table(
             f"{source}: inventory sector(s) {absent} have no row; add rows "
             f"'<sector>,<mrio_sector>' mapping them to some of {mrio}"
         )
+    direct, table = _final_demand_rows(table, inv, categories, source)
     unknown = sorted(set(table["mrio_sector"]) - set(mrio))
     if unknown:
         raise ConcordanceError(f"{source}: MRIO sector(s) {unknown} are not in the MRIO {mrio}")
@@ -102,8 +129,8 @@ def concordance_from_table(
     if "weight" in table.columns and table["weight"].notna().any():
         fixed = np.zeros(mapping.shape)
         np.add.at(fixed, (rows, cols), table["weight"].fillna(0).to_numpy(dtype=float))
-        sums = fixed.sum(axis=1)
-        bad = np.flatnonzero(np.abs(sums - 1) > 1e-9)
+        sums = np.where([bool(d) for d in direct], 1.0, fixed.sum(axis=1))
+        bad = np.flatnonzero(~(np.abs(sums - 1) <= 1e-9))
         if bad.size:
             s = inv[bad[0]]
             verb = "loses" if sums[bad[0]] < 1 else "double counts"
@@ -111,7 +138,35 @@ def concordance_from_table(
                 f"{source}: weights of inventory sector {s!r} sum to {sums[bad[0]]:.6g} and so "
                 f"{verb} emissions; make each sector's weights sum to 1 or leave them blank"
             )
-    return SectorConcordance(tuple(inv), tuple(mrio), mapping, fixed, source)
+    return SectorConcordance(tuple(inv), tuple(mrio), mapping, fixed, source, direct)
+
+
+def _final_demand_rows(
+    table: pd.DataFrame, inv: list[str], categories: Sequence[str], source: str
+) -> tuple[tuple[str, ...], pd.DataFrame]:
+    """Split off the ``final_demand:<category>`` rows; return each sector's category."""
+    is_direct = table["mrio_sector"].str.startswith(FINAL_DEMAND_PREFIX, na=False)
+    direct = {}
+    for sector, target in table.loc[is_direct, ["inventory_sector", "mrio_sector"]].values:
+        category = target[len(FINAL_DEMAND_PREFIX) :]
+        if category not in categories:
+            raise ConcordanceError(
+                f"{source}: {target!r} for inventory sector {sector!r} names no final-demand "
+                f"category; use final_demand:<one of {list(categories)}>"
+            )
+        if sector in direct and direct[sector] != category:
+            raise ConcordanceError(
+                f"{source}: inventory sector {sector!r} maps to two final-demand categories; "
+                "keep one final_demand:<category> row"
+            )
+        direct[sector] = category
+    mixed = sorted(set(direct) & set(table.loc[~is_direct, "inventory_sector"]))
+    if mixed:
+        raise ConcordanceError(
+            f"{source}: inventory sector {mixed[0]!r} maps both to final demand and to MRIO "
+            "sectors; split it into two inventory layers or keep only one kind of row"
+        )
+    return tuple(direct.get(s, "") for s in inv), table[~is_direct]
 
 
 def sector_weights(

@@ -13,7 +13,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from pipeline.errors import ConservationError
+from pipeline.errors import ConcordanceError, ConservationError
 from pipeline.grid import blocks
 from pipeline.kernels import tables
 
@@ -47,6 +47,10 @@ class CubeInputs:
         ``(n_consumers,)`` bool, True outside the nested country.
     dtype : numpy.dtype
         Dtype of the per-cell cubes.
+    final_demand : numpy.ndarray or None
+        ``(n_inventory_sectors,)`` position in ``shares.category`` of the category
+        that a direct final-demand sector's emissions go to, -1 for industries
+        (see :mod:`pipeline.concordance`); None means no direct sectors.
     """
 
     emissions: xr.DataArray
@@ -58,12 +62,13 @@ class CubeInputs:
     region_totals: np.ndarray
     foreign: np.ndarray
     dtype: np.dtype = np.dtype("float64")
+    final_demand: np.ndarray | None = None
 
 
 def build_cube(inputs: CubeInputs) -> xr.Dataset:
     """Return the lazy hotspot dataset (see module docstring)."""
     share_values = inputs.shares.transpose("region", "mrio_sector", "consumer", "category").values
-    m = tables.inventory_sector_shares(inputs.weights, share_values)
+    m = _route_final_demand(inputs, tables.inventory_sector_shares(inputs.weights, share_values))
     split = tables.split_outputs(m, inputs.foreign)
     n_consumers, n_categories = m.shape[2], m.shape[3]
     stacked = np.concatenate(
@@ -98,13 +103,55 @@ def build_cube(inputs: CubeInputs) -> xr.Dataset:
     return cube.rio.write_crs(inputs.emissions.rio.crs)
 
 
+def _route_final_demand(inputs: CubeInputs, m: np.ndarray) -> np.ndarray:
+    """Direct final-demand sectors: all of a region's emissions to its own consumer."""
+    direct = _direct_categories(inputs)
+    if not (direct >= 0).any():
+        return m
+    consumers = [str(c) for c in inputs.shares["consumer"].values]
+    regions = [str(r) for r in inputs.shares["region"].values]
+    own = np.array([consumers.index(r) if r in consumers else -1 for r in regions])
+    emitting = _producer_totals(inputs) > 0
+    for s in np.flatnonzero(direct >= 0):
+        lacking = np.flatnonzero(emitting[:, s] & (own < 0))
+        if lacking.size:
+            sector = str(inputs.emissions["sector"].values[s])
+            raise ConcordanceError(
+                f"inventory sector {sector!r} is direct final demand, but producer region "
+                f"{regions[lacking[0]]!r} has no final-demand column in the MRIO; map that "
+                "sector to MRIO sectors in the concordance or its region to a consumer"
+            )
+    return tables.direct_final_demand(m, direct, own)
+
+
+def _direct_categories(inputs: CubeInputs) -> np.ndarray:
+    n_sectors = inputs.weights.shape[1]
+    if inputs.final_demand is None:
+        return np.full(n_sectors, -1, dtype=np.int64)
+    return np.asarray(inputs.final_demand, dtype=np.int64)
+
+
+def _producer_totals(inputs: CubeInputs) -> np.ndarray:
+    """``(n_producers, n_inventory_sectors)`` inventory totals (several codes may share a row)."""
+    has = inputs.producer_of_code >= 0
+    totals = np.zeros(inputs.weights.shape[:2])
+    np.add.at(totals, inputs.producer_of_code[has], inputs.region_totals[has])
+    return totals
+
+
 def _labels(inputs: CubeInputs) -> dict[str, object]:
     shares = inputs.shares
+    direct = _direct_categories(inputs)
+    categories = [str(c) for c in shares["category"].values]
     return {
         "consumer": text_labels(shares["consumer"].values),
         "foreign": ("consumer", inputs.foreign),
         "category": text_labels(shares["category"].values),
         "sector": text_labels(inputs.emissions["sector"].values),
+        "final_demand_category": (
+            "sector",
+            text_labels([categories[d] if d >= 0 else "" for d in direct]),
+        ),
         "region": text_labels(shares["region"].values),
         "mrio_sector": text_labels(shares["mrio_sector"].values),
     }
@@ -116,10 +163,7 @@ def text_labels(values) -> np.ndarray:
 
 
 def _attribution(inputs: CubeInputs, m: np.ndarray, labels: dict) -> xr.DataArray:
-    has = inputs.producer_of_code >= 0
-    totals = np.zeros((m.shape[0], m.shape[1]))
-    np.add.at(totals, inputs.producer_of_code[has], inputs.region_totals[has])  # many codes -> one
-    values = totals[:, :, None, None] * m
+    values = _producer_totals(inputs)[:, :, None, None] * m
     return xr.DataArray(values, dims=("region", "sector", "consumer", "category"))
 
 
@@ -200,3 +244,20 @@ def check_conservation(
             "check that the MRIO is balanced and every emitting region has MRIO rows"
         )
     return max(errors.values())
+
+
+def check_row_conservation(attrs: dict, *, rtol: float = CONSERVATION_RTOL) -> float:
+    """Return the every-row MRIO conservation error of attribution shares; raise above ``rtol``.
+
+    ``attrs`` are those of :func:`pipeline.mrio.attribution_shares`: each row's
+    emissions summed over every final-demand column must equal its ``F``, for the
+    foreign rows of a nested table as well as the mapped ones. NaN never passes.
+    """
+    error = float(attrs["row_conservation_max_rel_error"])
+    if not error <= rtol:
+        raise ConservationError(
+            f"conservation failed: MRIO row {attrs['row_conservation_worst_row']} is attributed "
+            f"{error:.3g} (relative) more or less than its F; its inputs or output are lost "
+            "(e.g. a zero-output sector that receives inputs): fix the table or its nesting"
+        )
+    return error

@@ -112,6 +112,7 @@ def run_study(
         _concordance_path(config),
         inventory_sectors=list(layers.emissions["sector"].values),
         mrio_sectors=list(loaded.table.sectors),
+        categories=list(loaded.table.categories),
     )
     sources = {**loaded.sources, **layers.sources, "concordance": _concordance_path(config)}
     plan = _Plan(config, out, input_checksums(sources), layers, resume=resume, echo=echo)
@@ -179,9 +180,11 @@ def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock
 
     clock.stage(f"MRIO: attribution shares for {len(producers)} producer regions")
     shares = _shares(plan, loaded, producers, client=client, compute=compute)
+    mrio_error = cube_mod.check_row_conservation(shares.attrs)
+    plan.echo(f"  every MRIO row conserves its F (max relative error {mrio_error:.2e})")
     shares = shares.sel(region=producers, mrio_sector=list(concordance.mrio_sectors))
     weights = _weights(concordance, loaded, producers, shares)
-    domestic = set(loaded.domestic) or set(producers)
+    domestic = set(loaded.domestic)
     foreign = np.array([c not in domestic for c in shares["consumer"].values])
 
     clock.stage("grid: per-cell attribution, conservation check and zarr write")
@@ -195,6 +198,7 @@ def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock
         region_totals=totals[:-1],
         foreign=foreign,
         dtype=np.dtype(config["output"]["dtype"]),
+        final_demand=concordance.final_demand_index([str(c) for c in shares["category"].values]),
     )
     store = out / STORE_NAME
     producer_codes = np.flatnonzero(producer_of_code >= 0)
@@ -205,7 +209,7 @@ def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock
         error = _write_cube(plan, inputs, producer_codes, key=key, compute=compute, note=note)
 
     clock.stage("summary and maps")
-    result = _summarize(config, store, producer_codes, error, compute)
+    result = _summarize(config, store, producer_codes, (error, mrio_error), compute)
     write_text_atomic(out / "summary.json", summary.to_json(result))
     if config["output"]["maps"]:
         maps.standard_maps(
@@ -247,7 +251,9 @@ def _producers(config, loaded, grid, totals, compute):
 def _shares(plan, loaded, producers, *, client, compute) -> xr.DataArray:
     """Attribution shares of the producer regions, cached in ``work/shares.zarr``."""
     store = plan.out / "work" / "shares.zarr"
-    key = plan.key("shares", inputs=("mrio_",), sections=("mrio",), producers=producers)
+    key = plan.key(
+        "shares", inputs=("mrio_",), sections=("mrio",), producers=producers, checks="every row"
+    )
     if plan.reusable(store, key, "the MRIO attribution shares"):
         return xr.open_zarr(store)["shares"].load()
     method = resolve_method(loaded.table, plan.config["mrio"]["method"])
@@ -295,13 +301,14 @@ def _write_cube(plan, inputs, producer_codes, *, key, compute, note) -> float:
     return errors["max"]
 
 
-def _summarize(config, store, producer_codes, error, compute) -> dict:
+def _summarize(config, store, producer_codes, errors, compute) -> dict:
     opened = xr.open_zarr(store)
     land = opened["region_index"].isin(producer_codes)
     return summary.summarize(
         opened,
         land_mask=land,
-        conservation_error=error,
+        conservation_error=errors[0],
+        mrio_conservation_error=errors[1],
         hotspot_share=config["output"]["hotspot_share"],
         compute=compute,
     )

@@ -43,8 +43,7 @@ def load_mrio(config: StudyConfig) -> LoadedMRIO:
     sources = {"mrio_global": global_path}
     table = _read_global(global_path, section)
     if section["format"] == "plain":
-        domestic = tuple(config["study"]["domestic_regions"] or ())
-        return LoadedMRIO(table, domestic, None, sources)
+        return LoadedMRIO(table, _domestic_regions(config, table), None, sources)
     if not section["subnational"]:
         raise ConfigError(
             f"{config.path}: [mrio] format = 'nested' needs [mrio] subnational "
@@ -73,6 +72,21 @@ def load_mrio(config: StudyConfig) -> LoadedMRIO:
         raise MRIOError(f"{sub_path} nested into {global_path}: {exc}") from exc
     domestic = tuple(dict.fromkeys(sub.rows.get_level_values("region")))
     return LoadedMRIO(nested, domestic, report, sources)
+
+
+def _domestic_regions(config: StudyConfig, table: mrio_api.MRIO) -> tuple[str, ...]:
+    """``[study] domestic_regions``, by default ``[study] country``; each an MRIO region."""
+    study = config["study"]
+    key = "domestic_regions" if study["domestic_regions"] else "country"
+    domestic = tuple(str(r) for r in (study["domestic_regions"] or [study["country"]]))
+    regions = list(table.regions)
+    unknown = [r for r in domestic if r not in regions]
+    if unknown:
+        raise ConfigError(
+            f"{config.path}: [study] {key} names {unknown}, which the MRIO does not have; "
+            f"use some of {regions[:20]}" + (" ..." if len(regions) > 20 else "")
+        )
+    return domestic
 
 
 def _read_global(path: Path, section: dict) -> mrio_api.MRIO:

@@ -16,6 +16,7 @@ def summarize(
     *,
     land_mask: xr.DataArray,
     conservation_error: float,
+    mrio_conservation_error: float = float("nan"),
     hotspot_share: float = 0.75,
     compute=dask.compute,
 ) -> dict:
@@ -29,6 +30,9 @@ def summarize(
         ``(y, x)`` bool, the cells counted as land (the producer regions).
     conservation_error : float
         Largest relative conservation error found while writing.
+    mrio_conservation_error : float
+        Largest relative gap between an MRIO row's attributed emissions and its
+        ``F``, over every row of the (nested) table.
     hotspot_share : float, keyword-only
         Share of foreign-driven emissions whose land share is reported.
 
@@ -54,12 +58,50 @@ def summarize(
         "land_share_for_75pct": land_share_holding(values, 0.75),
         "land_share_for_90pct": land_share_holding(values, 0.90),
         "land_cells": int(values.size),
+        **_direct_final_demand(attribution),
         "conservation_max_rel_error": conservation_error,
+        "mrio_conservation_max_rel_error": mrio_conservation_error,
         "units": "t CO2",
     }
     if key not in summary:
         summary[key] = land_share_holding(values, hotspot_share)
+    summary["warnings"] = _warnings(attribution, foreign_total)
     return summary
+
+
+def _direct_final_demand(attribution: xr.DataArray) -> dict:
+    """Totals of the inventory sectors mapped to ``final_demand:<category>``."""
+    if "final_demand_category" in attribution.coords:
+        direct = np.array([str(v) for v in attribution["final_demand_category"].values])
+    else:
+        direct = np.full(attribution.sizes["sector"], "")
+    part = attribution.isel(sector=direct != "")
+    by_category = part.sum(("region", "sector", "consumer"))
+    return {
+        "direct_final_demand_t": float(part.sum()),
+        "direct_final_demand_by_category_t": {
+            str(k): float(v)
+            for k, v in zip(by_category["category"].values, by_category.values, strict=True)
+            if v != 0
+        },
+    }
+
+
+def _warnings(attribution: xr.DataArray, foreign_total: float) -> list[str]:
+    """Loud notes on results that are valid but probably not what the study meant."""
+    consumers = attribution["consumer"].values
+    domestic = [str(c) for c in consumers[~attribution["foreign"].values]]
+    if foreign_total > 0:
+        return []
+    if len(domestic) == len(consumers):
+        cause = "every consumer region is domestic"
+    else:
+        cause = "no foreign final demand reaches the mapped regions"
+    listed = ", ".join(domestic[:8]) + (" ..." if len(domestic) > 8 else "")
+    return [
+        f"foreign-driven CO2 is 0 t because {cause} (domestic: {listed or 'none'}); "
+        "set [study] country to the mapped country or list [study] domestic_regions"
+    ]
 
 
 def _shares(part: xr.DataArray, dim: str, total: float) -> dict[str, float]:
@@ -79,7 +121,9 @@ def format_table(summary: dict, *, top: int = 10) -> str:
         f"land holding 75% of foreign-driven CO2: {summary['land_share_for_75pct']:.2%} "
         f"of {summary['land_cells']} land cells   "
         f"(90%: {summary['land_share_for_90pct']:.2%})",
-        f"conservation max relative error: {summary['conservation_max_rel_error']:.2e}",
+        f"conservation max relative error: {summary['conservation_max_rel_error']:.2e} "
+        f"(cells), {summary.get('mrio_conservation_max_rel_error', float('nan')):.2e} "
+        "(every MRIO row)",
     ]
     for title, key in (
         ("consumer", "consumer_shares"),

@@ -71,3 +71,53 @@ def test_missing_inventory_sector_and_unknown_mrio_sector(tmp_path):
     table([("energy", "nuclear")]).to_csv(path, index=False)
     with pytest.raises(ConcordanceError, match=r"\['nuclear'\] are not in the MRIO"):
         read_concordance(path, inventory_sectors=["energy"], mrio_sectors=MRIO)
+
+
+CATEGORIES = ["households", "government"]
+
+
+def test_final_demand_rows_mark_direct_sectors_and_are_checked():
+    conc = concordance_from_table(
+        table([("energy", "power"), ("residential", "final_demand:households")], [1.0, None]),
+        inventory_sectors=["energy", "residential"],
+        mrio_sectors=MRIO,
+        categories=CATEGORIES,
+    )
+    assert conc.final_demand == ("", "households")
+    np.testing.assert_array_equal(conc.final_demand_index(CATEGORIES), [-1, 0])
+    assert not conc.mapping[1].any()  # no MRIO sector carries residential emissions
+    w = sector_weights(conc, emissions=np.ones((2, 4)), output=np.ones((2, 4)))
+    np.testing.assert_array_equal(w[:, 1], 0.0)
+    cases = {
+        "names no final-demand category; use final_demand:<one of": [
+            ("residential", "final_demand:household")
+        ],
+        "maps both to final demand and to MRIO sectors": [
+            ("residential", "final_demand:households"),
+            ("residential", "services"),
+        ],
+        "maps to two final-demand categories": [
+            ("residential", "final_demand:households"),
+            ("residential", "final_demand:government"),
+        ],
+    }
+    for message, rows in cases.items():
+        with pytest.raises(ConcordanceError, match=message):
+            concordance_from_table(
+                table(rows),
+                inventory_sectors=["residential"],
+                mrio_sectors=MRIO,
+                categories=CATEGORIES,
+            )
+
+
+def test_direct_final_demand_kernel_routes_to_own_consumer():
+    from pipeline.kernels.tables import direct_final_demand
+
+    m = np.full((3, 2, 3, 2), 1 / 6)  # 3 regions, 2 inventory sectors, 3 consumers, 2 categories
+    own = np.array([2, 0, -1])  # region 2 has no final-demand column
+    out = direct_final_demand(m, np.array([-1, 1]), own)
+    np.testing.assert_array_equal(out[:, 0], m[:, 0])  # industry sector unchanged
+    assert out[0, 1, 2, 1] == 1.0 and out[1, 1, 0, 1] == 1.0
+    np.testing.assert_array_equal(out[:, 1].sum(axis=(1, 2)), [1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(m, 1 / 6)  # input untouched

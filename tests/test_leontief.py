@@ -7,11 +7,13 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import MRIOError
+from pipeline.cube import check_row_conservation
+from pipeline.errors import ConservationError, MRIOError
 from pipeline.kernels.leontief import (
     check_nonsingular,
     factorize,
     intensities,
+    row_errors,
     shares,
     solve_columns,
     technical_coefficients,
@@ -172,3 +174,43 @@ def test_shares_sum_to_one_over_consumers(n, m, seed):
     for (reg, sec), xi in zip(rows, x, strict=True):
         if xi > 1e-9 * x.max():
             assert da.sel(region=reg, sector=sec).item() == pytest.approx(1.0, rel=1e-9)
+
+
+def leaky_mrio() -> MRIO:
+    """Row A sells 10 to a sector of B with zero output: those 10 are never driven by demand.
+
+    Only row A's final demand (20 + 10) and its sales to producing sectors can be
+    traced; the 10 into the zero-output column are lost, so row A is attributed
+    less than its F. Hand solution: x' = (I - A)^-1 Y 1 for rows A, B with
+    A = [[0.2, 0.2], [0.1, 0.3]], Y 1 = [30, 130] -> x'_A = (0.7*30 + 0.2*130) / 0.54
+    = 87.04, so A's attributed share is 0.8704 and the gap 0.1296 (= 7/54).
+    """
+    rows = pd.MultiIndex.from_tuples(
+        [("A", "s"), ("B", "s"), ("B", "t")], names=["region", "sector"]
+    )
+    cols = pd.MultiIndex.from_tuples([("A", "hh"), ("B", "hh")], names=["region", "category"])
+    Z = np.array([[20.0, 40.0, 10.0], [10.0, 60.0, 0.0], [0.0, 0.0, 0.0]])
+    Y = np.array([[20.0, 10.0], [20.0, 110.0], [0.0, 0.0]])
+    x, F = np.array([100.0, 200.0, 0.0]), np.array([50.0, 20.0, 0.0])
+    return MRIO(Z=Z, Y=Y, x=x, F=F, F_Y=None, rows=rows, fd_columns=cols).validate()
+
+
+def test_every_row_is_checked_even_rows_not_kept():
+    good = attribution_shares(hand_mrio(), regions=["B"])
+    assert good.attrs["row_conservation_max_rel_error"] < 1e-14
+    leaky = attribution_shares(leaky_mrio(), regions=["B"])  # A is not kept, yet checked
+    assert leaky.attrs["row_conservation_max_rel_error"] == pytest.approx(7 / 54, rel=1e-12)
+    assert leaky.attrs["row_conservation_worst_row"] == "('A', 's')"
+    with pytest.raises(ConservationError, match=r"MRIO row \('A', 's'\)"):
+        check_row_conservation(leaky.attrs)
+    assert check_row_conservation(good.attrs) == good.attrs["row_conservation_max_rel_error"]
+
+
+def test_row_errors_never_pass_non_finite_values():
+    F = np.array([10.0, 1e-20, 5.0, 0.0])
+    gaps = row_errors(F, np.array([10.0 + 1e-9, 2e-20, np.inf, 0.0]))
+    np.testing.assert_allclose(gaps[[0, 1, 3]], [1e-10, 1e-20 / 1e-11, 0.0], rtol=1e-6)
+    assert np.isnan(gaps[2])
+    attrs = {"row_conservation_max_rel_error": float("nan"), "row_conservation_worst_row": "r"}
+    with pytest.raises(ConservationError):
+        check_row_conservation(attrs)

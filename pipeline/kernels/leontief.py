@@ -473,3 +473,30 @@ def shares(X_rows: np.ndarray, x_rows: np.ndarray) -> np.ndarray:
 def intensities(F: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Return ``f = F / x`` (0 where ``x == 0``)."""
     return np.asarray(F, dtype=np.float64) * inverse_output(x)
+
+
+def row_errors(F: np.ndarray, attributed: np.ndarray, *, floor: float = 1e-12) -> np.ndarray:
+    """Relative gap ``|attributed - F| / max(|F|, floor * max|F|)`` per row.
+
+    Parameters
+    ----------
+    F : ndarray, shape (n,)
+        Each row's emissions.
+    attributed : ndarray, shape (n,)
+        The same rows' emissions summed over every final-demand column.
+    floor : float
+        Rows whose ``|F|`` is below ``floor`` times the largest are compared on
+        that scale, so round-off in negligible rows is not reported as a gap.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        NaN where either input is not finite.
+    """
+    F = np.asarray(F, dtype=np.float64)
+    attributed = np.asarray(attributed, dtype=np.float64)
+    finite = np.isfinite(F) & np.isfinite(attributed)
+    scale = floor * float(np.abs(F[finite]).max(initial=0.0))
+    denominator = np.maximum(np.abs(F), max(scale, np.finfo(np.float64).tiny))
+    gaps = np.abs(attributed - F) / denominator
+    return np.where(finite, gaps, np.nan)

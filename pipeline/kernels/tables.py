@@ -25,6 +25,38 @@ def inventory_sector_shares(weights: np.ndarray, shares: np.ndarray) -> np.ndarr
     return np.einsum("rsi,rick->rsck", weights, shares, optimize=True)
 
 
+def direct_final_demand(
+    m: np.ndarray, category_of_sector: np.ndarray, own_consumer: np.ndarray
+) -> np.ndarray:
+    """Route direct final-demand inventory sectors to each region's own consumer.
+
+    Parameters
+    ----------
+    m : numpy.ndarray
+        ``(n_regions, n_inventory, n_consumers, n_categories)`` shares from
+        :func:`inventory_sector_shares`.
+    category_of_sector : numpy.ndarray
+        ``(n_inventory,)`` int: the final-demand category a sector's emissions go
+        to directly, or -1 for an industry sector (left unchanged).
+    own_consumer : numpy.ndarray
+        ``(n_regions,)`` int: position of each producer region among the
+        consumers, or -1 if it has no final-demand column (its direct sectors
+        then get all-zero shares, which the caller must refuse if they emit).
+
+    Returns
+    -------
+    numpy.ndarray
+        A copy of ``m`` whose direct sectors are one-hot at
+        ``(own_consumer[r], category_of_sector[s])``.
+    """
+    out = np.array(m, dtype=np.float64, copy=True)
+    for s in np.flatnonzero(category_of_sector >= 0):
+        out[:, s] = 0.0
+        has = np.flatnonzero(own_consumer >= 0)
+        out[has, s, own_consumer[has], category_of_sector[s]] = 1.0
+    return out
+
+
 def split_outputs(m: np.ndarray, foreign: np.ndarray) -> dict[str, np.ndarray]:
     """Tables for each output cube from ``M[r, s, c, k]``.
 

@@ -64,10 +64,11 @@ from pipeline.kernels.leontief import (
     factorize,
     intensities,
     neumann_terms,
+    row_errors,
     shares,
     solve_columns,
 )
-from pipeline.mrio.model import MRIO
+from pipeline.mrio.model import MRIO, fmt_label
 
 #: ``method="auto"`` uses float64 LU up to this many rows.
 AUTO_LU_MAX = 2_000
@@ -133,9 +134,12 @@ def _blocks(m: int, block_columns: int | None) -> list[slice]:
     return [slice(s, min(s + block_columns, m)) for s in range(0, m, block_columns)]
 
 
-def _solve_block(factor: LeontiefFactor, Y_block: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Worker task: solve one block and keep only ``rows``."""
-    return solve_columns(factor, Y_block, rows=rows)
+def _solve_block(
+    factor: LeontiefFactor, Y_block: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Worker task: solve one block; return its ``rows`` and every row's sum over the block."""
+    X = solve_columns(factor, Y_block)
+    return X[rows], X.sum(axis=1)
 
 
 def _factor(mrio: MRIO, method: str, tol: float) -> LeontiefFactor:
@@ -167,15 +171,18 @@ def _run_blocks(
     keep: np.ndarray,
     client: Any | None,
     block_columns: int | None,
-) -> np.ndarray:
-    """Solve every block of columns of ``Y`` (on ``client`` if given)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Solve every block of columns of ``Y`` (on ``client`` if given).
+
+    Returns ``X[keep]`` and the row sums ``X 1`` of every row (summed over blocks).
+    """
     m = Y.shape[1]
     if block_columns is None and client is not None:
         nthreads = max(1, sum(client.nthreads().values()))
         block_columns = -(-m // nthreads)
     blocks = _blocks(m, block_columns)
     if client is None:
-        return np.concatenate([_solve_block(factor, Y[:, b], keep) for b in blocks], axis=1)
+        return _join([_solve_block(factor, Y[:, b], keep) for b in blocks])
     # hash=False: a fresh key per call, so a released future of an earlier call
     # with identical content cannot drop the data under this one
     f_future = client.scatter(factor, broadcast=True, hash=False)
@@ -183,7 +190,13 @@ def _run_blocks(
     futures = [
         client.submit(_solve_block, f_future, Y[:, b], rows_future, pure=False) for b in blocks
     ]
-    return np.concatenate(client.gather(futures), axis=1)
+    return _join(client.gather(futures))
+
+
+def _join(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate the blocks' kept rows; add up their row sums."""
+    kept = np.concatenate([p[0] for p in parts], axis=1)
+    return kept, np.sum([p[1] for p in parts], axis=0)
 
 
 def solve_final_demand(
@@ -223,10 +236,35 @@ def solve_final_demand(
     -------
     ndarray, shape (len(rows), m)
     """
+    options = dict(client=client, block_columns=block_columns, method=method, tol=tol)
+    return solve_with_row_sums(mrio, rows=rows, **options)[0]
+
+
+def solve_with_row_sums(
+    mrio: MRIO,
+    *,
+    rows: Iterable[int] | np.ndarray | None = None,
+    client: Any | None = None,
+    block_columns: int | None = None,
+    method: str = "auto",
+    tol: float = 1e-13,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`solve_final_demand` plus ``X 1`` for *every* row of the table.
+
+    The row sums cost nothing extra (each task solves all rows anyway) and let
+    the caller check every producer row, not only the kept ones
+    (:func:`row_conservation`).
+
+    Returns
+    -------
+    X : ndarray, shape (len(rows), m)
+    row_sums : ndarray, shape (n,)
+        ``((I - A)^-1 Y 1)``, which equals ``x`` for a consistent table.
+    """
     keep = _keep_positions(mrio, rows)
     Y = np.asarray(mrio.Y, dtype=np.float64)
     if Y.shape[1] == 0:
-        return np.zeros((keep.size, 0))
+        return np.zeros((keep.size, 0)), np.zeros(mrio.n)
     factor = _factor(mrio, method, tol)
     try:
         return _run_blocks(factor, Y, keep, client, block_columns)
@@ -236,6 +274,29 @@ def solve_final_demand(
     del factor  # refinement stalled: fall back to float64 LU
     factor = factorize(mrio.Z, mrio.x, method="lu", labels=mrio.rows)
     return _run_blocks(factor, Y, keep, client, block_columns)
+
+
+def row_conservation(mrio: MRIO, row_sums: np.ndarray) -> tuple[float, str]:
+    """Largest relative gap between a row's attributed emissions and its ``F``.
+
+    Row ``r``'s emissions summed over every final-demand column are
+    ``f[r] (X 1)[r]``; they must equal ``F[r]``. The gap is relative to
+    ``max(|F[r]|, 1e-12 max|F|)``. A row with ``F > 0`` but no output, or a
+    non-finite solve, gives an error of at least 1 (or NaN, which never passes).
+
+    Returns
+    -------
+    error : float
+        The largest relative gap (NaN if any row is not finite).
+    row : str
+        Label of the worst row.
+    """
+    F = np.asarray(mrio.F, dtype=np.float64)
+    gaps = row_errors(F, intensities(F, mrio.x) * row_sums)
+    worst = int(np.argmax(np.where(np.isnan(gaps), np.inf, gaps))) if gaps.size else 0
+    error = float(np.nan if np.isnan(gaps).any() else gaps.max(initial=0.0))
+    label = fmt_label(mrio.rows[worst]) if gaps.size else ""
+    return error, label
 
 
 def _labels(mrio: MRIO, keep: np.ndarray) -> tuple[list[str], list[str], list[str], list[str]]:
@@ -261,10 +322,13 @@ def _to_4d(mrio: MRIO, keep: np.ndarray, values: np.ndarray, name: str) -> xr.Da
 
 def _solve_kept(
     mrio: MRIO, regions: str | Iterable[str] | None, **options: Any
-) -> tuple[np.ndarray, np.ndarray]:
-    """Row positions of ``regions`` and ``X`` for them, solved with ``options``."""
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Row positions of ``regions``, ``X`` for them and the every-row conservation attrs."""
     keep = mrio.region_rows(regions)
-    return keep, solve_final_demand(mrio, rows=keep, **options)
+    X, row_sums = solve_with_row_sums(mrio, rows=keep, **options)
+    error, worst = row_conservation(mrio, row_sums)
+    attrs = {"row_conservation_max_rel_error": error, "row_conservation_worst_row": worst}
+    return keep, X, attrs
 
 
 def attribution_shares(
@@ -293,13 +357,16 @@ def attribution_shares(
         Dims ``("region", "sector", "consumer", "category")``, values
         ``S = X / x`` (0 for rows with ``x == 0`` and for label combinations the
         table does not have). Sums to 1 over (consumer, category) for rows with
-        ``x > 0``. ``attrs["units"] = "1"``.
+        ``x > 0``. ``attrs["units"] = "1"``;
+        ``attrs["row_conservation_max_rel_error"]`` and
+        ``attrs["row_conservation_worst_row"]`` check *every* row of the table,
+        kept or not (:func:`row_conservation`).
     """
-    keep, X = _solve_kept(
+    keep, X, checked = _solve_kept(
         mrio, regions, client=client, method=method, block_columns=block_columns, tol=tol
     )
     da = _to_4d(mrio, keep, shares(X, mrio.x[keep]), "attribution_share")
-    da.attrs.update(units="1", long_name="share of output driven by final demand")
+    da.attrs.update(units="1", long_name="share of output driven by final demand", **checked)
     return da
 
 
@@ -339,7 +406,7 @@ def attribute(
         (region, sector, category) for one consumer it gives that region's
         consumption-based account without ``F_Y``.
     """
-    keep, X = _solve_kept(
+    keep, X, checked = _solve_kept(
         mrio, regions, client=client, method=method, block_columns=block_columns, tol=tol
     )
     f = intensities(mrio.F, mrio.x)[keep]
@@ -350,6 +417,7 @@ def attribute(
         units=mrio.unit,
         stressor=mrio.stressor,
         long_name=f"{mrio.stressor} emissions driven by final demand",
+        **checked,
     )
     return da
 

@@ -1,0 +1,50 @@
+"""Plain tables: ``domestic_regions`` defaults to ``[study] country``; a 0 t foreign total warns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from pipeline.config import StudyConfig
+from pipeline.errors import ConfigError
+from pipeline.stages import _domestic_regions
+from pipeline.summary import _warnings
+
+
+class _Table:
+    regions = ("USA", "JPN", "ROW")
+
+
+def config(**study) -> StudyConfig:
+    sections = {"study": {"country": "JPN", "domestic_regions": None, **study}}
+    return StudyConfig(sections, Path("study.toml"), Path("."), "")
+
+
+def test_domestic_regions_default_to_the_country_and_are_checked():
+    assert _domestic_regions(config(), _Table()) == ("JPN",)
+    assert _domestic_regions(config(domestic_regions=["USA", "JPN"]), _Table()) == ("USA", "JPN")
+    with pytest.raises(ConfigError, match=r"\[study\] country names \['CHN'\].*use some of"):
+        _domestic_regions(config(country="CHN"), _Table())
+    with pytest.raises(ConfigError, match=r"\[study\] domestic_regions names \['XXX'\]"):
+        _domestic_regions(config(domestic_regions=["XXX"]), _Table())
+
+
+def attribution(foreign: list[bool], values: list[float]) -> xr.DataArray:
+    data = np.array(values, dtype=float).reshape(1, 1, len(foreign), 1)
+    return xr.DataArray(
+        data,
+        dims=("region", "sector", "consumer", "category"),
+        coords={"consumer": ["A", "B", "C"][: len(foreign)], "foreign": ("consumer", foreign)},
+    )
+
+
+def test_zero_foreign_total_warns_with_the_fix():
+    (all_domestic,) = _warnings(attribution([False, False], [1.0, 2.0]), 0.0)
+    assert "every consumer region is domestic" in all_domestic
+    assert "[study] country" in all_domestic and "domestic_regions" in all_domestic
+    (unreached,) = _warnings(attribution([False, True], [1.0, 0.0]), 0.0)
+    assert "no foreign final demand reaches" in unreached
+    assert _warnings(attribution([False, True], [1.0, 2.0]), 2.0) == []
