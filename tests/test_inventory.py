@@ -250,6 +250,34 @@ def test_parse_units(unit, tonnes, per_m2):
     assert parsed.tonnes == pytest.approx(tonnes) and parsed.per_m2 == per_m2
 
 
+#: Every accepted mass with its exact factor to tonnes, written out independently.
+MASSES = {
+    "mg": 1e-9, "g": 1e-6, "kg": 1e-3, "t": 1.0, "tonne": 1.0, "tonnes": 1.0, "Tonne": 1.0,
+    "Tonnes": 1.0, "Mg": 1.0, "kt": 1e3, "Gg": 1e3, "Mt": 1e6, "Tg": 1e6, "Gt": 1e9, "Pg": 1e9,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("mass", list(MASSES))
+def test_every_accepted_mass_has_its_exact_factor(mass):
+    assert tonnes_factor(f"{mass} CO2/cell/yr", source="f") == MASSES[mass]
+    assert tonnes_factor(f"{mass}CO2", source="f") == MASSES[mass]
+    flux = parse_unit(f"{mass} m-2 s-1", source="f")
+    assert flux.tonnes == pytest.approx(MASSES[mass] * 365 * 86400, rel=1e-15)
+    assert flux.per_m2 == 1.0
+
+
+def test_the_unit_table_is_the_documented_one():
+    from pipeline.grid.units import TONNES_PER_UNIT
+
+    assert TONNES_PER_UNIT == MASSES
+
+
+@pytest.mark.parametrize("unit", ["ton", "mt", "MT", "KG", "Kt", "t m-2 m-2", "", "kg s-1 yr-1"])
+def test_ambiguous_or_malformed_units_are_refused(unit):
+    with pytest.raises(GridError, match="unknown emission unit.*case-sensitive"):
+        parse_unit(unit, source="f")
+
+
 def test_tonnes_factor_rejects_fluxes():
     assert tonnes_factor("kt", source="f") == 1e3
     with pytest.raises(GridError, match="is a flux"):

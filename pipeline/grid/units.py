@@ -1,7 +1,8 @@
 """Emission units: parse a unit string and convert a layer to tonnes CO2 per cell.
 
-Accepted units are a **mass** (``t``, ``kg``, ``g``, ``kt``, ``Gg``, ``Mg``, ``Mt``,
-``Tg``, ``Gt``; ``tonnes``), optionally **per cell**, **per area** (``m-2``,
+Accepted units are a **mass** (case-sensitive: ``mg``, ``g``, ``kg``, ``t``, ``Mg``,
+``kt``, ``Gg``, ``Mt``, ``Tg``, ``Gt``, ``Pg``; ``tonne(s)``; see
+:data:`TONNES_PER_UNIT`), optionally **per cell**, **per area** (``m-2``,
 ``km-2``, ``ha-1``) and **per time** (``s-1``, ``d-1``, ``yr-1``/``a-1``/``year-1``).
 Exponents may be written ``m-2``, ``m^-2``, ``m**-2`` or as ``/m2``; a ``CO2``
 label and spaces are ignored. Examples: ``"kt CO2/cell/yr"``, ``"kg m-2 s-1"``
@@ -33,20 +34,29 @@ from pipeline.errors import GridError
 #: Seconds in the year used to turn per-second fluxes into annual amounts (365 days).
 SECONDS_PER_YEAR = 365 * 86_400
 
+#: Accepted masses (case-sensitive, SI prefixes) and their exact factor to tonnes.
+#: ``mg`` is the milligram and ``Mg`` the megagram; ambiguous spellings such as
+#: ``ton`` (short or metric?) or ``MT``/``mt`` are refused with this list.
 TONNES_PER_UNIT = {
+    "mg": 1e-9,
+    "g": 1e-6,
+    "kg": 1e-3,
     "t": 1.0,
     "tonne": 1.0,
     "tonnes": 1.0,
-    "ton": 1.0,
-    "mg": 1.0,  # megagram, as in 'Mg': upper case 'M' is lost by lower-casing
-    "kg": 1e-3,
-    "g": 1e-6,
+    "Tonne": 1.0,
+    "Tonnes": 1.0,
+    "Mg": 1.0,
     "kt": 1e3,
-    "gg": 1e3,
-    "mt": 1e6,
-    "tg": 1e6,
-    "gt": 1e9,
+    "Gg": 1e3,
+    "Mt": 1e6,
+    "Tg": 1e6,
+    "Gt": 1e9,
+    "Pg": 1e9,
 }
+_MASS = re.compile(
+    r"\s*(" + "|".join(sorted(TONNES_PER_UNIT, key=len, reverse=True)) + r")(?![a-z])"
+)
 #: Area denominator (``m-2``, ``km-2``, ``ha-1``) in square metres.
 AREA_M2 = {"m": 1.0, "km": 1e6, "ha": 1e4}
 #: Time unit to its number per year.
@@ -63,7 +73,8 @@ PER_YEAR = {
 _NOISE = re.compile(r"\(?co2\)?|\bper\s+")
 _TOKEN = re.compile(r"(/)?\s*([a-z]+)\s*(?:\^|\*\*)?\s*([-+]?\d+)?")
 ACCEPTED = (
-    "a mass per cell (t, kg, g, kt, Gg, Mg, Mt, Tg, Gt; e.g. 'kt CO2/cell/yr') or a flux "
+    "a mass per cell (case-sensitive: mg, g, kg, t, Mg, kt, Gg, Mt, Tg, Gt, Pg; "
+    "e.g. 'kt CO2/cell/yr') or a flux "
     "(mass m-2|km-2|ha-1 with s-1|d-1|yr-1, e.g. 'kg m-2 s-1', 't km-2 yr-1')"
 )
 
@@ -109,15 +120,15 @@ def parse_unit(unit: str, *, source: str) -> Unit:
     GridError
         Naming ``source`` and the accepted units, if ``unit`` is not understood.
     """
-    text = unit.strip()
-    text = re.sub(r"^Mg\b", "t", text)  # megagram before lower-casing
-    text = _NOISE.sub(" ", text.lower())
-    tokens = _tokens(text)
-    if tokens is None or not tokens or tokens[0][0] not in TONNES_PER_UNIT or tokens[0][1] != 1:
+    mass = _MASS.match(unit)
+    if mass is None:
         raise _unknown(unit, source)
-    factor, per_m2 = TONNES_PER_UNIT[tokens[0][0]], None
+    tokens = _tokens(_NOISE.sub(" ", unit[mass.end() :].lower()))
+    if tokens is None:
+        raise _unknown(unit, source)
+    factor, per_m2 = TONNES_PER_UNIT[mass.group(1)], None
     seen = set()
-    for name, power in tokens[1:]:
+    for name, power in tokens:
         kind = _denominator(name, power)
         if kind is None or kind in seen:
             raise _unknown(unit, source)
