@@ -128,7 +128,15 @@ def concordance_from_table(
     fixed = None
     if "weight" in table.columns and table["weight"].notna().any():
         fixed = np.zeros(mapping.shape)
-        np.add.at(fixed, (rows, cols), table["weight"].fillna(0).to_numpy(dtype=float))
+        given = pd.to_numeric(table["weight"], errors="coerce").fillna(0).to_numpy(dtype=float)
+        outside = np.flatnonzero(~((given >= 0) & (given <= 1)))
+        if outside.size:
+            row = table.iloc[outside[0]]
+            raise ConcordanceError(
+                f"{source}: weight {row['weight']!r} of {row['inventory_sector']!r} -> "
+                f"{row['mrio_sector']!r} is outside [0, 1]; give each weight in [0, 1]"
+            )
+        np.add.at(fixed, (rows, cols), given)
         sums = np.where([bool(d) for d in direct], 1.0, fixed.sum(axis=1))
         bad = np.flatnonzero(~(np.abs(sums - 1) <= 1e-9))
         if bad.size:

@@ -60,7 +60,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "output": {
         "dtype": ((str,), "float64"),
         "maps": ((bool,), True),
-        "hotspot_share": ((float,), 0.75),
+        "hotspot_share": ((float, int), 0.75),
         "chunk_memory_mb": ((int, float), 128),
     },
     "cluster": {
@@ -81,6 +81,35 @@ _CHOICES = {
     ("regions", "raster_resampling"): ("nearest", "mode"),
     ("cluster", "kind"): ("local", "address", "jobqueue"),
 }
+
+#: (section, key) -> (low, high, low inclusive, high inclusive); NaN never passes.
+_RANGES: dict[tuple[str, str], tuple[float, float, bool, bool]] = {
+    ("mrio", "balance_rtol"): (0.0, 1.0, False, False),
+    ("mrio", "total_rtol"): (0.0, 1.0, False, True),
+    ("mrio", "year"): (1900, 2200, True, True),
+    ("mrio", "version"): (1, 10_000, True, True),
+    ("inventory", "chunks"): (16, 1_000_000, True, True),
+    ("output", "hotspot_share"): (0.0, 1.0, False, False),
+    ("output", "chunk_memory_mb"): (1.0, 1_000_000.0, True, True),
+    ("cluster", "n_workers"): (1, 10_000, True, True),
+    ("cluster", "threads_per_worker"): (1, 1_024, True, True),
+}
+
+
+def _check_range(section: str, key: str, value: Any, source: str) -> None:
+    """Refuse a numeric value outside its documented range (see :data:`_RANGES`)."""
+    bounds = _RANGES.get((section, key))
+    if bounds is None or value is None:
+        return
+    low, high, low_in, high_in = bounds
+    above = value >= low if low_in else value > low
+    below = value <= high if high_in else value < high
+    if not (above and below):
+        interval = f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+        raise ConfigError(
+            f"{source}: [{section}] {key} = {value!r} is out of range; "
+            f"use a value in {interval}"
+        )
 
 
 @dataclass(frozen=True)
@@ -177,6 +206,7 @@ def _checked(section: str, key: str, given: dict, spec: tuple, source: str) -> A
     choices = _CHOICES.get((section, key))
     if choices and value not in choices:
         raise ConfigError(f"{source}: [{section}] {key} = {value!r}; choose one of {choices}")
+    _check_range(section, key, value, source)
     return float(value) if float in types and isinstance(value, int) else value
 
 

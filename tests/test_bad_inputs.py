@@ -283,6 +283,24 @@ def out_not_writable(ctx):
         ctx.out = locked / "out"
 
 
+def config_value(section_line: str, new: str):
+    """A case that replaces one config line (``old`` must be in config/demo.toml)."""
+
+    def corrupt(ctx):
+        ctx.edit(section_line, new)
+
+    return corrupt
+
+
+def concordance_negative_weight(ctx):
+    path = ctx.inputs / "inventory_concordance.csv"
+    table = pd.read_csv(path)
+    table["weight"] = np.nan
+    chem = table.index[table["inventory_sector"] == "chemicals"]
+    table.loc[chem, "weight"] = [1.5, -0.5][: len(chem)] if len(chem) == 2 else 1.0
+    table.to_csv(path, index=False)
+
+
 @dataclass(frozen=True)
 class Case:
     corrupt: Callable[[Ctx], None]
@@ -338,6 +356,38 @@ CASES = {
     ),
     "boundaries-missing": Case(boundaries_missing, ("china_provinces.geojson", "not found")),
     "out-not-writable": Case(out_not_writable, ("out", "not writable", "--out")),
+    "config-hotspot-above-1": Case(
+        config_value("hotspot_share = 0.75", "hotspot_share = 1.5"),
+        ("[output] hotspot_share", "1.5", "out of range", "(0, 1)"),
+    ),
+    "config-hotspot-nan": Case(
+        config_value("hotspot_share = 0.75", "hotspot_share = nan"),
+        ("[output] hotspot_share", "nan", "out of range"),
+    ),
+    "config-chunk-memory-negative": Case(
+        config_value("chunk_memory_mb = 128", "chunk_memory_mb = -5"),
+        ("[output] chunk_memory_mb", "-5", "out of range"),
+    ),
+    "config-chunks-zero": Case(
+        config_value("[inventory.files]", "chunks = 0\n[inventory.files]"),
+        ("[inventory] chunks", "= 0", "[16,"),
+    ),
+    "config-workers-zero": Case(
+        config_value("n_workers = 2", "n_workers = 0"),
+        ("[cluster] n_workers", "= 0", "out of range"),
+    ),
+    "config-threads-zero": Case(
+        config_value("threads_per_worker = 1", "threads_per_worker = 0"),
+        ("[cluster] threads_per_worker", "= 0", "out of range"),
+    ),
+    "config-balance-rtol-zero": Case(
+        config_value('method = "auto"', 'method = "auto"\nbalance_rtol = 0.0'),
+        ("[mrio] balance_rtol", "out of range"),
+    ),
+    "concordance-negative-weight": Case(
+        concordance_negative_weight,
+        ("inventory_concordance.csv", "chemicals", "outside [0, 1]"),
+    ),
 }
 
 

@@ -121,3 +121,13 @@ def test_direct_final_demand_kernel_routes_to_own_consumer():
     assert out[0, 1, 2, 1] == 1.0 and out[1, 1, 0, 1] == 1.0
     np.testing.assert_array_equal(out[:, 1].sum(axis=(1, 2)), [1.0, 1.0, 0.0])
     np.testing.assert_array_equal(m, 1 / 6)  # input untouched
+
+
+@pytest.mark.parametrize("bad", [-0.2, 1.2, float("inf")])
+def test_weights_outside_unit_interval_are_refused(bad):
+    with pytest.raises(ConcordanceError, match=r"'ind' -> 'steel'.*outside \[0, 1\]"):
+        concordance_from_table(
+            table([("ind", "steel"), ("ind", "cement")], [bad, 1 - bad]),
+            inventory_sectors=["ind"],
+            mrio_sectors=MRIO,
+        )
