@@ -107,8 +107,7 @@ def _check_range(section: str, key: str, value: Any, source: str) -> None:
     if not (above and below):
         interval = f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
         raise ConfigError(
-            f"{source}: [{section}] {key} = {value!r} is out of range; "
-            f"use a value in {interval}"
+            f"{source}: [{section}] {key} = {value!r} is out of range; use a value in {interval}"
         )
 
 
