@@ -15,6 +15,7 @@ import xarray as xr
 
 from pipeline.errors import ConcordanceError, ConservationError
 from pipeline.grid import blocks
+from pipeline.grid.mapping import mapping_attrs
 from pipeline.kernels import tables
 
 UNITS = "t CO2"
@@ -184,6 +185,7 @@ def _describe(cube: xr.Dataset, inputs: CubeInputs) -> None:
         long_name="region of each cell (position in flag_meanings; -1 outside)",
         flag_values=list(range(len(inputs.region_codes))),
         flag_meanings=" ".join(inputs.region_codes),
+        **mapping_attrs(inputs.producer_of_code),
     )
     for name, var in cube.data_vars.items():
         if {"y", "x"} <= set(var.dims):

@@ -29,6 +29,7 @@ from pipeline import analytics
 from pipeline.analytics import CITY_RADIUS_KM, Grid, unknown_code
 from pipeline.errors import ConfigError, InputFileError
 from pipeline.grid import blocks
+from pipeline.grid.mapping import store_mapping
 from pipeline.store import is_complete, resolve_store
 
 STORE_NAME = "footprint.zarr"
@@ -146,9 +147,12 @@ class Results:
 
     @cached_property
     def producer_of_code(self) -> np.ndarray:
-        """Position in :attr:`producers` of each raster code, or -1."""
-        lookup = {r: n for n, r in enumerate(self.producers)}
-        return np.array([lookup.get(c, -1) for c in self.codes], dtype=np.int64)
+        """Position in :attr:`producers` of each raster code, or -1.
+
+        The mapping the run used (``[regions] aliases`` and ``default_region``
+        included), read from the store; see :mod:`pipeline.grid.mapping`.
+        """
+        return store_mapping(self.ds["region_index"].attrs, self.codes, self.producers)
 
     @cached_property
     def grid(self) -> Grid:

@@ -20,6 +20,7 @@ from pipeline.config import StudyConfig
 from pipeline.errors import ConcordanceError, ConfigError, GridError, InputFileError, MRIOError
 from pipeline.grid import blocks, inventory, region_blocks, regions
 from pipeline.grid.chunks import chunk_side
+from pipeline.grid.mapping import producer_codes  # noqa: F401  (re-export)
 from pipeline.store import write_zarr_atomic
 
 DEFAULT_CHUNK = 512
@@ -258,32 +259,6 @@ def _check_valid(results: dict, sectors: list[str], sources: dict[str, Path]) ->
                 f"{'NaN' if kind == 'nan' else 'negative'}; set them to the nodata value or "
                 "fix the inventory"
             )
-
-
-def producer_codes(
-    codes: tuple[str, ...],
-    aliases: dict[str, str] | None,
-    mrio_regions: list[str],
-    *,
-    default_region: str | None = None,
-) -> np.ndarray:
-    """Position in ``mrio_regions`` of each raster region, or -1.
-
-    A raster code maps to the MRIO region of the same name, else to its alias,
-    else to ``default_region`` (e.g. ``"ROW"``) if given.
-    """
-    aliases = aliases or {}
-    lookup = {r: n for n, r in enumerate(mrio_regions)}
-    if default_region is not None and default_region not in lookup:
-        raise ConfigError(
-            f"[regions] default_region = {default_region!r} is not an MRIO region; "
-            f"use one of {mrio_regions}"
-        )
-    bad = {c: a for c, a in aliases.items() if a not in lookup}
-    if bad:
-        raise ConfigError(f"[regions] aliases {bad} name regions the MRIO does not have")
-    fallback = lookup.get(default_region, -1) if default_region else -1
-    return np.array([lookup.get(aliases.get(c, c), fallback) for c in codes], dtype=np.int64)
 
 
 def region_totals(grid: GridInputs, *, compute=dask.compute) -> np.ndarray:
