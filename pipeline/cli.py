@@ -132,11 +132,42 @@ def _cluster_settings(config, args) -> dict:
     return checked_settings({**config["cluster"], **_flag_settings(args)})
 
 
+#: Loggers of the Dask stack that print to stderr by default.
+_DASK_LOGGERS = (
+    "distributed",
+    "distributed.client",
+    "distributed.gc",
+    "bokeh",
+    "tornado",
+    "tornado.application",
+)
+
+
+def _dask_logs_to(path: Path) -> None:
+    """Send the Dask stack's log records (with their tracebacks) to ``path``, not stderr.
+
+    So a failing run prints one ``error:`` line; the details stay in the log.
+    """
+    import logging
+
+    handler = logging.FileHandler(path, delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in _DASK_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            if isinstance(old, logging.StreamHandler) and old.stream in (sys.stderr, sys.stdout):
+                logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def _run_config(config, args, *, note: str = "") -> dict:
     import cluster
     from pipeline.run import run_study
+    from pipeline.store import ensure_writable_dir
     from pipeline.summary import format_table
 
+    _dask_logs_to(ensure_writable_dir(args.out) / LOG_NAME)
     if args.no_maps:
         config.sections["output"]["maps"] = False
     settings = _cluster_settings(config, args)
@@ -186,6 +217,8 @@ def cmd_demo(args) -> int:
     return 0
 
 
+#: The Dask log of ``run`` / ``demo`` in ``--out``.
+LOG_NAME = "footprint-map.log"
 #: What to do about an OS error, by errno.
 _OS_FIXES = {
     errno.ENOSPC: "free disk space or choose another --out",
