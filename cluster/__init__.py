@@ -12,6 +12,10 @@ Three kinds, chosen by the ``[cluster]`` config section or CLI flags:
     ``footprint-map[jobqueue]``); ``[cluster.jobqueue]`` holds ``system``
     (``slurm`` or ``pbs``), ``jobs`` and the keyword arguments of the
     dask-jobqueue cluster class (``cores``, ``memory``, ``queue``, ``walltime``...).
+
+The settings are checked before anything starts (:mod:`cluster.settings`). A
+LocalCluster's scheduler, workers and dashboard listen on 127.0.0.1 only.
+Waits on the cluster are bounded (:mod:`cluster.waits`).
 """
 
 from __future__ import annotations
@@ -21,10 +25,16 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import dask
 from distributed import Client, LocalCluster
 
+from cluster.settings import check_address, checked_settings
+from cluster.waits import ClusterError, bounded_get, gather
 from pipeline.errors import ConfigError
 
+__all__ = ["ClusterError", "check_address", "checked_settings", "connect", "gather"]
+#: Interface every LocalCluster process listens on.
+LOCAL_HOST = "127.0.0.1"
 log = logging.getLogger("footprint_map.cluster")
 
 
@@ -38,10 +48,14 @@ def connect(settings: Mapping[str, Any], *, echo=print) -> Iterator[Client]:
         The ``[cluster]`` section (see :data:`pipeline.config.SCHEMA`).
     echo : callable, keyword-only
         Where to report which cluster is used and its dashboard link.
+
+    Raises
+    ------
+    ConfigError
+        If a setting is out of range (checked before anything starts).
     """
+    settings = checked_settings(settings)
     kind = settings.get("kind", "local")
-    if settings.get("address"):
-        kind = "address"
     with contextlib.ExitStack() as stack:
         if kind == "address":
             client = stack.enter_context(_attach(settings["address"]))
@@ -54,29 +68,33 @@ def connect(settings: Mapping[str, Any], *, echo=print) -> Iterator[Client]:
             cluster = stack.enter_context(_local_cluster(settings))
             client = stack.enter_context(Client(cluster))
             description = (
-                f"LocalCluster, {settings.get('n_workers', 2)} workers x "
-                f"{settings.get('threads_per_worker', 1)} threads, "
-                f"{settings.get('memory_limit', '3GiB')} each"
+                f"LocalCluster on {LOCAL_HOST}, {settings['n_workers']} workers x "
+                f"{settings['threads_per_worker']} threads, {settings['memory_limit']} each"
             )
         echo(f"cluster: {description}; dashboard: {client.dashboard_link}")
+        # every dask.compute / .values of the run waits with bounds (cluster.waits)
+        stack.enter_context(dask.config.set(scheduler=bounded_get(client)))
         yield client
 
 
 def _local_cluster(settings: Mapping[str, Any]) -> LocalCluster:
+    """A LocalCluster whose scheduler, workers and dashboard bind 127.0.0.1 only."""
     return LocalCluster(
-        n_workers=int(settings.get("n_workers", 2)),
-        threads_per_worker=int(settings.get("threads_per_worker", 1)),
-        memory_limit=settings.get("memory_limit", "3GiB"),
+        n_workers=settings["n_workers"],
+        threads_per_worker=settings["threads_per_worker"],
+        memory_limit=settings["memory_limit"],
         processes=True,
-        dashboard_address=":0",
-        silence_logs=logging.WARNING,
+        host=LOCAL_HOST,
+        dashboard_address=f"{LOCAL_HOST}:0",
+        worker_dashboard_address=None,
+        silence_logs=logging.ERROR,
     )
 
 
 def _attach(address: str) -> Client:
     try:
         return Client(address, timeout="20s")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise ConfigError(
             f"cannot reach the Dask scheduler at {address} ({exc}); "
             "check --scheduler / [cluster] address and that the scheduler is running"

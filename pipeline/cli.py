@@ -1,13 +1,21 @@
 """Command line: ``footprint-map run | demo | query | report``.
 
-Every bad input ends with one line ``error: <what, where, the fix>`` on stderr
-and exit status 2.
+Every bad input, OS error (disk full, permission denied, I/O error...), lost
+Dask cluster or timeout ends with one line ``error: <what, where, the fix>`` on
+stderr and exit status 2. An unexpected internal error (a bug) prints one line
+``internal error: ...; the traceback is in <log file>`` and exits with status 1;
+the log file is ``DIR/footprint-map-error.log`` (``--out``), or a temporary file
+if ``--out`` cannot be written. Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import errno
 import sys
+import tempfile
+import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cluster_settings(config, args) -> dict:
-    settings = dict(config["cluster"])
+def _flag_settings(args) -> dict:
+    """The cluster settings given as CLI flags."""
+    settings: dict = {}
     if args.scheduler:
         settings.update(kind="address", address=args.scheduler)
     for flag, key in (
@@ -116,11 +125,49 @@ def _cluster_settings(config, args) -> dict:
     return settings
 
 
+def _cluster_settings(config, args) -> dict:
+    """``[cluster]`` with the CLI flags applied, checked (see :mod:`cluster.settings`)."""
+    from cluster import checked_settings
+
+    return checked_settings({**config["cluster"], **_flag_settings(args)})
+
+
+#: Loggers of the Dask stack that print to stderr by default.
+_DASK_LOGGERS = (
+    "distributed",
+    "distributed.client",
+    "distributed.gc",
+    "bokeh",
+    "tornado",
+    "tornado.application",
+)
+
+
+def _dask_logs_to(path: Path) -> None:
+    """Send the Dask stack's log records (with their tracebacks) to ``path``, not stderr.
+
+    So a failing run prints one ``error:`` line; the details stay in the log.
+    """
+    import logging
+
+    handler = logging.FileHandler(path, delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in _DASK_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            if isinstance(old, logging.StreamHandler) and old.stream in (sys.stderr, sys.stdout):
+                logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def _run_config(config, args, *, note: str = "") -> dict:
     import cluster
     from pipeline.run import run_study
+    from pipeline.store import ensure_writable_dir
     from pipeline.summary import format_table
 
+    _dask_logs_to(ensure_writable_dir(args.out) / LOG_NAME)
     if args.no_maps:
         config.sections["output"]["maps"] = False
     settings = _cluster_settings(config, args)
@@ -142,27 +189,119 @@ def _run_config(config, args, *, note: str = "") -> dict:
 
 def cmd_run(args) -> int:
     """``footprint-map run``."""
+    from cluster import checked_settings
     from pipeline.config import load_config
 
+    checked_settings(_flag_settings(args))  # bad flags fail before anything is read
     _run_config(load_config(args.config, inputs=args.inputs), args)
     return 0
 
 
 def cmd_demo(args) -> int:
     """``footprint-map demo``."""
+    from cluster import checked_settings
     from pipeline.config import load_config
     from pipeline.demo.build import build_demo_inputs, parse_resolution
     from pipeline.resources import config_file
     from pipeline.run import SYNTHETIC_NOTE
-    from pipeline.store import ensure_writable_dir
+    from pipeline.store import ensure_writable_dir, output_lock
 
+    checked_settings(_flag_settings(args))
     resolution = parse_resolution(args.resolution)
-    inputs = ensure_writable_dir(args.out) / "inputs"
-    print(f"[0] demo inputs (synthetic, seed {args.seed}) -> {inputs}")
-    build_demo_inputs(inputs, resolution_m=resolution, seed=args.seed)
-    config = load_config(config_file("demo.toml"), inputs=inputs)
-    _run_config(config, args, note=SYNTHETIC_NOTE)
+    with output_lock(ensure_writable_dir(args.out)):  # also covers DIR/inputs
+        inputs = args.out / "inputs"
+        print(f"[0] demo inputs (synthetic, seed {args.seed}) -> {inputs}")
+        build_demo_inputs(inputs, resolution_m=resolution, seed=args.seed)
+        config = load_config(config_file("demo.toml"), inputs=inputs)
+        _run_config(config, args, note=SYNTHETIC_NOTE)
     return 0
+
+
+#: The Dask log of ``run`` / ``demo`` in ``--out``.
+LOG_NAME = "footprint-map.log"
+#: What to do about an OS error, by errno.
+_OS_FIXES = {
+    errno.ENOSPC: "free disk space or choose another --out",
+    errno.EDQUOT: "free space within your disk quota or choose another --out",
+    errno.EACCES: "check the file's permissions or choose another --out",
+    errno.EPERM: "check the file's permissions or choose another --out",
+    errno.EROFS: "the file system is read-only; choose another --out",
+    errno.EIO: "the disk or network file system reported an I/O error; check it and rerun",
+    errno.ELOOP: "a symbolic link points to itself (a loop); fix or remove the link",
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "a path component is a file, not a directory; check the path",
+    errno.EISDIR: "the path is a directory; give a file",
+}
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an OS error: the file, what failed and the fix."""
+    if isinstance(exc, TimeoutError) or exc.errno is None:
+        what = str(exc) or type(exc).__name__
+        return f"{what}; check that the Dask scheduler and workers are running, then rerun"
+    where = f"{exc.filename}: " if exc.filename else ""
+    name = errno.errorcode.get(exc.errno, str(exc.errno))
+    fix = _OS_FIXES.get(exc.errno, "check the path and the file system")
+    return f"{where}{exc.strerror or exc} ({name}); {fix}"
+
+
+def _internal_error(exc: BaseException, args) -> str:
+    """Write the traceback to a log file (in --out if usable); return its path."""
+    text = "".join(traceback.format_exception(exc))
+    out = getattr(args, "out", None)
+    if out is not None:
+        try:
+            log = Path(out) / "footprint-map-error.log"
+            log.write_text(text)
+            return str(log)
+        except OSError:
+            pass
+    fd, name = tempfile.mkstemp(prefix="footprint-map-error-", suffix=".log")
+    with open(fd, "w") as fh:
+        fh.write(text)
+    return name
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _run_handler(handler, args) -> int:
+    """Run ``handler(args)``; turn every failure into one stderr line and an exit status."""
+    from distributed.scheduler import KilledWorker
+
+    try:
+        return handler(args)
+    except FootprintError as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted; the previous complete result was kept", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"error: {_one_line(_os_error_line(exc))}", file=sys.stderr)
+    except concurrent.futures.CancelledError:
+        print(
+            "error: the Dask scheduler cancelled the run's tasks (connection lost?); "
+            "check the scheduler and rerun",
+            file=sys.stderr,
+        )
+    except KilledWorker as exc:
+        print(
+            f"error: Dask workers died running {_one_line(exc)[:200]}; "
+            "usually out of memory: raise --memory-limit or use fewer --threads",
+            file=sys.stderr,
+        )
+    except MemoryError:
+        print("error: out of memory; raise --memory-limit or use a bigger machine", file=sys.stderr)
+    except Exception as exc:  # a bug: say so, keep the traceback
+        log = _internal_error(exc, args)
+        print(
+            f"internal error: {type(exc).__name__}: {_one_line(exc)[:300]}; "
+            f"this is a bug in footprint-map; the traceback is in {log}",
+            file=sys.stderr,
+        )
+        return 1
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,14 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
     handlers = {"run": cmd_run, "demo": cmd_demo, "query": cmd_query, "report": cmd_report}
-    try:
-        return handlers[args.command](args)
-    except FootprintError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; no partial output was kept", file=sys.stderr)
-        return 130
+    return _run_handler(handlers[args.command], args)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +19,20 @@ from matplotlib.colors import LogNorm  # noqa: E402
 from pipeline.grid.regions import Regions  # noqa: E402
 
 MAX_PIXELS = 1200
+
+
+def safe_slug(label: object, *, max_len: int = 80) -> str:
+    """A file-name part made from ``label``: only ``[A-Za-z0-9._-]``, never ``.``/``..``.
+
+    A label that had to be changed gets a short hash of the original, so two
+    labels never share a file (``a/b`` and ``a_b`` differ).
+    """
+    text = str(label)
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "label"
+    slug = slug[:max_len]
+    if slug != text:
+        slug += "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return slug
 
 
 def coarsen_for_display(layer: xr.DataArray) -> tuple[xr.DataArray, int]:
@@ -92,11 +108,15 @@ def standard_maps(
     borders = borders.to_crs(crs) if borders is not None and crs is not None else borders
     layers = [(cube["foreign_footprint"], "foreign_footprint", "all foreign consumers")]
     layers += [
-        (cube["footprint"].sel(consumer=c), f"consumer_{c}", f"final demand in {c}")
+        (cube["footprint"].sel(consumer=c), f"consumer_{safe_slug(c)}", f"final demand in {c}")
         for c in list(summary["consumer_shares"])[:3]
     ]
     layers += [
-        (cube["footprint_by_sector"].sel(sector=s), f"sector_{s}", f"foreign demand, sector {s}")
+        (
+            cube["footprint_by_sector"].sel(sector=s),
+            f"sector_{safe_slug(s)}",
+            f"foreign demand, sector {s}",
+        )
         for s in list(summary["sector_shares"])[:2]
     ]
     return [

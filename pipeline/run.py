@@ -23,9 +23,15 @@ from pipeline.config import StudyConfig
 from pipeline.mrio import attribution_shares
 from pipeline.mrio.engine import METHOD_NAMES, resolve_method
 from pipeline.store import (
+    check_outside_inputs,
+    clean_output,
     ensure_writable_dir,
     input_checksums,
+    link_copy,
+    new_version,
+    output_lock,
     provenance,
+    resolve_store,
     stage_key,
     stored_key,
     write_text_atomic,
@@ -41,12 +47,14 @@ def make_compute(client: Client | None, *, show_progress: bool) -> Callable[...,
     if client is None or not show_progress:
         return dask.compute
 
+    from cluster.waits import gather
+
     def compute(*args):
         collections, repack = unpack_collections(*args, traverse=True)
         futures = client.compute(collections)
         progress(futures)
         print(file=sys.stderr)
-        return repack(client.gather(futures))
+        return repack(gather(client, futures, what="computing on the Dask cluster"))
 
     return compute
 
@@ -88,8 +96,37 @@ def run_study(
     -------
     dict
         The summary written to ``out/summary.json``.
+
+    Raises
+    ------
+    OutputError
+        If another run holds ``out/.lock``, ``out`` lies inside an input
+        directory, or ``out/.versions`` is a link.
     """
     out = ensure_writable_dir(Path(out))
+    with output_lock(out):
+        clean_output(out)
+        return _run_locked(
+            config,
+            out,
+            connect=connect,
+            echo=echo,
+            show_progress=show_progress,
+            note=note,
+            resume=resume,
+        )
+
+
+def _input_dirs(config: StudyConfig, sources: dict[str, Path]) -> list[Path]:
+    """Directories ``--out`` may not lie in: ``--inputs`` / ``[study] inputs``, directory inputs."""
+    dirs = [Path(p) for p in sources.values() if Path(p).is_dir()]
+    if config.path is None or config.inputs != config.path.parent:
+        dirs.append(config.inputs)
+    return dirs
+
+
+def _run_locked(config, out, *, connect, echo, show_progress, note, resume) -> dict:
+    """:func:`run_study` once ``out`` is locked and cleaned."""
     clock = _Clock(echo)
     clock.stage(
         "MRIO: load and check" + (" and nest" if config["mrio"]["format"] == "nested" else "")
@@ -115,7 +152,9 @@ def run_study(
         categories=list(loaded.table.categories),
     )
     sources = {**loaded.sources, **layers.sources, "concordance": _concordance_path(config)}
+    check_outside_inputs(out, _input_dirs(config, sources))
     plan = _Plan(config, out, input_checksums(sources), layers, resume=resume, echo=echo)
+    plan.clock = clock
     with connect() if connect is not None else contextlib.nullcontext() as client:
         compute = make_compute(client, show_progress=show_progress)
         return _run_on_cluster(
@@ -141,6 +180,7 @@ class _Plan:
         self.config, self.out, self.checksums = config, out, checksums
         self.resume, self.echo = resume, echo
         self.chunks = layers.emissions.data.chunksize[1:]
+        self.clock: _Clock | None = None  # set by run_study
 
     def key(self, stage: str, *, inputs: tuple[str, ...], sections: tuple[str, ...], **extra):
         picked = {k: v for k, v in self.checksums.items() if k.startswith(inputs)}
@@ -200,22 +240,33 @@ def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock
         dtype=np.dtype(config["output"]["dtype"]),
         final_demand=concordance.final_demand_index([str(c) for c in shares["category"].values]),
     )
-    store = out / STORE_NAME
     producer_codes = np.flatnonzero(producer_of_code >= 0)
-    key = plan.key("footprint", inputs=("",), sections=_RESULT_SECTIONS)
-    if plan.reusable(store, key, "the footprint cubes"):
-        error = float(xr.open_zarr(store).attrs["conservation_max_rel_error"])
-    else:
-        error = _write_cube(plan, inputs, producer_codes, key=key, compute=compute, note=note)
-
-    clock.stage("summary and maps")
-    result = _summarize(config, store, producer_codes, (error, mrio_error), compute)
-    write_text_atomic(out / "summary.json", summary.to_json(result))
-    if config["output"]["maps"]:
-        maps.standard_maps(
-            xr.open_zarr(store), result, out / "maps", borders=grid.borders, note=note
-        )
+    result = _commit(plan, inputs, producer_codes, grid, mrio_error, compute=compute, note=note)
     clock.done()
+    return result
+
+
+def _commit(plan, inputs, producer_codes, grid, mrio_error, *, compute, note) -> dict:
+    """Write the cubes, summary and maps into a new version; publish the three at once."""
+    config, out = plan.config, plan.out
+    key = plan.key("footprint", inputs=("",), sections=_RESULT_SECTIONS)
+    with new_version(out) as version:
+        store = version / STORE_NAME
+        if plan.reusable(out / STORE_NAME, key, "the footprint cubes"):
+            link_copy(resolve_store(out / STORE_NAME), store)
+            error = float(xr.open_zarr(store).attrs["conservation_max_rel_error"])
+        else:
+            error = _write_cube(
+                plan, inputs, producer_codes, store, key=key, compute=compute, note=note
+            )
+        plan.clock.stage("summary and maps")
+        result = _summarize(config, store, producer_codes, (error, mrio_error), compute)
+        write_text_atomic(version / "summary.json", summary.to_json(result))
+        if config["output"]["maps"]:
+            maps.standard_maps(
+                xr.open_zarr(store), result, version / "maps", borders=grid.borders, note=note
+            )
+    plan.echo(f"  published {out / STORE_NAME}, summary.json and maps/ together")
     return result
 
 
@@ -271,8 +322,8 @@ def _shares(plan, loaded, producers, *, client, compute) -> xr.DataArray:
     return shares
 
 
-def _write_cube(plan, inputs, producer_codes, *, key, compute, note) -> float:
-    """Build, check and write the result cubes as a new store version."""
+def _write_cube(plan, inputs, producer_codes, store, *, key, compute, note) -> float:
+    """Build, check and write the result cubes to ``store`` (inside a new version)."""
     config, echo = plan.config, plan.echo
     cube = cube_mod.build_cube(inputs)
     cube.attrs.update(provenance(config_text=config.raw_text, checksums=plan.checksums))
@@ -286,7 +337,6 @@ def _write_cube(plan, inputs, producer_codes, *, key, compute, note) -> float:
         errors["max"] = cube_mod.check_conservation(results, cube["attribution"])
         cube.attrs["conservation_max_rel_error"] = errors["max"]
 
-    store = plan.out / STORE_NAME
     write_zarr_atomic(
         cube,
         store,
@@ -294,7 +344,6 @@ def _write_cube(plan, inputs, producer_codes, *, key, compute, note) -> float:
         check=check,
         compute=compute,
         key=key,
-        versioned=True,
         attrs=lambda: {"conservation_max_rel_error": errors["max"]},
     )
     echo(f"  wrote {store} (conservation max relative error {errors['max']:.2e})")

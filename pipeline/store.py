@@ -1,16 +1,27 @@
-"""Atomic zarr and file outputs, stage keys and provenance.
+"""Atomic zarr and file outputs, result versions, the output lock, stage keys, provenance.
 
-A store is written to a hidden temporary directory beside its final path,
-checked, stamped complete, and only then moved into place. A failed or killed
-run therefore leaves either the previous complete store or none, never a
-partial store under the final name. Leftover temporaries are ignored by
-readers and removed by the next run.
+A store is written to a hidden temporary beside its final path, checked,
+stamped complete, and only then moved into place. Temporaries carry their
+writer's host and pid (``.NAME.partial~HOST~PID~ID``); the next run removes those
+whose writer is gone.
 
-The result store is *versioned*: ``DIR/footprint.zarr`` is a symbolic link to
-``DIR/.versions/<id>.zarr``, swapped atomically (``rename`` of a new link over
-the old one). A reader that resolved the link (``pipeline.open_results`` does)
-keeps reading its version while a rerun writes the next one; the previous
-version is kept until the one after.
+**Result versions.** A run writes ``footprint.zarr``, ``summary.json`` and
+``maps/`` into a new hidden directory ``DIR/.versions/.<id>.partial~...``,
+renames it to ``DIR/.versions/<id>`` and then publishes it in one atomic step:
+``DIR/.current`` is a link to ``.versions/<id>``, replaced by ``rename``.
+``DIR/footprint.zarr``, ``DIR/summary.json`` and ``DIR/maps`` are fixed links
+into ``.current``, so the three always come from the same run. A failure
+before the swap leaves the previous result whole. :data:`KEEP_VERSIONS`
+versions are kept (the current one and the one before); an older version is
+first renamed away (``.versions/.trash-*``), then deleted. A reader that opened
+a version with :func:`open_version` gets an error, never NaN, once it is gone.
+
+**One writer per directory.** :func:`output_lock` holds ``DIR/.lock`` (pid, host,
+start time; created with ``O_EXCL``) for the run; a second run fails naming the
+holder. A lock whose process is gone on this host is taken over.
+
+Nothing outside ``DIR`` is ever deleted: ``DIR/.versions`` may not be a link,
+and every removal checks that its path lies inside ``DIR``.
 """
 
 from __future__ import annotations
@@ -21,7 +32,10 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
+import socket
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -31,12 +45,21 @@ from typing import Any
 import dask
 import xarray as xr
 import zarr
+import zarr.storage
 
-from pipeline.errors import OutputError
+from pipeline.errors import InputFileError, OutputError
 
 COMPLETE_ATTR = "footprint_map_complete"
 KEY_ATTR = "footprint_map_stage_key"
 VERSIONS = ".versions"
+CURRENT = ".current"
+LOCK = ".lock"
+#: Result versions kept: the current one and the one before it.
+KEEP_VERSIONS = 2
+_STAMP_RE = re.compile(r"\d{8}T\d{6}\d*")
+#: What a version holds; ``DIR/<name>`` links to ``DIR/.current/<name>``.
+RESULT_NAMES = ("footprint.zarr", "summary.json", "maps")
+_VERSION_RE = re.compile(r"^(v\d{8}T\d{6}\d*-[0-9a-f]{8}|footprint-\d{8}T\d{6}-[0-9a-f]{8}\.zarr)$")
 _PACKAGES = (
     "footprint-map",
     "numpy",
@@ -66,6 +89,48 @@ def ensure_writable_dir(path: Path) -> Path:
     return path
 
 
+def _owner() -> str:
+    return f"{socket.gethostname()}~{os.getpid()}"
+
+
+def _temporary(final: Path, kind: str = "partial") -> Path:
+    """A hidden sibling of ``final`` tagged with this process (see module docstring)."""
+    return final.parent / f".{final.name}.{kind}~{_owner()}~{uuid.uuid4().hex[:8]}"
+
+
+def _owner_gone(path: Path) -> bool:
+    """Whether the writer named in a temporary's name is no longer running.
+
+    A writer on another host counts as gone: temporaries are only cleaned by
+    the holder of the directory's lock, so no other run is writing there.
+    """
+    parts = path.name.rsplit("~", 3)
+    if len(parts) != 4 or not parts[2].isdigit():
+        return False
+    return parts[1] != socket.gethostname() or not _pid_alive(int(parts[2]))
+
+
+def _remove(path: Path, root: Path) -> None:
+    """Delete ``path`` (a file, link or tree) if it lies inside ``root``; never follow links."""
+    inside = Path(os.path.realpath(path.parent)) / path.name
+    if not inside.is_relative_to(Path(os.path.realpath(root))):
+        raise OutputError(f"{path}: refusing to delete a path outside {root}")
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def clean_temporaries(directory: Path, root: Path) -> list[Path]:
+    """Remove hidden temporaries in ``directory`` whose writer is gone; return them."""
+    removed = []
+    for path in sorted(directory.glob(".*~*~*~*")):
+        if _owner_gone(path):
+            _remove(path, root)
+            removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary sibling path; on success move it to ``final``.
@@ -73,26 +138,21 @@ def atomic_path(final: Path) -> Iterator[Path]:
     On an exception the temporary is removed and ``final`` is left untouched.
     """
     final = Path(final)
-    for stale in final.parent.glob(f".{final.name}.partial-*"):
-        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink()
-    tmp = final.parent / f".{final.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = _temporary(final)
     try:
         yield tmp
         _replace(tmp, final)
     except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
+        _remove(tmp, final.parent)
         raise
 
 
 def _replace(tmp: Path, final: Path) -> None:
-    if tmp.is_dir() and final.exists():
-        old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+    if tmp.is_dir() and final.exists() and not final.is_symlink():
+        old = _temporary(final, "old")
         os.replace(final, old)
         os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old, final.parent)
     else:
         os.replace(tmp, final)
 
@@ -105,7 +165,6 @@ def write_zarr_atomic(
     check: Callable[[dict[str, Any]], None] | None = None,
     compute: Callable[..., tuple] = dask.compute,
     key: str | None = None,
-    versioned: bool = False,
     attrs: Callable[[], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write ``ds`` to zarr v3 at ``final`` atomically, computing checks in the same pass.
@@ -126,8 +185,6 @@ def write_zarr_atomic(
         ``dask.compute``-like function (e.g. one that shows progress).
     key : str, optional
         Stage key stamped with the completion mark (see :func:`stage_key`).
-    versioned : bool
-        Write a new version under ``.versions`` and swap the ``final`` link.
     attrs : callable, optional
         Returns attributes to stamp with the completion mark (after ``check``).
 
@@ -136,8 +193,7 @@ def write_zarr_atomic(
     dict
         The computed ``also_compute`` values.
     """
-    target = _new_version(final) if versioned else final
-    with atomic_path(target) as tmp:
+    with atomic_path(Path(final)) as tmp:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
             delayed = ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, compute=False)
@@ -149,33 +205,263 @@ def write_zarr_atomic(
                 {**(attrs() if attrs else {}), COMPLETE_ATTR: True, KEY_ATTR: key or ""}
             )
             zarr.consolidate_metadata(tmp)
-    if versioned:
-        _point_link(final, target)
     return results
 
 
-def _new_version(final: Path) -> Path:
-    versions = final.parent / VERSIONS
-    versions.mkdir(exist_ok=True)
-    for stale in versions.glob(f".{final.stem}-*{final.suffix}.partial-*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a killed run (one writer per DIR)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    return versions / f"{final.stem}-{stamp}-{uuid.uuid4().hex[:8]}{final.suffix}"
+# ----------------------------------------------------------------------- the lock
+def _pid_alive(pid: int, started: float | None = None) -> bool:
+    """Whether process ``pid`` runs on this host (and started at ``started``, if given)."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return started is None or abs(proc.create_time() - started) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
 
 
-def _point_link(final: Path, target: Path) -> None:
-    """Atomically make ``final`` a relative link to ``target``; keep one older version."""
-    previous = final.resolve() if final.is_symlink() else None
-    if final.exists() and not final.is_symlink():  # a store from before versioning
-        os.replace(final, _new_version(final))
-    link = final.parent / f".{final.name}.link-{uuid.uuid4().hex[:8]}"
-    os.symlink(os.path.relpath(target, final.parent), link)
-    os.replace(link, final)
-    keep = {target.resolve(), previous}
-    prefix = final.stem + "-"
-    for old in (final.parent / VERSIONS).glob(f"{prefix}*{final.suffix}"):
-        if old.resolve() not in keep:
-            shutil.rmtree(old, ignore_errors=True)
+def _read_lock(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _lock_alive(holder: dict) -> bool:
+    if holder.get("host") != socket.gethostname():
+        return True  # cannot tell from here
+    return _pid_alive(int(holder.get("pid", -1)), holder.get("started_at"))
+
+
+_HELD: dict[Path, int] = {}
+
+
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[Path]:
+    """Hold ``out/.lock`` while the block runs; re-entrant within one process.
+
+    Raises
+    ------
+    OutputError
+        If another live run holds the lock (naming its pid, host and start).
+    """
+    path = Path(os.path.realpath(out)) / LOCK
+    if path in _HELD:
+        _HELD[path] += 1
+        try:
+            yield path
+        finally:
+            _HELD[path] -= 1
+        return
+    mine = _take_lock(path)
+    _HELD[path] = 1
+    try:
+        yield path
+    finally:
+        del _HELD[path]
+        if _read_lock(path) == mine:
+            path.unlink(missing_ok=True)
+
+
+def _take_lock(path: Path) -> dict:
+    import psutil
+
+    mine = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started_at": psutil.Process().create_time(),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    for _ in range(50):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_lock(path)
+            if holder is None:  # being written right now, or an empty leftover
+                if time.time() - _mtime(path) > 10:
+                    _break_lock(path, None)
+                time.sleep(0.1)
+                continue
+            if _lock_alive(holder):
+                raise OutputError(_locked_message(path, holder)) from None
+            _break_lock(path, holder)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            json.dump(mine, fh)
+        return mine
+    raise OutputError(f"{path}: could not take the output lock; delete it if no run is writing")
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
+
+
+def _break_lock(path: Path, holder: dict | None) -> None:
+    """Remove a stale lock, unless another process replaced it meanwhile."""
+    guard = path.with_name(LOCK + ".break")
+    try:
+        fd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        if time.time() - _mtime(guard) > 10:
+            guard.unlink(missing_ok=True)
+        return
+    os.close(fd)
+    try:
+        if _read_lock(path) == holder:
+            path.unlink(missing_ok=True)
+    finally:
+        guard.unlink(missing_ok=True)
+
+
+def _locked_message(path: Path, holder: dict) -> str:
+    where = f"pid {holder.get('pid')} on host {holder.get('host')}"
+    elsewhere = holder.get("host") != socket.gethostname()
+    return (
+        f"{path.parent}: another footprint-map run ({where}, started {holder.get('started')}) "
+        "is writing this output directory; wait for it to finish or choose another --out"
+        + (f" (if that run is gone, delete {path})" if elsewhere else "")
+    )
+
+
+# ------------------------------------------------------------------- versions
+def versions_dir(out: Path) -> Path:
+    """``out/.versions``, created if needed; refused if it is a link (or not a directory)."""
+    path = Path(out) / VERSIONS
+    if path.is_symlink():
+        raise OutputError(
+            f"{path} is a symbolic link (to {os.readlink(path)}); footprint-map keeps result "
+            "versions only inside --out: remove the link (and move its contents) and rerun"
+        )
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path} is not a directory; remove it and rerun")
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def clean_output(out: Path) -> None:
+    """Remove the temporaries of runs that are gone (call while holding the lock)."""
+    out = Path(out)
+    clean_temporaries(out, out)
+    for sub in (out / "work", out / VERSIONS):
+        if sub.is_dir() and not sub.is_symlink():
+            clean_temporaries(sub, out)
+    versions = versions_dir(out)
+    for path in versions.glob(".trash-*"):
+        _remove(path, out)
+
+
+@contextlib.contextmanager
+def new_version(out: Path) -> Iterator[Path]:
+    """Yield an empty hidden version directory; on success publish it atomically.
+
+    Write ``footprint.zarr``, ``summary.json`` and ``maps/`` into it. On an
+    exception it is deleted and the current result is left as it was.
+    """
+    out = Path(out)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    final = versions_dir(out) / f"v{stamp}-{uuid.uuid4().hex[:8]}"
+    tmp = _temporary(final)
+    tmp.mkdir()
+    try:
+        yield tmp
+        (tmp / "maps").mkdir(exist_ok=True)
+        os.rename(tmp, final)
+    except BaseException:
+        _remove(tmp, out)
+        raise
+    publish(out, final)
+
+
+def publish(out: Path, version: Path) -> None:
+    """Make ``version`` current: one ``rename`` of ``out/.current``; prune old versions."""
+    link = _temporary(out / CURRENT, "link")
+    os.symlink(os.path.relpath(version, out), link)
+    os.replace(link, out / CURRENT)  # the atomic step
+    for name in RESULT_NAMES:
+        _ensure_link(out / name, f"{CURRENT}/{name}", out)
+    prune_versions(out)
+
+
+def _ensure_link(path: Path, target: str, out: Path) -> None:
+    """Make ``path`` the relative link ``target`` (moving an older real file or store away)."""
+    if path.is_symlink() and os.readlink(path) == target:
+        return
+    if path.is_dir() and not path.is_symlink():  # from before versioned results
+        os.replace(path, versions_dir(out) / f".trash-{uuid.uuid4().hex[:8]}")
+    link = _temporary(path, "link")
+    os.symlink(target, link)
+    os.replace(link, path)
+
+
+def prune_versions(out: Path, keep: int = KEEP_VERSIONS) -> list[Path]:
+    """Delete all but the current and the ``keep - 1`` newest other versions."""
+    versions = versions_dir(out)
+    current = Path(os.path.realpath(out / CURRENT))
+    found = sorted(
+        (p for p in versions.iterdir() if _VERSION_RE.match(p.name) and p.resolve() != current),
+        key=lambda p: (_STAMP_RE.search(p.name).group(0), p.name),
+        reverse=True,
+    )
+    old = found[max(keep - 1, 0) :]
+    for path in old:
+        trash = versions / f".trash-{uuid.uuid4().hex[:8]}"
+        os.replace(path, trash)  # readers of it now see it gone, not half-deleted
+        _remove(trash, out)
+    return old
+
+
+def link_copy(source: Path, dest: Path) -> Path:
+    """Copy the tree ``source`` to ``dest`` with hard links (complete stores never change)."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, dest, copy_function=link)
+    return dest
+
+
+class _VersionStore(zarr.storage.LocalStore):
+    """A read-only LocalStore that raises instead of reading fill values once deleted."""
+
+    async def get(self, key, prototype=None, byte_range=None):
+        value = await super().get(key, prototype, byte_range)
+        if value is None and not self.root.is_dir():
+            raise InputFileError(
+                f"{self.root}: this result version was deleted by a later run "
+                f"(footprint-map keeps {KEEP_VERSIONS}); reopen the results directory"
+            )
+        return value
+
+
+def open_version(store: Path, **kwargs: Any) -> xr.Dataset:
+    """``xr.open_zarr`` of the version ``store`` resolves to, erroring once it is deleted.
+
+    A plain ``xr.open_zarr`` of a deleted version reads missing chunks as NaN;
+    this one raises :class:`~pipeline.errors.InputFileError` instead.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        return xr.open_zarr(_VersionStore(resolve_store(store), read_only=True), **kwargs)
+
+
+def check_outside_inputs(out: Path, inputs: Iterable[Path]) -> None:
+    """Refuse an output directory inside (or equal to) an input directory."""
+    real = Path(os.path.realpath(out))
+    for path in inputs:
+        directory = Path(os.path.realpath(path))
+        if directory.is_dir() and real.is_relative_to(directory):
+            raise OutputError(
+                f"--out {out} lies inside the input directory {path}; "
+                "choose an output directory outside the inputs"
+            )
 
 
 def resolve_store(path: Path) -> Path:

@@ -47,6 +47,7 @@ Pass ``method="lu" | "mixed" | "iterative"`` to override.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -125,13 +126,26 @@ def resolve_method(mrio: MRIO, method: str, *, tol: float = 1e-13) -> str:
     return "mixed"
 
 
+#: Final-demand columns are cut into this many blocks unless ``block_columns`` is given.
+DEFAULT_BLOCKS = 16
+
+
 def _blocks(m: int, block_columns: int | None) -> list[slice]:
-    """Split ``range(m)`` into consecutive slices of ``block_columns`` (last may be short)."""
+    """Split ``range(m)`` into consecutive slices of ``block_columns`` (last may be short).
+
+    The default block size depends on ``m`` only (``ceil(m / DEFAULT_BLOCKS)``), never
+    on the cluster, so results are bit-identical whatever the number of workers.
+    """
     if block_columns is None:
-        return [slice(0, m)] if m else []
+        block_columns = max(1, -(-m // DEFAULT_BLOCKS))
     if block_columns < 1:
         raise MRIOError(f"block_columns must be >= 1, got {block_columns}")
     return [slice(s, min(s + block_columns, m)) for s in range(0, m, block_columns)]
+
+
+def _identity(value: Any) -> Any:
+    """Worker task returning its argument (makes data a recomputable task)."""
+    return value
 
 
 def _solve_block(
@@ -176,21 +190,21 @@ def _run_blocks(
 
     Returns ``X[keep]`` and the row sums ``X 1`` of every row (summed over blocks).
     """
-    m = Y.shape[1]
-    if block_columns is None and client is not None:
-        nthreads = max(1, sum(client.nthreads().values()))
-        block_columns = -(-m // nthreads)
-    blocks = _blocks(m, block_columns)
+    blocks = _blocks(Y.shape[1], block_columns)
     if client is None:
         return _join([_solve_block(factor, Y[:, b], keep) for b in blocks])
-    # hash=False: a fresh key per call, so a released future of an earlier call
-    # with identical content cannot drop the data under this one
-    f_future = client.scatter(factor, broadcast=True, hash=False)
-    rows_future = client.scatter(keep, broadcast=True, hash=False)
-    futures = [
-        client.submit(_solve_block, f_future, Y[:, b], rows_future, pure=False) for b in blocks
-    ]
-    return _join(client.gather(futures))
+    import warnings
+
+    from cluster.waits import gather
+
+    # The factor travels as a task, not scattered data: if the worker holding it
+    # dies, the scheduler recomputes it elsewhere instead of waiting for it
+    # forever (as ``scatter(broadcast=True)`` did). A fresh key per call.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Ll]arge object.*")
+        f_future = client.submit(_identity, factor, key=f"leontief-factor-{uuid.uuid4().hex}")
+        futures = [client.submit(_solve_block, f_future, Y[:, b], keep, pure=False) for b in blocks]
+    return _join(gather(client, futures, what="solving the Leontief blocks"))
 
 
 def _join(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -211,7 +225,7 @@ def solve_final_demand(
     """Return ``X[rows] = ((I - A)^-1 Y)[rows]``, one column per final-demand column.
 
     ``I - A`` is factorized once on the driver. With a ``distributed.Client`` the
-    factor is scattered (broadcast) to every worker and one task per block of
+    factor is one task (recomputed if its worker dies) and one task per block of
     final-demand columns returns only the kept rows; without one the blocks run in
     a plain loop (BLAS is already multithreaded, and concurrent LAPACK solves in
     one process are serialized anyway, see ``leontief._LAPACK_LOCK``).
@@ -225,8 +239,8 @@ def solve_final_demand(
     client : distributed.Client, optional
         Run the blocks on this cluster.
     block_columns : int, optional
-        Final-demand columns per task (default: one block, or one per worker thread
-        with a client).
+        Final-demand columns per task (default ``ceil(m / DEFAULT_BLOCKS)``, the same
+        with or without a client and whatever its size).
     method : {"auto", "lu", "mixed", "iterative"}
         Leontief method; ``"auto"`` follows the rule in the module docstring.
     tol : float
