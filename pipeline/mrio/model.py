@@ -320,6 +320,9 @@ class SubnationalTable(_Labelled):
     F_Y : ndarray of shape (m,) or None
         Optional direct final-demand emissions by province and category.
     stressor, unit : str
+    exports_by_destination : pandas.DataFrame or None
+        Optional customs data: columns ``region, destination, value`` and optionally
+        ``sector`` (see :mod:`pipeline.mrio.nesting`); checked when nesting.
     """
 
     Z: np.ndarray
@@ -333,6 +336,7 @@ class SubnationalTable(_Labelled):
     F_Y: np.ndarray | None = None
     stressor: str = "CO2"
     unit: str = "t"
+    exports_by_destination: pd.DataFrame | None = None
 
     def validate(
         self, *, balance_rtol: float = 1e-6, source: str = "subnational table"

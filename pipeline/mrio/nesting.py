@@ -2,54 +2,44 @@ r"""Nest a subnational (provincial) table into a global MRIO.
 
 The provinces of a subnational table replace the block of one ``country`` of the
 global table. Notation: ``c`` the country, ``p, q`` provinces, ``R, S`` foreign
-regions, ``i, j`` sectors (global classification), ``k`` final-demand categories;
-subscript ``g`` = global table, ``sub`` = subnational table, ``n`` = nested result.
+regions, ``i, j`` sectors (products), ``k`` final-demand categories, ``u`` a user
+(a sector ``j`` or a category ``k``); subscript ``g`` = global table, ``sub`` =
+subnational table, ``n`` = nested result. Each step is one function of
+:mod:`pipeline.mrio.nesting_steps` (step 1 and 7 here); a refusal names its step.
 
-1. **Sector concordance.** A table ``sub_sector, global_sector, weight`` defines
-   $C_{s i}$; each sub sector's weights must sum to 1 (below 1 it *loses output*,
-   above 1 it *double counts*). With the row map
-   $M_{(p,s),(p,i)} = C_{s i}$ the subnational table is converted to the global
-   classification: $x' = M^\top x$, $Z' = M^\top Z M$, $Y' = M^\top Y$, and likewise
-   exports, imports and $F$. Since $M\mathbf 1 = \mathbf 1$ the row balance
-   $Z'\mathbf 1 + Y'\mathbf 1 + e' = x'$ is preserved. Without a concordance the
-   sector labels must match those of ``country`` exactly.
-   **Totals check:** $\sum x'$ must be within ``total_rtol`` (default 10 %) of the
-   global country block's $\sum_i x_g[(c,i)]$; a larger gap usually means other
-   units, prices or years. Within it, the subnational totals replace the country's.
-2. **Exports (global table is the benchmark for international trade).**
-   $EX_g[i] = \sum_{(S,j)} Z_g[(c,i),(S,j)] + \sum_{(S,k)} Y_g[(c,i),(S,k)]$ over
-   foreign $S$; the provincial exports are rescaled to it,
-   $EX'[p,i] = EX_{sub}[p,i]\, EX_g[i] / \sum_q EX_{sub}[q,i]$ (if
-   $\sum_q EX_{sub}[q,i]=0 < EX_g[i]$, split by province output share of $i$).
-   The factors $EX_g[i]/\sum_q EX_{sub}[q,i]$ are reported.
-3. **Province → foreign.** $Z_n[(p,i),(S,j)] = EX'[p,i]\,Z_g[(c,i),(S,j)]/EX_g[i]$ and
-   $Y_n[(p,i),(S,k)] = EX'[p,i]\,Y_g[(c,i),(S,k)]/EX_g[i]$: every province ships the
-   country's destination mix of product $i$ (assumption).
-4. **Foreign → province.** With import shares
-   $m[p,i] = imports[p,i] / \sum_q imports[q,i]$ (fallback: province output share of
-   $i$, then province share of total output),
-   $Z_n[(R,i),(p,j)] = m[p,i]\,Z_g[(R,i),(c,j)]$ and
-   $Y_n[(R,i),(p,k)] = m[p,i]\,Y_g[(R,i),(c,k)]$. Assumption: a province's share of
-   the country's imports of product $i$ is the same for every using sector and
-   final-demand category, and the same for every origin region $R$.
-5. **Province → province** is the (converted) subnational $Z'$, $Y'$;
-   **foreign → foreign** is unchanged, so foreign rows and columns keep their totals.
-6. **Rebalancing.** The block $B = [Z'_{pp}\; Y'_{pp}]$ is adjusted by RAS (the GRAS
-   variant of Junius & Oosterhaven (2003) / Lenzen et al. (2007), so that negative
-   inventory-change cells are allowed): $B^* = \hat r P \hat s - \hat r^{-1} N \hat s^{-1}$
-   with $B = P - N$, $P, N \ge 0$, to row targets
-   $u = x' - \sum_{(S,j)} Z_n[\cdot,(S,j)] - \sum_{(S,k)} Y_n[\cdot,(S,k)] = x' - EX'$
-   and column targets $v = B^\top\mathbf 1 \cdot \sum u / \sum B^\top\mathbf 1$ (the
-   subnational column sums, scaled so the totals agree). The iteration ends with a
-   row step, so province rows satisfy $Z\mathbf 1 + Y\mathbf 1 = x'$ to ``ras_tol``.
-   When the subnational exports already equal the global ones, $u = B\mathbf 1$ and
-   RAS changes nothing.
-7. **Layout.** Foreign regions keep their order; the country's rows (and final-demand
-   columns) are replaced in place by provinces x sectors (provinces x categories).
-   $F$ of provinces comes from the subnational table, of foreign regions from the
-   global one; ``F_Y`` of province columns comes from the subnational ``F_Y`` if it
-   has one, else 0 (the country's direct final-demand emissions are then dropped and
-   reported as ``dropped_F_Y``). The result is validated.
+1. **Sector concordance** (:func:`convert_sectors`). ``sub_sector, global_sector,
+   weight`` defines $C_{si}$ (rows sum to 1); with $M_{(p,s),(p,i)} = C_{si}$:
+   $x' = M^\top x$, $Z' = M^\top Z M$, $Y' = M^\top Y$, likewise exports, imports, $F$.
+   $\sum x'$ must be within ``total_rtol`` of $\sum_i x_g[(c,i)]$. A zero-output
+   province-sector must have no domestic inputs.
+2. **Exports** (``scale_exports``). $EX_g[i,S] = \sum_u Z_g[(c,i),(S,u)]$ (with $Y_g$),
+   $EX_g[i] = \sum_S EX_g[i,S]$; $EX'[p,i] = EX_{sub}[p,i]\,EX_g[i]/\sum_q EX_{sub}[q,i]$
+   (by output shares if $\sum_q EX_{sub}[q,i] = 0$).
+3. **Export destinations** (``split_exports``). Default: the national destination
+   mix, $Z_n[(p,i),(S,u)] = EX'[p,i]\,Z_g[(c,i),(S,u)]/EX_g[i]$ ($Y_n$ likewise).
+   With customs data, $E_i[p,S]$ is GRAS-fitted from the customs prior to rows
+   $EX'[p,i]$ and columns $EX_g[i,S]$; then
+   $Z_n[(p,i),(S,u)] = E_i[p,S]\,Z_g[(c,i),(S,u)]/EX_g[i,S]$.
+4. **Province block** (``rebalance_domestic``). $B = [Z'\;Y']$ is GRAS-fitted to rows
+   $x' - EX'$ and columns $B^\top\mathbf 1$ scaled to the same total (unchanged when the
+   provincial exports agree with the global ones).
+5. **Imports by user** (``fit_imports``). For each product $i$ the $P\times(G+K)$
+   matrix $T_i[p,u]$ of imports of $i$ by user $(p,u)$ is GRAS-fitted from the prior
+   $D_i[p,u] = \sum_q B[(q,i),(p,u)]$ (domestic use) to columns
+   $IMP_i[u] = \sum_R Z_g[(R,i),(c,u)]$ (or $Y_g$; exact) and rows
+   $imports[p,i]\,\sum_u IMP_i[u] / \sum_q imports[q,i]$ (soft), with
+   $\sum_i T_i[p,j] \le 0.999\,x'[p,j] - \sum_{(q,i)} B[(q,i),(p,j)]$.
+6. **Import origins** (``split_origins``).
+   $Z_n[(R,i),(p,u)] = T_i[p,u]\,Z_g[(R,i),(c,u)]/IMP_i[u]$ ($Y_n$ likewise).
+7. **Layout** (:func:`assemble`). Foreign regions keep their order and their block;
+   the country's rows and columns are replaced in place by provinces x sectors
+   (categories). $F$, ``F_Y`` of provinces come from the subnational table (``F_Y``
+   0 without one, reported as ``dropped_F_Y``). The result is validated.
+
+Under import proportionality per user (every province has the nation's ratio
+$T_i[p,u] = \rho_{iu} D_i[p,u]$ and origin mix per user) and the nation's export
+destination mix (or the customs mix), the result is the true disaggregated table.
+The README (section "Nesting") states the method and its assumptions in full.
 """
 
 from __future__ import annotations
@@ -62,7 +52,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pipeline.errors import ConcordanceError, MRIOError
-from pipeline.mrio.model import FD_NAMES, MRIO, ROW_NAMES, SubnationalTable, fmt_label
+from pipeline.kernels.gras import gras
+from pipeline.mrio import nesting_steps as steps
+from pipeline.mrio.model import FD_NAMES, MRIO, ROW_NAMES, SubnationalTable
+from pipeline.mrio.nesting_steps import Country, Provinces, StepInfo, step_error
+
+__all__ = ["NestingReport", "StepInfo", "concordance_matrix", "gras", "nest"]
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -78,7 +73,7 @@ class NestingReport:
     provinces : tuple of str
         The provinces that replaced it.
     iterations : int
-        RAS iterations (0 when the tables were already consistent).
+        GRAS iterations of the province block (0 when the tables were consistent).
     max_rel_adjustment, mean_rel_adjustment : float
         Largest and mean ``|B* - B| / |B|`` over non-zero cells of the
         province→province block.
@@ -92,6 +87,9 @@ class NestingReport:
     output_ratio : float
         Total output of the subnational table over that of the global country
         block (checked against ``total_rtol``).
+    steps : tuple of StepInfo
+        One per fitting step (exports or export destinations, province block,
+        imports by user); see :meth:`step`.
     """
 
     country: str
@@ -104,6 +102,14 @@ class NestingReport:
     max_row_imbalance: float
     dropped_F_Y: float = 0.0
     output_ratio: float = 1.0
+    steps: tuple[StepInfo, ...] = ()
+
+    def step(self, name: str) -> StepInfo:
+        """The :class:`StepInfo` of step ``name`` (e.g. ``"imports by user"``)."""
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(f"no nesting step {name!r}; steps: {[s.name for s in self.steps]}")
 
 
 # ----------------------------------------------------------------------------- concordance
@@ -214,75 +220,6 @@ def _fd_map(
     )
 
 
-# ----------------------------------------------------------------------------- GRAS
-def _gras_step(p: np.ndarray, n: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Solve ``p z - n / z = t`` for ``z > 0`` elementwise (1 where undetermined)."""
-    z = np.ones_like(t)
-    pos = p > 0
-    z[pos] = (t[pos] + np.sqrt(t[pos] ** 2 + 4.0 * p[pos] * n[pos])) / (2.0 * p[pos])
-    neg = ~pos & (n > 0) & (t < 0)
-    z[neg] = -n[neg] / t[neg]
-    return z
-
-
-def gras(
-    B: np.ndarray, u: np.ndarray, v: np.ndarray, *, tol: float = 1e-10, max_iter: int = 1000
-) -> tuple[np.ndarray, int]:
-    """Generalized RAS: scale ``B`` (may hold negatives) to row sums ``u``, column sums ``v``.
-
-    Parameters
-    ----------
-    B : ndarray, shape (r, c)
-        Prior matrix.
-    u : ndarray, shape (r,)
-        Row targets.
-    v : ndarray, shape (c,)
-        Column targets (``v.sum()`` should equal ``u.sum()``).
-    tol : float
-        Convergence: max relative row and column error.
-    max_iter : int
-        Iteration limit.
-
-    Returns
-    -------
-    (ndarray, int)
-        The adjusted matrix and the number of iterations (0 if ``B`` already fits).
-
-    Raises
-    ------
-    MRIOError
-        If it does not converge within ``max_iter``.
-    """
-    P = np.where(B > 0, B, 0.0)
-    N = np.where(B < 0, -B, 0.0)
-    r = np.ones(B.shape[0])
-    s = np.ones(B.shape[1])
-
-    def errors(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        re = np.abs(X.sum(axis=1) - u) / np.maximum(np.abs(u), _TINY)
-        ce = np.abs(X.sum(axis=0) - v) / np.maximum(np.abs(v), _TINY)
-        re[(u == 0) & (X.sum(axis=1) == 0)] = 0.0
-        ce[(v == 0) & (X.sum(axis=0) == 0)] = 0.0
-        return re, ce
-
-    X = B
-    re, ce = errors(X)
-    it = 0
-    while (re.max(initial=0) > tol or ce.max(initial=0) > tol) and it < max_iter:
-        it += 1
-        s = _gras_step(r @ P, (1.0 / r) @ N, v)
-        r = _gras_step(P @ s, N @ (1.0 / s), u)
-        X = r[:, None] * P * s[None, :] - N / (r[:, None] * s[None, :])
-        re, ce = errors(X)
-    if re.max(initial=0) > tol or ce.max(initial=0) > tol:
-        i = int(np.argmax(re))
-        raise MRIOError(
-            f"RAS did not converge in {max_iter} iterations (row error {re.max():.3g}, column "
-            f"error {ce.max():.3g}, worst row #{i}); check the provincial table or raise max_iter"
-        )
-    return X, it
-
-
 # ----------------------------------------------------------------------------- nest
 def _layout(global_labels: pd.MultiIndex, country: str, n_prov: int) -> np.ndarray:
     """Permutation from [province block, foreign block] to the nested order."""
@@ -299,14 +236,6 @@ def _layout(global_labels: pd.MultiIndex, country: str, n_prov: int) -> np.ndarr
             order.append(foreign_pos)
             foreign_pos += 1
     return np.asarray(order, dtype=np.intp)
-
-
-def _shares(weights: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """Column-normalize ``weights`` (P x G); use ``fallback`` columns where they sum to 0."""
-    tot = weights.sum(axis=0)
-    w = np.where(tot > 0, weights, fallback)
-    tot = w.sum(axis=0)
-    return np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
 
 
 def _check_country_totals(
@@ -339,6 +268,168 @@ def _check_country_totals(
     return ratio
 
 
+# ----------------------------------------------------------------------------- step 1
+def _check_inputs(g: MRIO, sub: SubnationalTable, country: str) -> None:
+    """Raise MRIOError if ``country``, the province names, units or categories clash."""
+    if country not in g.regions:
+        raise MRIOError(
+            f"country {country!r} is not a region of the global MRIO; regions: "
+            f"{', '.join(g.regions[:15])}"
+        )
+    clash = sorted(set(sub.regions) & (set(g.regions) - {country}))
+    if clash:
+        raise MRIOError(
+            f"subnational region {clash[0]!r} is also a foreign region of the global "
+            "MRIO; rename the province"
+        )
+    if sub.unit != g.unit or sub.stressor != g.stressor:
+        raise MRIOError(
+            f"subnational stressor {sub.stressor!r} [{sub.unit}] differs from global "
+            f"{g.stressor!r} [{g.unit}]; convert one table"
+        )
+    K = g.fd_columns[g.fd_columns.get_level_values(0) == country].get_level_values(1)
+    if set(K) != set(sub.categories):
+        raise MRIOError(
+            f"final-demand categories differ: global {country!r} has {sorted(K)}, subnational "
+            f"table has {sorted(sub.categories)}; map them to the same set"
+        )
+
+
+def _country_blocks(g: MRIO, country: str) -> Country:
+    """Split the global table around ``country`` (see :class:`Country`)."""
+    r_c = np.asarray(g.rows.get_level_values(0) == country)
+    k_c = np.asarray(g.fd_columns.get_level_values(0) == country)
+    rf, kf = ~r_c, ~k_c
+    Zg = g.Z.toarray() if sp.issparse(g.Z) else np.asarray(g.Z, dtype=np.float64)
+    Yg = np.asarray(g.Y, dtype=np.float64)
+    dest = tuple(dict.fromkeys(g.rows[rf].get_level_values(0)))
+    G = tuple(g.rows[r_c].get_level_values(1))
+    prod = pd.Index(g.rows[rf].get_level_values(1))
+    products = tuple(dict.fromkeys(prod))
+    return Country(
+        r_c=r_c,
+        k_c=k_c,
+        Zg=Zg,
+        Yg=Yg,
+        Z_cf=Zg[np.ix_(r_c, rf)],
+        Y_cf=Yg[np.ix_(r_c, kf)],
+        W_fc=np.hstack([Zg[np.ix_(rf, r_c)], Yg[np.ix_(rf, k_c)]]),
+        dest=dest,
+        dest_z=pd.Index(dest).get_indexer(g.rows[rf].get_level_values(0)),
+        dest_y=pd.Index(dest).get_indexer(g.fd_columns[kf].get_level_values(0)),
+        product=pd.Index(products).get_indexer(prod),
+        products=products,
+        in_G=pd.Index(G).get_indexer(list(products)),
+    )
+
+
+def _customs_prior(sub: SubnationalTable, C: np.ndarray, dest: tuple[str, ...]):
+    """The (P, G, n_dest) prior of exports by destination, or None without customs data."""
+    df = sub.exports_by_destination
+    if df is None:
+        return None
+    where = "exports_by_destination"
+    need = {"region", "destination", "value"}
+    if not need <= set(df.columns) or not set(df.columns) <= need | {"sector"}:
+        raise MRIOError(
+            f"{where}: needs columns region,destination,value and optionally sector; got "
+            f"{', '.join(map(str, df.columns))}"
+        )
+    val = pd.to_numeric(df["value"], errors="coerce").to_numpy(np.float64)
+    if not np.all(np.isfinite(val) & (val >= 0)):
+        k = int(np.flatnonzero(~(np.isfinite(val) & (val >= 0)))[0])
+        raise MRIOError(f"{where}: value {df['value'].iloc[k]!r} (row {k}) is not a number >= 0")
+    pos = {}
+    for col, known in (("region", sub.regions), ("destination", dest), ("sector", sub.sectors)):
+        if col in df.columns:
+            what = "foreign region of the global table" if col == "destination" else col
+            pos[col] = _positions(
+                known, df[col].astype(str), f"{where}: {col} {{!r}} is not a {what}"
+            )
+    P, S = len(sub.regions), len(dest)
+    if "sector" not in df.columns:
+        base = np.zeros((P, S))
+        np.add.at(base, (pos["region"], pos["destination"]), val)
+        return np.repeat(base[:, None, :], C.shape[1], axis=1)
+    base = np.zeros((P, len(sub.sectors), S))
+    np.add.at(base, (pos["region"], pos["sector"], pos["destination"]), val)
+    return np.einsum("psd,si->pid", base, C)
+
+
+def convert_sectors(
+    g: MRIO, sub: SubnationalTable, country: str, concordance: pd.DataFrame | None
+) -> tuple[Provinces, Country]:
+    """Step 1: check the inputs and convert ``sub`` to the global sector classification."""
+    _check_inputs(g, sub, country)
+    ctry = _country_blocks(g, country)
+    G = tuple(g.rows[ctry.r_c].get_level_values(1))
+    K = tuple(g.fd_columns[ctry.k_c].get_level_values(1))
+    names = sub.regions
+    C = concordance_matrix(sub.sectors, G, concordance)
+    M = _row_map(sub, C, names)
+    Pf = _fd_map(sub, names, K)
+    MT = M.T
+    prov = Provinces(
+        names=names,
+        G=G,
+        K=K,
+        x=MT @ sub.x,
+        Z=np.asarray((MT @ sp.csr_array(sub.Z) @ M).toarray()),
+        Y=np.asarray((MT @ sp.csr_array(sub.Y) @ Pf).toarray()),
+        exports=(MT @ sub.exports).reshape(len(names), len(G)),
+        imports=(MT @ sub.imports).reshape(len(names), len(G)),
+        F=MT @ sub.F,
+        F_Y=Pf.T @ sub.F_Y if sub.F_Y is not None else None,
+        customs=_customs_prior(sub, C, ctry.dest),
+    )
+    inputs = prov.Z.sum(axis=0)
+    lost = np.flatnonzero((prov.x == 0) & (inputs != 0))
+    if lost.size:
+        raise step_error(
+            steps.CONVERT,
+            f"{prov.label(lost[0])} has zero output but domestic inputs "
+            f"{inputs[lost[0]]:.6g}, which would be lost; fix its x or its Z column",
+        )
+    return prov, ctry
+
+
+# ----------------------------------------------------------------------------- step 7
+def assemble(g: MRIO, country: str, ctry: Country, prov: Provinces, blocks) -> tuple[MRIO, float]:
+    """Step 7: the nested table from ``(B2, Z_pf, Y_pf, Z_fp, Y_fp)``; and the dropped ``F_Y``."""
+    B2, Z_pf, Y_pf, Z_fp, Y_fp = blocks
+    rf, kf = ~ctry.r_c, ~ctry.k_c
+    n = len(prov.x)
+    Z_o = np.block([[B2[:, :n], Z_pf], [Z_fp, ctry.Zg[np.ix_(rf, rf)]]])
+    Y_o = np.block([[B2[:, n:], Y_pf], [Y_fp, ctry.Yg[np.ix_(rf, kf)]]])
+    ro = _layout(g.rows, country, n)
+    co = _layout(g.fd_columns, country, B2.shape[1] - n)
+    p_rows = pd.MultiIndex.from_product([prov.names, prov.G], names=list(ROW_NAMES))
+    p_cols = pd.MultiIndex.from_product([prov.names, prov.K], names=list(FD_NAMES))
+    rows = pd.MultiIndex.from_tuples(list(p_rows.append(g.rows[rf])[ro]), names=list(ROW_NAMES))
+    cols = pd.MultiIndex.from_tuples(
+        list(p_cols.append(g.fd_columns[kf])[co]), names=list(FD_NAMES)
+    )
+    F_Y, dropped = None, 0.0
+    if g.F_Y is not None or prov.F_Y is not None:
+        fy_p = prov.F_Y if prov.F_Y is not None else np.zeros(B2.shape[1] - n)
+        fy_f = g.F_Y[kf] if g.F_Y is not None else np.zeros(int(kf.sum()))
+        if g.F_Y is not None and prov.F_Y is None:
+            dropped = float(g.F_Y[ctry.k_c].sum())
+        F_Y = np.concatenate([fy_p, fy_f])[co]
+    nested = MRIO(
+        Z=Z_o[np.ix_(ro, ro)],
+        Y=Y_o[np.ix_(ro, co)],
+        x=np.concatenate([prov.x, g.x[rf]])[ro],
+        F=np.concatenate([prov.F, g.F[rf]])[ro],
+        F_Y=F_Y,
+        rows=rows,
+        fd_columns=cols,
+        stressor=g.stressor,
+        unit=g.unit,
+    )
+    return nested, dropped
+
+
 def nest(
     global_mrio: MRIO,
     sub: SubnationalTable,
@@ -359,15 +450,15 @@ def nest(
     global_mrio : MRIO
         Global table containing ``country``.
     sub : SubnationalTable
-        Provincial table of ``country``.
+        Provincial table of ``country`` (optionally with ``exports_by_destination``).
     country : str
         Region label of the country in ``global_mrio``.
     sector_concordance : DataFrame, optional
         Columns ``sub_sector, global_sector, weight`` (default: identity).
     ras_tol : float
-        Convergence tolerance of the RAS rebalancing.
+        Convergence tolerance of the GRAS fits.
     max_iter : int
-        RAS iteration limit.
+        GRAS iteration limit.
     balance_rtol : float
         Tolerance of the final validation.
     total_rtol : float
@@ -379,139 +470,32 @@ def nest(
     -------
     (MRIO, NestingReport)
     """
-    g = global_mrio
-    if country not in g.regions:
-        raise MRIOError(
-            f"country {country!r} is not a region of the global MRIO; regions: "
-            f"{', '.join(g.regions[:15])}"
-        )
-    provinces = sub.regions
-    clash = sorted(set(provinces) & (set(g.regions) - {country}))
-    if clash:
-        raise MRIOError(
-            f"subnational region {clash[0]!r} is also a foreign region of the global "
-            "MRIO; rename the province"
-        )
-    if sub.unit != g.unit or sub.stressor != g.stressor:
-        raise MRIOError(
-            f"subnational stressor {sub.stressor!r} [{sub.unit}] differs from global "
-            f"{g.stressor!r} [{g.unit}]; convert one table"
-        )
-    r_c = g.rows.get_level_values(0) == country
-    k_c = g.fd_columns.get_level_values(0) == country
-    G = tuple(g.rows[r_c].get_level_values(1))
-    K = tuple(g.fd_columns[k_c].get_level_values(1))
-    if set(K) != set(sub.categories):
-        raise MRIOError(
-            f"final-demand categories differ: global {country!r} has {sorted(K)}, subnational "
-            f"table has {sorted(sub.categories)}; map them to the same set"
-        )
-    nP, nG, nK = len(provinces), len(G), len(K)
-    # 1. concordance
-    C = concordance_matrix(sub.sectors, G, sector_concordance)
-    M = _row_map(sub, C, provinces)
-    Pf = _fd_map(sub, provinces, K)
-    MT = M.T
-    x_p = MT @ sub.x
-    Z_pp = np.asarray((MT @ sp.csr_array(sub.Z) @ M).toarray())
-    Y_pp = np.asarray((MT @ sp.csr_array(sub.Y) @ Pf).toarray())
-    ex_sub = (MT @ sub.exports).reshape(nP, nG)
-    imp = (MT @ sub.imports).reshape(nP, nG)
-    F_p = MT @ sub.F
-    xs = x_p.reshape(nP, nG)
-    output_ratio = _check_country_totals(xs.sum(axis=0), g.x[r_c], G, country, total_rtol)
-    # global blocks
-    Zg = g.Z.toarray() if sp.issparse(g.Z) else np.asarray(g.Z, dtype=np.float64)
-    Yg = np.asarray(g.Y, dtype=np.float64)
-    rf, kf = ~r_c, ~k_c
-    Z_cf, Y_cf = Zg[np.ix_(r_c, rf)], Yg[np.ix_(r_c, kf)]
-    Z_fc, Y_fc = Zg[np.ix_(rf, r_c)], Yg[np.ix_(rf, k_c)]
-    # 2. exports
-    EX_g = Z_cf.sum(axis=1) + Y_cf.sum(axis=1)
-    ex_tot = ex_sub.sum(axis=0)
-    orphan = np.flatnonzero((EX_g > 0) & (ex_tot == 0) & (xs.sum(axis=0) == 0))
-    if orphan.size:
-        raise MRIOError(
-            f"global table has exports of ({country!r}, {G[orphan[0]]!r}) but no province "
-            "produces that sector; fix the concordance or the provincial table"
-        )
-    frac = _shares(ex_sub, xs) * np.where(EX_g > 0, 1.0, 0.0)  # EX'[p,i] / EX_g[i]
-    has = ex_tot > 0
-    scale = np.divide(EX_g, ex_tot, out=np.ones_like(EX_g), where=has)
-    # 3. province -> foreign
-    Z_pf = (frac.reshape(-1)[:, None]) * np.tile(Z_cf, (nP, 1))
-    Y_pf = (frac.reshape(-1)[:, None]) * np.tile(Y_cf, (nP, 1))
-    # 4. foreign -> province
-    size = np.broadcast_to(xs.sum(axis=1, keepdims=True), xs.shape)
-    m_sh = _shares(imp, _shares(xs, size))
-    gi = pd.Index(G).get_indexer(g.rows[rf].get_level_values(1))
-    total_share = size[:, 0] / max(size[:, 0].sum(), _TINY)
-    mf = np.where(gi[:, None] >= 0, m_sh.T[np.maximum(gi, 0)], total_share[None, :])
-    Z_fp = (mf[:, :, None] * Z_fc[:, None, :]).reshape(-1, nP * nG)
-    Y_fp = (mf[:, :, None] * Y_fc[:, None, :]).reshape(-1, nP * nK)
-    # 6. rebalance province -> province
-    p_rows = pd.MultiIndex.from_product([provinces, G], names=list(ROW_NAMES))
-    u = x_p - Z_pf.sum(axis=1) - Y_pf.sum(axis=1)
-    if (u < -1e-9 * np.maximum(x_p, _TINY)).any():
-        i = int(np.argmin(u / np.maximum(x_p, _TINY)))
-        raise MRIOError(
-            f"province row {fmt_label(p_rows[i])}: exports rescaled to the global table "
-            f"({x_p[i] - u[i]:.6g}) exceed its output x={x_p[i]:.6g}; check exports.csv"
-        )
-    u = np.maximum(u, 0.0)
-    B = np.hstack([Z_pp, Y_pp])
-    v0 = B.sum(axis=0)
-    v = v0 * (u.sum() / v0.sum()) if v0.sum() != 0 else v0
-    B2, iters = gras(B, u, v, tol=ras_tol, max_iter=max_iter)
-    nz = B != 0
-    rel = np.abs(B2[nz] - B[nz]) / np.abs(B[nz])
-    Z_pp, Y_pp = B2[:, : nP * nG], B2[:, nP * nG :]
-    # 7. assemble [provinces; foreign] then permute into the global order
-    Z_o = np.block([[Z_pp, Z_pf], [Z_fp, Zg[np.ix_(rf, rf)]]])
-    Y_o = np.block([[Y_pp, Y_pf], [Y_fp, Yg[np.ix_(rf, kf)]]])
-    x_o = np.concatenate([x_p, g.x[rf]])
-    F_o = np.concatenate([F_p, g.F[rf]])
-    ro = _layout(g.rows, country, nP * nG)
-    co = _layout(g.fd_columns, country, nP * nK)
-    p_cols = pd.MultiIndex.from_product([provinces, K], names=list(FD_NAMES))
-    rows = p_rows.append(g.rows[rf])[ro]
-    cols = p_cols.append(g.fd_columns[kf])[co]
-    rows = pd.MultiIndex.from_tuples(list(rows), names=list(ROW_NAMES))
-    cols = pd.MultiIndex.from_tuples(list(cols), names=list(FD_NAMES))
-    F_Y = None
-    dropped = 0.0
-    if g.F_Y is not None or sub.F_Y is not None:
-        fy_p = Pf.T @ sub.F_Y if sub.F_Y is not None else np.zeros(nP * nK)
-        fy_f = g.F_Y[kf] if g.F_Y is not None else np.zeros(int(kf.sum()))
-        if g.F_Y is not None and sub.F_Y is None:
-            dropped = float(g.F_Y[k_c].sum())
-        F_Y = np.concatenate([fy_p, fy_f])[co]
-    Z_n, Y_n = Z_o[np.ix_(ro, ro)], Y_o[np.ix_(ro, co)]
-    x_n = x_o[ro]
-    nested = MRIO(
-        Z=Z_n,
-        Y=Y_n,
-        x=x_n,
-        F=F_o[ro],
-        F_Y=F_Y,
-        rows=rows,
-        fd_columns=cols,
-        stressor=g.stressor,
-        unit=g.unit,
-    )
+    g, opts = global_mrio, {"tol": ras_tol, "max_iter": max_iter}
+    prov, ctry = convert_sectors(g, sub, country, sector_concordance)
+    xs = prov.x.reshape(len(prov.names), len(prov.G)).sum(axis=0)
+    output_ratio = _check_country_totals(xs, g.x[ctry.r_c], prov.G, country, total_rtol)
+    ex, scale = steps.scale_exports(prov, ctry, country)
+    Z_pf, Y_pf, ex_info = steps.split_exports(prov, ctry, ex, **opts)
+    B2, dom_info = steps.rebalance_domestic(prov, Z_pf.sum(axis=1) + Y_pf.sum(axis=1), **opts)
+    T, imp_info = steps.fit_imports(prov, ctry, B2, country, **opts)
+    Z_fp, Y_fp = steps.split_origins(prov, ctry, T, B2)
+    nested, dropped = assemble(g, country, ctry, prov, (B2, Z_pf, Y_pf, Z_fp, Y_fp))
     nested.validate(balance_rtol=balance_rtol, source=f"nested MRIO ({country} -> provinces)")
-    imb = np.abs(x_n - Z_n.sum(axis=1) - Y_n.sum(axis=1)) / np.maximum(np.abs(x_n), _TINY)
+    x_n = nested.x
+    imb = np.abs(x_n - nested.Z.sum(axis=1) - nested.Y.sum(axis=1)) / np.maximum(x_n, _TINY)
     imb[x_n == 0] = 0.0
+    has = prov.exports.sum(axis=0) > 0
     report = NestingReport(
         country=country,
-        provinces=provinces,
-        iterations=iters,
-        max_rel_adjustment=float(rel.max(initial=0.0)),
-        mean_rel_adjustment=float(rel.mean()) if rel.size else 0.0,
-        export_scaling_min=float(scale[has].min(initial=np.inf)) if has.any() else 1.0,
-        export_scaling_max=float(scale[has].max(initial=-np.inf)) if has.any() else 1.0,
+        provinces=prov.names,
+        iterations=dom_info.iterations,
+        max_rel_adjustment=dom_info.max_rel_adjustment,
+        mean_rel_adjustment=dom_info.mean_rel_adjustment,
+        export_scaling_min=float(scale[has].min()) if has.any() else 1.0,
+        export_scaling_max=float(scale[has].max()) if has.any() else 1.0,
         max_row_imbalance=float(imb.max(initial=0.0)),
         dropped_F_Y=dropped,
         output_ratio=output_ratio,
+        steps=(ex_info, dom_info, imp_info),
     )
     return nested, report
