@@ -163,8 +163,7 @@ def fit_stack(
     ----------
     prior : ndarray, shape (H, R, C)
         Prior matrices (capped cells must be non-negative).
-    row_targets : ndarray, shape (H, R)
-    col_targets : ndarray, shape (H, C)
+    row_targets, col_targets : ndarray, shapes (H, R) and (H, C)
         For each ``h``, ``row_targets[h].sum()`` should equal ``col_targets[h].sum()``.
     cap : ndarray of shape (R, C), optional
         Upper bounds of ``sum_h X[h]`` (``inf`` = none).
@@ -175,7 +174,7 @@ def fit_stack(
 
     Returns
     -------
-    StackFit
+    StackFit: the fit; ``converged`` says whether it met ``tol``.
     """
     P = np.where(prior > 0, prior, 0.0)
     N = np.where(prior < 0, -prior, 0.0)
@@ -184,14 +183,14 @@ def fit_stack(
     cap = np.full((R, C), np.inf) if cap is None else np.asarray(cap, dtype=np.float64)
     capped = bool(np.isfinite(cap).any())
 
-    def misfit(X: np.ndarray) -> tuple[float, float, np.ndarray]:
+    def misfit(X: np.ndarray) -> tuple[float, float, np.ndarray, bool]:
         re = relative_error(X.sum(axis=2), row_targets).max(initial=0.0)
         ce = relative_error(X.sum(axis=1), col_targets).max(initial=0.0)
-        return float(re), float(ce), np.maximum(X.sum(axis=0) - cap, 0.0)
+        excess = np.maximum(X.sum(axis=0) - cap, 0.0)
+        return float(re), float(ce), excess, bool((excess <= tol * np.abs(cap)).all())
 
     X, it, moving = prior, 0, np.inf
-    re, ce, excess = misfit(X)
-    cap_ok = bool((excess <= tol * np.maximum(np.abs(cap), _TINY)).all())
+    re, ce, excess, cap_ok = misfit(X)
     while not (ce <= tol and cap_ok and (re <= tol or moving <= tol)) and it < max_iter:
         it += 1
         pw = P * w[None]
@@ -206,7 +205,6 @@ def fit_stack(
         X_new = _state(P, N, r, s, w)
         moving = float(relative_error(X_new, X).max(initial=0.0))
         X = X_new
-        re, ce, excess = misfit(X)
-        cap_ok = bool((excess <= tol * np.maximum(np.abs(cap), _TINY)).all())
+        re, ce, excess, cap_ok = misfit(X)
     ok = ce <= tol and cap_ok and (re <= tol or moving <= tol)
     return StackFit(X, it, re, ce, excess, bool(ok))

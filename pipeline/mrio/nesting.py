@@ -122,6 +122,20 @@ def _positions(known: Sequence[str], wanted: pd.Series, message: str) -> np.ndar
     return positions
 
 
+def _identity_concordance(sub_sectors: tuple[str, ...], global_sectors: tuple[str, ...]):
+    """The identity concordance; raise ConcordanceError unless the labels match."""
+    missing = [s for s in global_sectors if s not in sub_sectors]
+    extra = [s for s in sub_sectors if s not in global_sectors]
+    if missing or extra:
+        raise ConcordanceError(
+            "without a sector concordance the sector labels must match: subnational table "
+            f"lacks {missing[:5]} and has extra {extra[:5]}; pass sector_concordance"
+        )
+    return pd.DataFrame(
+        {"sub_sector": list(sub_sectors), "global_sector": list(sub_sectors), "weight": 1.0}
+    )
+
+
 def concordance_matrix(
     sub_sectors: tuple[str, ...],
     global_sectors: tuple[str, ...],
@@ -144,16 +158,7 @@ def concordance_matrix(
         Missing sectors, unknown global sectors, weights not summing to 1.
     """
     if concordance is None:
-        missing = [s for s in global_sectors if s not in sub_sectors]
-        extra = [s for s in sub_sectors if s not in global_sectors]
-        if missing or extra:
-            raise ConcordanceError(
-                "without a sector concordance the sector labels must match: subnational table "
-                f"lacks {missing[:5]} and has extra {extra[:5]}; pass sector_concordance"
-            )
-        concordance = pd.DataFrame(
-            {"sub_sector": list(sub_sectors), "global_sector": list(sub_sectors), "weight": 1.0}
-        )
+        concordance = _identity_concordance(sub_sectors, global_sectors)
     need = {"sub_sector", "global_sector", "weight"}
     if not need <= set(concordance.columns):
         raise ConcordanceError(
@@ -182,8 +187,13 @@ def concordance_matrix(
     )
     C = np.zeros((len(sub_sectors), len(global_sectors)))
     np.add.at(C, (si, gi), w)
-    sums = C.sum(axis=1)
-    for s, tot in zip(sub_sectors, sums, strict=True):
+    _check_weight_sums(C, sub_sectors)
+    return C
+
+
+def _check_weight_sums(C: np.ndarray, sub_sectors: tuple[str, ...]) -> None:
+    """Raise ConcordanceError naming the first sub sector whose weights do not sum to 1."""
+    for s, tot in zip(sub_sectors, C.sum(axis=1), strict=True):
         if tot == 0:
             raise ConcordanceError(
                 f"sub sector {s!r} is missing from [mrio] sector_concordance; add rows for it"
@@ -194,7 +204,6 @@ def concordance_matrix(
                 f"[mrio] sector_concordance: weights of sub sector {s!r} sum to {tot:.6g}, "
                 f"so it {what}; make them sum to 1"
             )
-    return C
 
 
 def _row_map(sub: SubnationalTable, C: np.ndarray, provinces: tuple[str, ...]) -> sp.csr_array:
@@ -323,39 +332,6 @@ def _country_blocks(g: MRIO, country: str) -> Country:
     )
 
 
-def _customs_prior(sub: SubnationalTable, C: np.ndarray, dest: tuple[str, ...]):
-    """The (P, G, n_dest) prior of exports by destination, or None without customs data."""
-    df = sub.exports_by_destination
-    if df is None:
-        return None
-    where = "exports_by_destination"
-    need = {"region", "destination", "value"}
-    if not need <= set(df.columns) or not set(df.columns) <= need | {"sector"}:
-        raise MRIOError(
-            f"{where}: needs columns region,destination,value and optionally sector; got "
-            f"{', '.join(map(str, df.columns))}"
-        )
-    val = pd.to_numeric(df["value"], errors="coerce").to_numpy(np.float64)
-    if not np.all(np.isfinite(val) & (val >= 0)):
-        k = int(np.flatnonzero(~(np.isfinite(val) & (val >= 0)))[0])
-        raise MRIOError(f"{where}: value {df['value'].iloc[k]!r} (row {k}) is not a number >= 0")
-    pos = {}
-    for col, known in (("region", sub.regions), ("destination", dest), ("sector", sub.sectors)):
-        if col in df.columns:
-            what = "foreign region of the global table" if col == "destination" else col
-            pos[col] = _positions(
-                known, df[col].astype(str), f"{where}: {col} {{!r}} is not a {what}"
-            )
-    P, S = len(sub.regions), len(dest)
-    if "sector" not in df.columns:
-        base = np.zeros((P, S))
-        np.add.at(base, (pos["region"], pos["destination"]), val)
-        return np.repeat(base[:, None, :], C.shape[1], axis=1)
-    base = np.zeros((P, len(sub.sectors), S))
-    np.add.at(base, (pos["region"], pos["sector"], pos["destination"]), val)
-    return np.einsum("psd,si->pid", base, C)
-
-
 def convert_sectors(
     g: MRIO, sub: SubnationalTable, country: str, concordance: pd.DataFrame | None
 ) -> tuple[Provinces, Country]:
@@ -380,7 +356,7 @@ def convert_sectors(
         imports=(MT @ sub.imports).reshape(len(names), len(G)),
         F=MT @ sub.F,
         F_Y=Pf.T @ sub.F_Y if sub.F_Y is not None else None,
-        customs=_customs_prior(sub, C, ctry.dest),
+        customs=steps.customs_prior(sub, C, ctry.dest),
     )
     inputs = prov.Z.sum(axis=0)
     lost = np.flatnonzero((prov.x == 0) & (inputs != 0))
@@ -441,9 +417,7 @@ def nest(
     balance_rtol: float = 1e-6,
     total_rtol: float = 0.1,
 ) -> tuple[MRIO, NestingReport]:
-    """Replace ``country`` in ``global_mrio`` by the provinces of ``sub``.
-
-    See the module docstring for the method and its assumptions.
+    """Replace ``country`` in ``global_mrio`` by the provinces of ``sub`` (see the module).
 
     Parameters
     ----------
@@ -455,16 +429,13 @@ def nest(
         Region label of the country in ``global_mrio``.
     sector_concordance : DataFrame, optional
         Columns ``sub_sector, global_sector, weight`` (default: identity).
-    ras_tol : float
-        Convergence tolerance of the GRAS fits.
-    max_iter : int
-        GRAS iteration limit.
+    ras_tol, max_iter : float, int
+        Convergence tolerance and iteration limit of the GRAS fits.
     balance_rtol : float
         Tolerance of the final validation.
     total_rtol : float
-        Largest accepted relative difference between the subnational table's total
-        output (after the concordance) and the global ``country`` block's. Larger
-        gaps usually mean different units, price concepts or years.
+        Largest accepted relative gap between the subnational and the global
+        ``country`` total output (larger gaps: other units, prices or years).
 
     Returns
     -------
@@ -481,11 +452,8 @@ def nest(
     Z_fp, Y_fp = steps.split_origins(prov, ctry, T, B2)
     nested, dropped = assemble(g, country, ctry, prov, (B2, Z_pf, Y_pf, Z_fp, Y_fp))
     nested.validate(balance_rtol=balance_rtol, source=f"nested MRIO ({country} -> provinces)")
-    x_n = nested.x
-    imb = np.abs(x_n - nested.Z.sum(axis=1) - nested.Y.sum(axis=1)) / np.maximum(x_n, _TINY)
-    imb[x_n == 0] = 0.0
     has = prov.exports.sum(axis=0) > 0
-    report = NestingReport(
+    return nested, NestingReport(
         country=country,
         provinces=prov.names,
         iterations=dom_info.iterations,
@@ -493,9 +461,14 @@ def nest(
         mean_rel_adjustment=dom_info.mean_rel_adjustment,
         export_scaling_min=float(scale[has].min()) if has.any() else 1.0,
         export_scaling_max=float(scale[has].max()) if has.any() else 1.0,
-        max_row_imbalance=float(imb.max(initial=0.0)),
+        max_row_imbalance=_row_imbalance(nested),
         dropped_F_Y=dropped,
         output_ratio=output_ratio,
         steps=(ex_info, dom_info, imp_info),
     )
-    return nested, report
+
+
+def _row_imbalance(m: MRIO) -> float:
+    """Largest ``|x - Z·1 - Y·1| / x`` over rows with output."""
+    imb = np.abs(m.x - m.Z.sum(axis=1) - m.Y.sum(axis=1)) / np.maximum(m.x, _TINY)
+    return float(np.where(m.x == 0, 0.0, imb).max(initial=0.0))

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from pipeline.errors import MRIOError
 from pipeline.kernels.gras import fit_stack, gras, relative_error
+from pipeline.mrio.model import SubnationalTable
 
 #: Largest column sum of ``A`` that foreign imports may fill a province-sector up to.
 MAX_COLUMN_SUM = 0.999
@@ -134,6 +136,47 @@ class Country:
         return out.T
 
 
+# ----------------------------------------------------------------------------- step 1
+def customs_prior(sub: SubnationalTable, C: np.ndarray, dest: tuple[str, ...]):
+    """Step 1 (customs): the (P, G, n_dest) prior of exports by destination, or None.
+
+    ``sub.exports_by_destination`` has columns ``region, destination, value`` and
+    optionally ``sector`` (sub sectors, converted with ``C``); without ``sector`` the
+    province's destination mix is the prior for every product.
+    """
+    df = sub.exports_by_destination
+    if df is None:
+        return None
+    where = "exports_by_destination"
+    need = {"region", "destination", "value"}
+    if not need <= set(df.columns) or not set(df.columns) <= need | {"sector"}:
+        raise MRIOError(
+            f"{where}: needs columns region,destination,value and optionally sector; got "
+            f"{', '.join(map(str, df.columns))}"
+        )
+    val = pd.to_numeric(df["value"], errors="coerce").to_numpy(np.float64)
+    if not np.all(np.isfinite(val) & (val >= 0)):
+        k = int(np.flatnonzero(~(np.isfinite(val) & (val >= 0)))[0])
+        bad = str(df["value"].iloc[k])
+        raise MRIOError(f"{where}: value {bad!r} (row {k}) is not a number >= 0")
+    pos = {}
+    for col, known in (("region", sub.regions), ("destination", dest), ("sector", sub.sectors)):
+        if col in df.columns:
+            what = "foreign region of the global table" if col == "destination" else col
+            pos[col] = pd.Index(known).get_indexer(df[col].astype(str))
+            if (pos[col] < 0).any():
+                bad = df[col].astype(str).iloc[int(np.flatnonzero(pos[col] < 0)[0])]
+                raise MRIOError(f"{where}: {col} {bad!r} is not a {what}")
+    P, S = len(sub.regions), len(dest)
+    if "sector" not in df.columns:
+        base = np.zeros((P, S))
+        np.add.at(base, (pos["region"], pos["destination"]), val)
+        return np.repeat(base[:, None, :], C.shape[1], axis=1)
+    base = np.zeros((P, len(sub.sectors), S))
+    np.add.at(base, (pos["region"], pos["sector"], pos["destination"]), val)
+    return np.einsum("psd,si->pid", base, C)
+
+
 # ----------------------------------------------------------------------------- step 2
 def scale_exports(prov: Provinces, ctry: Country, country: str) -> tuple[np.ndarray, np.ndarray]:
     """Step 2: ``EX'[p, i]`` rescaled to the global ``EX_g[i]``, and the factors (G,)."""
@@ -174,12 +217,13 @@ def _fit_destinations(
     if not res.converged or res.row_error > 1e-6:
         err = relative_error(res.X.sum(axis=2), rows)
         i, p = np.unravel_index(int(np.argmax(err)), err.shape)
+        to = np.flatnonzero(prior[i, p] > 0)
         raise step_error(
             DESTINATIONS,
-            f"exports of {prov.G[i]!r} by province {prov.names[p]!r} cannot be fitted to the "
-            f"global table's exports by destination (error {err[i, p]:.3g}); the customs "
-            "file gives that province no destination the country exports that product to: "
-            "check exports_by_destination.csv",
+            f"the exports of {prov.G[i]!r} by province {prov.names[p]!r} ({rows[i, p]:.6g}) "
+            f"do not fit into its customs destinations {[ctry.dest[d] for d in to]}, shared "
+            f"with the other provinces (the country exports {EXS[i, to].sum():.6g} of it "
+            f"there; misfit {err[i, p]:.3g}); check exports_by_destination.csv",
         )
     info = step_info(DESTINATIONS, prior, res.X, res.iterations, row_error=res.row_error)
     return np.where(fit, res.X, E0), info

@@ -42,7 +42,9 @@ A directory with (CSV only) ``Z.csv`` (province, sector) x (province, sector) an
 ``F_Y.csv`` (index ``stressor``, header rows ``region``, ``category``) and
 ``units.csv``. Rows satisfy ``Z·1 + Y·1 + exports = x``. ``imports`` is the
 international import of product ``sector`` into province ``region`` and is used
-only as shares.
+only as shares. Optionally ``exports_by_destination.csv`` (customs data): a plain
+table with columns ``region, destination, value`` and optionally ``sector``; see
+:mod:`pipeline.mrio.nesting` and the README.
 """
 
 from __future__ import annotations
@@ -328,8 +330,20 @@ def read_subnational(
     for name in ("exports", "imports", "x"):
         _find(d, name)
         vecs[name] = _vector(d, name, mats["rows"], "Z.csv rows")
+    customs = d / "exports_by_destination.csv"
+    if customs.is_file():
+        vecs["exports_by_destination"] = _read_customs(customs)
     table = SubnationalTable(stressor=stressor, unit=_unit(d, stressor), **mats, **vecs)
     return table.validate(balance_rtol=balance_rtol, source=str(d))
+
+
+def _read_customs(path: Path) -> pd.DataFrame:
+    """Read ``exports_by_destination.csv``: labels as strings, ``value`` as given."""
+    labels = {"region": str, "destination": str, "sector": str}
+    try:
+        return pd.read_csv(path, dtype=labels)
+    except (OSError, ValueError) as e:
+        raise InputFileError(f"{path}: cannot read it as CSV ({e}); see the README") from e
 
 
 def write_subnational(table: SubnationalTable, path: str | Path) -> dict[str, Path]:
@@ -351,4 +365,7 @@ def write_subnational(table: SubnationalTable, path: str | Path) -> dict[str, Pa
         p = d / f"{name}.csv"
         pd.DataFrame({name: getattr(table, name)}, index=table.rows).to_csv(p)
         out[name] = p
+    if table.exports_by_destination is not None:
+        out["exports_by_destination"] = d / "exports_by_destination.csv"
+        table.exports_by_destination.to_csv(out["exports_by_destination"], index=False)
     return out
