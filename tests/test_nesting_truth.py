@@ -397,3 +397,24 @@ def test_refusal_names_the_step_and_the_cause():
     lost = dataclasses.replace(t0.sub, Z=Z0, Y=Y0).validate()
     with pytest.raises(MRIOError, match=r"^nesting step 'sector concordance': province 'XL-W' "):
         nest(t0.global_mrio, lost, country=COUNTRY)
+
+
+def test_oversized_province_import_totals_are_capped_not_refused(caplog):
+    """A province claiming 1000x its imports: its small sector is filled up to A = 0.999."""
+    t = build_truth(0, small={("XL-E", "steel"): 0.03})
+    f = np.where(t.sub.rows.get_level_values(0) == "XL-E", 1000.0, 1.0)
+    sub = dataclasses.replace(t.sub, imports=t.sub.imports * f)
+    with caplog.at_level("WARNING", logger="pipeline.mrio.nesting"):
+        nested, rep = nest(t.global_mrio, sub, country=COUNTRY)
+    step = rep.step("imports by user")
+    assert step.capped == 1 and step.row_error > 1.0
+    k = nested.rows.get_loc(("XL-E", "steel"))
+    s = column_sums(nested)
+    assert s[k] == pytest.approx(0.999, rel=1e-9) and s.max() < 1.0
+    assert "1 province-sector(s) (XL-E/steel)" in caplog.text and "check imports.csv" in caplog.text
+    assert row_conservation(nested) <= 1e-9
+    # the national imports by user are kept: foreign rows' use equals the global table's
+    f_rows = np.asarray(~nested.rows.get_level_values(0).isin(PROV))
+    into = nested.Z[np.ix_(f_rows, ~f_rows)].reshape(-1, P, G).sum(1)
+    g_rows = np.asarray(t.global_mrio.rows.get_level_values(0) != COUNTRY)
+    np.testing.assert_allclose(into, t.global_mrio.Z[np.ix_(g_rows, ~g_rows)], rtol=1e-10)

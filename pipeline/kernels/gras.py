@@ -8,10 +8,10 @@ step solves $p z - n / z = t$ for $z > 0$ (:func:`gras_step`).
 
 :func:`gras` fits one matrix and ends on the row step. :func:`fit_stack` fits a stack
 of matrices ``prior[h]`` at once, ends on the column step (columns hold to rounding)
-and can keep the stack totals $\sum_h X[h, r, c]$ below ``cap[r, c]``: a third factor
-$w[r, c] \le 1$ multiplies $P$ and is lowered where a total exceeds its cap (raised
-back toward 1 where there is room); the column step then moves the excess to other
-rows. With a binding cap the row targets become soft.
+and can keep the stack totals $\sum_h X[h, r, c]$ below ``cap[r, c]``: when the GRAS
+result exceeds a cap, a factor $w[r, c] \le 1$ on $P$ is lowered there (raised back
+toward 1 where there is room) alternately with the column fit, which moves the excess
+to other rows. The row targets are then soft.
 """
 
 from __future__ import annotations
@@ -143,9 +143,57 @@ class StackFit:
     converged: bool
 
 
-def _state(P: np.ndarray, N: np.ndarray, r: np.ndarray, s: np.ndarray, w: np.ndarray):
-    rs = r[:, :, None] * s[:, None, :]
-    return rs * P * w[None] - _over(N, rs)
+def _biproportional(prior, row_targets, col_targets, tol, max_iter):
+    """Phase 1 of :func:`fit_stack`: GRAS ending on the column step; (X, iterations)."""
+    P = np.where(prior > 0, prior, 0.0)
+    N = np.where(prior < 0, -prior, 0.0)
+    H, R, C = prior.shape
+    r, s = np.ones((H, R)), np.ones((H, C))
+    X, it, moving = prior, 0, np.inf
+    re, ce = _misfit(X, row_targets, col_targets)
+    while not (ce <= tol and (re <= tol or moving <= tol)) and it < max_iter:
+        it += 1
+        r = gras_step((P * s[:, None, :]).sum(2), _over(N, s[:, None, :]).sum(2), row_targets)
+        s = gras_step((P * r[:, :, None]).sum(1), _over(N, r[:, :, None]).sum(1), col_targets)
+        rs = r[:, :, None] * s[:, None, :]
+        X_new = rs * P - _over(N, rs)
+        moving = float(relative_error(X_new, X).max(initial=0.0))
+        X = X_new
+        re, ce = _misfit(X, row_targets, col_targets)
+    return X, it
+
+
+def _capped_columns(X0, col_targets, cap, tol, max_iter):
+    """Phase 2: keep the columns and bring ``sum_h X`` under ``cap``; (X, iterations).
+
+    Cyclic projections onto the caps (factor ``w <= 1``, raised back where there is
+    room) and onto the column targets (factor ``s``), starting from ``X0``.
+    """
+    P = np.where(X0 > 0, X0, 0.0)
+    N = np.where(X0 < 0, -X0, 0.0)
+    s, w = np.ones(col_targets.shape), np.ones(cap.shape)
+    nsum = N.sum(axis=1)
+    X, it = X0, 0
+    while not _capped_ok(X, col_targets, cap, tol) and it < max_iter:
+        it += 1
+        tot = X.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(tot > 0, cap / np.where(tot > 0, tot, 1.0), 1.0)
+        w = np.minimum(1.0, w * ratio)  # w > 0 wherever cap > 0, so no 0 * inf
+        s = gras_step((P * w[None]).sum(axis=1), nsum, col_targets)
+        X = s[:, None, :] * P * w[None] - _over(N, s[:, None, :])
+    return X, it
+
+
+def _misfit(X, row_targets, col_targets) -> tuple[float, float]:
+    re = relative_error(X.sum(axis=2), row_targets).max(initial=0.0)
+    ce = relative_error(X.sum(axis=1), col_targets).max(initial=0.0)
+    return float(re), float(ce)
+
+
+def _capped_ok(X, col_targets, cap, tol) -> bool:
+    ce = relative_error(X.sum(axis=1), col_targets).max(initial=0.0)
+    return bool(ce <= tol and (X.sum(axis=0) - cap <= tol * np.abs(cap)).all())
 
 
 def fit_stack(
@@ -159,6 +207,10 @@ def fit_stack(
 ) -> StackFit:
     """Fit each ``prior[h]`` to rows ``row_targets[h]`` and columns ``col_targets[h]``.
 
+    Phase 1 is GRAS per ``h`` (ending on the column step; rows are soft: it stops
+    when they fit or stop moving). If the totals then exceed ``cap``, phase 2
+    alternates the cap and the column fit from that result.
+
     Parameters
     ----------
     prior : ndarray, shape (H, R, C)
@@ -170,41 +222,17 @@ def fit_stack(
     tol : float
         Convergence tolerance (relative).
     max_iter : int
-        Iteration limit; the caller judges a fit that did not converge.
+        Iteration limit of each phase; the caller judges a fit that did not converge.
 
     Returns
     -------
-    StackFit: the fit; ``converged`` says whether it met ``tol``.
+    StackFit: the fit; ``converged`` says whether columns and caps met ``tol``.
     """
-    P = np.where(prior > 0, prior, 0.0)
-    N = np.where(prior < 0, -prior, 0.0)
-    H, R, C = prior.shape
-    r, s, w = np.ones((H, R)), np.ones((H, C)), np.ones((R, C))
-    cap = np.full((R, C), np.inf) if cap is None else np.asarray(cap, dtype=np.float64)
-    capped = bool(np.isfinite(cap).any())
-
-    def misfit(X: np.ndarray) -> tuple[float, float, np.ndarray, bool]:
-        re = relative_error(X.sum(axis=2), row_targets).max(initial=0.0)
-        ce = relative_error(X.sum(axis=1), col_targets).max(initial=0.0)
-        excess = np.maximum(X.sum(axis=0) - cap, 0.0)
-        return float(re), float(ce), excess, bool((excess <= tol * np.abs(cap)).all())
-
-    X, it, moving = prior, 0, np.inf
-    re, ce, excess, cap_ok = misfit(X)
-    while not (ce <= tol and cap_ok and (re <= tol or moving <= tol)) and it < max_iter:
-        it += 1
-        pw = P * w[None]
-        r = gras_step((pw * s[:, None, :]).sum(2), _over(N, s[:, None, :]).sum(2), row_targets)
-        if capped:
-            tot = _state(P, N, r, s, w).sum(axis=0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(tot > 0, cap / np.where(tot > 0, tot, 1.0), 1.0)
-            w = np.minimum(1.0, w * ratio)  # w > 0 wherever cap > 0, so no 0 * inf
-            pw = P * w[None]
-        s = gras_step((pw * r[:, :, None]).sum(1), _over(N, r[:, :, None]).sum(1), col_targets)
-        X_new = _state(P, N, r, s, w)
-        moving = float(relative_error(X_new, X).max(initial=0.0))
-        X = X_new
-        re, ce, excess, cap_ok = misfit(X)
-    ok = ce <= tol and cap_ok and (re <= tol or moving <= tol)
-    return StackFit(X, it, re, ce, excess, bool(ok))
+    cap = np.full(prior.shape[1:], np.inf) if cap is None else np.asarray(cap, np.float64)
+    X, it = _biproportional(prior, row_targets, col_targets, tol, max_iter)
+    if not _capped_ok(X, col_targets, cap, tol) and np.isfinite(cap).any():
+        X, it2 = _capped_columns(X, col_targets, cap, tol, max_iter)
+        it += it2
+    re, ce = _misfit(X, row_targets, col_targets)
+    excess = np.maximum(X.sum(axis=0) - cap, 0.0)
+    return StackFit(X, it, re, ce, excess, _capped_ok(X, col_targets, cap, tol))

@@ -6,6 +6,7 @@ and says what in the input causes it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ MAX_COLUMN_SUM = 0.999
 CONVERT, EXPORTS, DESTINATIONS = "sector concordance", "exports", "export destinations"
 DOMESTIC, IMPORTS, ORIGINS = "province block", "imports by user", "import origins"
 _TINY = np.finfo(np.float64).tiny
+log = logging.getLogger("pipeline.mrio.nesting")
 
 
 def step_error(step: str, message: str) -> MRIOError:
@@ -416,7 +418,20 @@ def fit_imports(
             "the national imports is too large for its size: check imports.csv and its x",
         )
     total = res.X.sum(axis=0)
-    capped = int(((total > 0) & (total >= cap * (1.0 - 1e-9))).sum())
+    hit = np.argwhere((total > 0) & (total >= cap * (1.0 - 1e-9)))
+    if hit.size:
+        names = ", ".join(f"{prov.names[p]}/{prov.G[j]}" for p, j in hit[:3])
+        log.warning(
+            "nesting step %r: %d province-sector(s) (%s) would receive more imports than "
+            "their output less domestic inputs allows; capped at A column sum %s, the rest "
+            "went to other provinces (largest misfit of the provinces' import totals %.3g); "
+            "check imports.csv",
+            IMPORTS,
+            len(hit),
+            names,
+            MAX_COLUMN_SUM,
+            res.row_error,
+        )
     colsum0 = prior.sum(axis=1, keepdims=True)
     rho = np.divide(IMP[:, None, :], colsum0, out=np.zeros_like(colsum0), where=colsum0 != 0)
     info = step_info(
@@ -425,7 +440,7 @@ def fit_imports(
         res.X,
         res.iterations,
         row_error=res.row_error,
-        capped=capped,
+        capped=len(hit),
         fallback=fallback,
     )
     return res.X, info
