@@ -418,3 +418,41 @@ def test_oversized_province_import_totals_are_capped_not_refused(caplog):
     into = nested.Z[np.ix_(f_rows, ~f_rows)].reshape(-1, P, G).sum(1)
     g_rows = np.asarray(t.global_mrio.rows.get_level_values(0) != COUNTRY)
     np.testing.assert_allclose(into, t.global_mrio.Z[np.ix_(g_rows, ~g_rows)], rtol=1e-10)
+
+
+def _with_domestic_inputs(sub: SubnationalTable, label, ratio: float) -> SubnationalTable:
+    """``sub`` with the Z column of ``label`` scaled to ``ratio`` x its output (rows kept)."""
+    k = sub.rows.get_loc(label)
+    Z = sub.Z.copy()
+    Z[:, k] *= ratio * sub.x[k] / Z[:, k].sum()
+    Y = sub.Y.copy()
+    Y[:, 0] -= Z.sum(axis=1) - sub.Z.sum(axis=1)
+    return dataclasses.replace(sub, Z=Z, Y=Y).validate()
+
+
+def test_refusals_of_the_export_and_province_block_steps():
+    t = build_truth(5, small=SMALL)
+    # XL-E's steel (3 % of the sector) claims almost all of the country's steel exports
+    sub = t.sub
+    boost = np.where(sub.rows.get_level_values(1) == "steel", 1e-3, 1.0)
+    boost[sub.rows.get_loc(("XL-E", "steel"))] = 1.0
+    exports = sub.exports * boost
+    x = sub.Z.sum(1) + sub.Y.sum(1) + exports
+    bad = dataclasses.replace(sub, exports=exports, x=x).validate()
+    with pytest.raises(MRIOError) as err:
+        nest(t.global_mrio, bad, country=COUNTRY, total_rtol=1.0)
+    msg = str(err.value)
+    assert msg.startswith("nesting step 'exports': province 'XL-E' sector 'steel': its exports ")
+    assert "exceed its output" in msg and "check exports.csv against the global table" in msg
+    # a province-sector at A = 0.98 in its own table, which doubles every export (at the
+    # cost of households): scaled back to the global exports, the province block grows
+    # and pushes its domestic inputs past its output
+    tight = _with_domestic_inputs(t.sub, ("XL-N", "grid"), 0.98)
+    Y = tight.Y.copy()
+    Y[:, 0] -= tight.exports
+    double = dataclasses.replace(tight, exports=2 * tight.exports, Y=Y).validate()
+    with pytest.raises(MRIOError) as err:
+        nest(t.global_mrio, double, country=COUNTRY)
+    msg = str(err.value)
+    assert msg.startswith("nesting step 'province block': province 'XL-N' sector 'grid' column ")
+    assert "reach its output" in msg and "check exports.csv" in msg
