@@ -456,3 +456,16 @@ def test_refusals_of_the_export_and_province_block_steps():
     msg = str(err.value)
     assert msg.startswith("nesting step 'province block': province 'XL-N' sector 'grid' column ")
     assert "reach its output" in msg and "check exports.csv" in msg
+
+
+def test_unconverged_import_fit_is_refused_with_its_misfit():
+    t = build_truth(0, small={("XL-E", "steel"): 0.03})
+    f = np.where(t.sub.rows.get_level_values(0) == "XL-E", 1000.0, 1.0)
+    sub = dataclasses.replace(t.sub, imports=t.sub.imports * f)
+    with pytest.raises(MRIOError) as err:
+        nest(t.global_mrio, sub, country=COUNTRY, max_iter=2)  # too few to meet the cap
+    msg = str(err.value)
+    assert msg.startswith("nesting step 'imports by user': province 'XL-E' sector 'steel' ")
+    assert "its share of the national imports is too large for its size" in msg
+    assert "(the fit did not converge in 4 iterations: column misfit" in msg
+    assert "raise max_iter if the data are right)" in msg

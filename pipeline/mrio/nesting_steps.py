@@ -393,30 +393,35 @@ def _check_capacity(prov: Provinces, IMP: np.ndarray, cap: np.ndarray, country: 
         )
 
 
-def fit_imports(
-    prov: Provinces, ctry: Country, B2: np.ndarray, country: str, *, tol: float, max_iter: int
-) -> tuple[np.ndarray, StepInfo]:
-    """Step 5: ``T[h, p, u]``, the imports of ``h`` (all origins) by user ``(p, u)``."""
-    fb = user_shares(prov, B2)
-    IMP = national_imports(ctry)
-    prior = import_prior(prov, ctry, _domestic_use(prov, ctry, B2), IMP, fb, country)
-    rows, fallback = import_rows(prov, ctry, prior, IMP)
-    cap, dom = import_cap(prov, B2)
-    _check_capacity(prov, IMP, cap, country)
-    res = fit_stack(prior, rows, IMP, cap=cap, tol=tol, max_iter=max_iter)
+def _check_import_fit(prov: Provinces, res, dom: np.ndarray) -> None:
+    """Raise if the fit missed its columns or caps, or left an A column sum >= 1."""
     P, G, _ = prov.shape
     x = prov.x.reshape(P, G)
     got = res.X.sum(axis=0)[:, :G]
     colsum = np.divide(dom + got, x, out=np.zeros_like(x), where=x > 0)
-    if not res.converged or (colsum >= 1.0).any():
-        p, j = np.unravel_index(int(np.argmax(colsum)), colsum.shape)
-        raise step_error(
-            IMPORTS,
-            f"province {prov.names[p]!r} sector {prov.G[j]!r} column sum of A {colsum[p, j]:.4g}"
-            f": its imports {got[p, j]:.6g} and domestic inputs {dom[p, j]:.6g} exceed its "
-            f"output {x[p, j]:.6g} (fit error: columns {res.column_error:.3g}); its share of "
-            "the national imports is too large for its size: check imports.csv and its x",
+    if res.converged and (colsum < 1.0).all():
+        return
+    p, j = np.unravel_index(int(np.argmax(colsum)), colsum.shape)
+    where = f"province {prov.names[p]!r} sector {prov.G[j]!r} column sum of A {colsum[p, j]:.4g}"
+    cause = (
+        f"its imports {got[p, j]:.6g} and domestic inputs {dom[p, j]:.6g} exceed its output "
+        f"{x[p, j]:.6g}; its share of the national imports is too large for its size: check "
+        "imports.csv and its x"
+        if colsum[p, j] >= 1.0
+        else "the provinces using a product cannot take the national imports of it: check "
+        "Z, x and imports.csv"
+    )
+    if not res.converged:
+        cause += (
+            f" (the fit did not converge in {res.iterations} iterations: column misfit "
+            f"{res.column_error:.3g}, cap excess {res.cap_excess.max(initial=0.0):.3g}; "
+            "raise max_iter if the data are right)"
         )
+    raise step_error(IMPORTS, f"{where}: {cause}")
+
+
+def _warn_capped(prov: Provinces, res, cap: np.ndarray) -> int:
+    """Log the province-sectors whose imports were capped; return their number."""
     total = res.X.sum(axis=0)
     hit = np.argwhere((total > 0) & (total >= cap * (1.0 - 1e-9)))
     if hit.size:
@@ -432,15 +437,31 @@ def fit_imports(
             MAX_COLUMN_SUM,
             res.row_error,
         )
-    colsum0 = prior.sum(axis=1, keepdims=True)
-    rho = np.divide(IMP[:, None, :], colsum0, out=np.zeros_like(colsum0), where=colsum0 != 0)
+    return len(hit)
+
+
+def fit_imports(
+    prov: Provinces, ctry: Country, B2: np.ndarray, country: str, *, tol: float, max_iter: int
+) -> tuple[np.ndarray, StepInfo]:
+    """Step 5: ``T[h, p, u]``, the imports of ``h`` (all origins) by user ``(p, u)``."""
+    fb = user_shares(prov, B2)
+    IMP = national_imports(ctry)
+    prior = import_prior(prov, ctry, _domestic_use(prov, ctry, B2), IMP, fb, country)
+    rows, fallback = import_rows(prov, ctry, prior, IMP)
+    cap, dom = import_cap(prov, B2)
+    _check_capacity(prov, IMP, cap, country)
+    res = fit_stack(prior, rows, IMP, cap=cap, tol=tol, max_iter=max_iter)
+    _check_import_fit(prov, res, dom)
+    capped = _warn_capped(prov, res, cap)
+    colsum = prior.sum(axis=1, keepdims=True)
+    rho = np.divide(IMP[:, None, :], colsum, out=np.zeros_like(colsum), where=colsum != 0)
     info = step_info(
         IMPORTS,
         prior * rho,
         res.X,
         res.iterations,
         row_error=res.row_error,
-        capped=len(hit),
+        capped=capped,
         fallback=fallback,
     )
     return res.X, info
