@@ -25,7 +25,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "domestic_regions": ((list,), None),
     },
     "mrio": {
-        "format": ((str,), "nested"),
+        "format": ((str,), None),
         "global": ((str,), ...),
         "global_format": ((str,), "plain"),
         "subnational": ((str,), None),

@@ -129,7 +129,7 @@ def _run_locked(config, out, *, connect, echo, show_progress, note, resume) -> d
     """:func:`run_study` once ``out`` is locked and cleaned."""
     clock = _Clock(echo)
     clock.stage(
-        "MRIO: load and check" + (" and nest" if config["mrio"]["format"] == "nested" else "")
+        "MRIO: load and check" + (" and nest" if stages.mrio_layout(config) == "nested" else "")
     )
     loaded = stages.load_mrio(config)
     if loaded.report is not None:
@@ -277,12 +277,16 @@ _RESULT_SECTIONS = ("study", "mrio", "inventory", "regions", "concordance", "out
 def _producers(config, loaded, grid, totals, compute):
     """Map raster regions to MRIO producer regions; apply the outside policy."""
     mrio_regions = list(loaded.table.regions)
-    code_rows = stages.producer_codes(
-        grid.region_codes,
-        config["regions"]["aliases"],
-        mrio_regions,
-        default_region=config["regions"]["default_region"],
-    )
+
+    def code_rows_of(codes):
+        return stages.producer_codes(
+            codes,
+            config["regions"]["aliases"],
+            mrio_regions,
+            default_region=config["regions"]["default_region"],
+        )
+
+    code_rows = code_rows_of(grid.region_codes)
     outside = stages.check_region_coverage(
         totals,
         grid.region_codes,
@@ -291,8 +295,10 @@ def _producers(config, loaded, grid, totals, compute):
         source=grid.region_source,
     )
     if outside is not None:
-        grid = stages.assign_outside(grid, outside)
+        position = stages.outside_position(outside, grid.region_codes, mrio_regions)
+        grid = stages.assign_outside(grid, position, outside)
         totals = stages.region_totals(grid, compute=compute)
+        code_rows = code_rows_of(grid.region_codes)
     producer_rows = sorted({int(r) for r in code_rows if r >= 0})
     remap = {r: n for n, r in enumerate(producer_rows)}
     producer_of_code = np.array([remap.get(int(r), -1) for r in code_rows])
@@ -352,7 +358,7 @@ def _write_cube(plan, inputs, producer_codes, store, *, key, compute, note) -> f
 
 def _summarize(config, store, producer_codes, errors, compute) -> dict:
     opened = xr.open_zarr(store)
-    land = opened["region_index"].isin(producer_codes)
+    land = opened["region_index"].isin(summary.home_codes(opened, producer_codes))
     return summary.summarize(
         opened,
         land_mask=land,

@@ -6,6 +6,7 @@ The stages are wired together by :mod:`pipeline.run`. They raise
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,6 +37,12 @@ class LoadedMRIO:
     sources: dict[str, Path]
 
 
+def mrio_layout(config: StudyConfig) -> str:
+    """``[mrio] format``: as given, else ``nested`` iff a subnational table is given."""
+    section = config["mrio"]
+    return section["format"] or ("nested" if section["subnational"] else "plain")
+
+
 def load_mrio(config: StudyConfig) -> LoadedMRIO:
     """Read the configured MRIO; nest the subnational table if configured."""
     section = config["mrio"]
@@ -43,7 +50,7 @@ def load_mrio(config: StudyConfig) -> LoadedMRIO:
     global_path = config.input_path(section["global"])
     sources = {"mrio_global": global_path}
     table = _read_global(global_path, section)
-    if section["format"] == "plain":
+    if mrio_layout(config) == "plain":
         return LoadedMRIO(table, _domestic_regions(config, table), None, sources)
     if not section["subnational"]:
         raise ConfigError(
@@ -277,13 +284,14 @@ def check_region_coverage(
     *,
     outside: str,
     source: Path,
-) -> int | None:
+) -> str | None:
     """Raise if emitting regions lack MRIO rows; apply the outside-emissions policy.
 
     Returns
     -------
-    int or None
-        Code position that outside emissions are assigned to, or None.
+    str or None
+        ``outside`` if emissions lie outside every region and must be
+        assigned (see :func:`outside_position`), else None.
     """
     emitting = totals[:-1].sum(axis=1) > 0
     orphans = [codes[n] for n in np.flatnonzero(emitting & (code_rows < 0))]
@@ -301,15 +309,35 @@ def check_region_coverage(
             "set [regions] outside = '<region code>' to attribute them to a region, "
             "or fix the boundaries"
         )
-    if outside not in codes:
-        raise ConfigError(
-            f"[regions] outside = {outside!r} is not a region code; use one of {codes}"
-        )
-    return codes.index(outside)
+    return outside
 
 
-def assign_outside(grid: GridInputs, code: int) -> GridInputs:
-    """The grid with emitting cells outside every region assigned to region ``code``."""
+def outside_position(outside: str, codes: tuple[str, ...], mrio_regions: list[str]) -> int:
+    """Code position for ``[regions] outside``: a raster code, else a new code.
+
+    ``outside`` may name a raster region (e.g. ``"CN-GD"``) or an MRIO region
+    (e.g. ``"ROW"``); an MRIO region that is no raster code is appended to the
+    codes (so :func:`assign_outside` adds it to the raster) and maps to itself.
+    """
+    if outside in codes:
+        return codes.index(outside)
+    if outside in mrio_regions:
+        return len(codes)
+    close = difflib.get_close_matches(outside, [*codes, *mrio_regions], n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+    raise ConfigError(
+        f"[regions] outside = {outside!r} is neither a region code of the boundaries nor "
+        f"an MRIO region{hint}; name the region that should take emissions outside "
+        "every polygon, or 'error'"
+    )
+
+
+def assign_outside(grid: GridInputs, code: int, name: str) -> GridInputs:
+    """The grid with emitting cells outside every region assigned to code ``code``.
+
+    ``code == len(grid.region_codes)`` adds ``name`` as a new code.
+    """
     emitting = grid.emissions.sum("sector") > 0
     index = xr.where((grid.region_index < 0) & emitting, code, grid.region_index)
-    return replace(grid, region_index=index.astype(grid.region_index.dtype))
+    codes = grid.region_codes if code < len(grid.region_codes) else (*grid.region_codes, name)
+    return replace(grid, region_index=index.astype(grid.region_index.dtype), region_codes=codes)

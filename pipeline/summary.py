@@ -8,6 +8,7 @@ import dask
 import numpy as np
 import xarray as xr
 
+from pipeline.grid.mapping import store_mapping
 from pipeline.kernels.concentration import land_share_holding
 
 
@@ -41,11 +42,14 @@ def summarize(
     dict
         The ``summary.json`` content (see README.md, output contract).
     """
-    attribution = cube["attribution"].load()
+    everywhere = cube["attribution"].load()
+    home = home_regions(everywhere)
+    attribution = everywhere.isel(region=home)
     foreign = attribution["foreign"].values
     foreign_part = attribution.isel(consumer=foreign)
     foreign_total = float(foreign_part.sum())
     domestic_total = float(attribution.isel(consumer=~foreign).sum())
+    abroad = everywhere.isel(region=~home)
     (cells, land) = compute(cube["foreign_footprint"].data, land_mask.data)
     values = np.asarray(cells)[np.asarray(land)]
     key = f"land_share_for_{round(hotspot_share * 100)}pct"
@@ -58,6 +62,8 @@ def summarize(
         "land_share_for_75pct": land_share_holding(values, 0.75),
         "land_share_for_90pct": land_share_holding(values, 0.90),
         "land_cells": int(values.size),
+        "abroad_total_t": float(abroad.sum()),
+        "abroad_driven_by_domestic_t": float(abroad.isel(consumer=~foreign).sum()),
         **_direct_final_demand(attribution),
         "conservation_max_rel_error": conservation_error,
         "mrio_conservation_max_rel_error": mrio_conservation_error,
@@ -67,6 +73,30 @@ def summarize(
         summary[key] = land_share_holding(values, hotspot_share)
     summary["warnings"] = _warnings(attribution, foreign_total)
     return summary
+
+
+def home_regions(attribution: xr.DataArray) -> np.ndarray:
+    """Bool per producer ``region``: True for the study country's own regions.
+
+    Those are the producer regions that are also domestic consumers (the
+    provinces of a nested table, or ``[study] domestic_regions``). On a grid
+    that reaches beyond the country (a worldwide inventory) the other
+    producers are *abroad*; the headline totals and shares cover the home
+    regions only.
+    """
+    consumers = attribution["consumer"].values
+    domestic = {str(c) for c in consumers[~attribution["foreign"].values]}
+    return np.array([str(r) in domestic for r in attribution["region"].values], dtype=bool)
+
+
+def home_codes(cube: xr.Dataset, producer_codes) -> list[int]:
+    """Positions of the raster codes (among ``producer_codes``) of home regions."""
+    index = cube["region_index"]
+    codes = index.attrs["flag_meanings"].split()
+    producers = [str(r) for r in cube["region"].values]
+    mapping = store_mapping(index.attrs, codes, producers)
+    home = home_regions(cube["attribution"])
+    return [int(n) for n in producer_codes if mapping[n] >= 0 and home[mapping[n]]]
 
 
 def _direct_final_demand(attribution: xr.DataArray) -> dict:
@@ -125,6 +155,12 @@ def format_table(summary: dict, *, top: int = 10) -> str:
         f"(cells), {summary.get('mrio_conservation_max_rel_error', float('nan')):.2e} "
         "(every MRIO row)",
     ]
+    if summary.get("abroad_total_t", 0.0) > 0:
+        lines.insert(
+            1,
+            f"abroad (mapped cells outside the study country): {summary['abroad_total_t']:.4g} t, "
+            f"of which driven by domestic demand: {summary['abroad_driven_by_domestic_t']:.4g} t",
+        )
     for title, key in (
         ("consumer", "consumer_shares"),
         ("sector", "sector_shares"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from geodesy import exact_row_areas
 from pyproj import CRS
 
 from pipeline.config import load_config
@@ -44,22 +45,6 @@ file = "inventory_concordance.csv"
 [output]
 maps = false
 """
-
-
-def exact_row_areas(lat_edges: np.ndarray, width_deg: float) -> np.ndarray:
-    """Cell areas on the WGS84 ellipsoid from the closed-form zone area.
-
-    The area between the equator and latitude phi over all longitudes is
-    S(phi) = pi b^2 [sin phi / (1 - e^2 sin^2 phi) + ln((1 + e sin phi) / (1 - e sin phi)) / 2e].
-    """
-    a, f = 6378137.0, 1 / 298.257223563
-    b = a * (1 - f)
-    e = np.sqrt(f * (2 - f))
-    sin = np.sin(np.radians(lat_edges))
-    zone = (
-        np.pi * b**2 * (sin / (1 - e**2 * sin**2) + np.log((1 + e * sin) / (1 - e * sin)) / (2 * e))
-    )
-    return np.abs(np.diff(zone)) * width_deg / 360.0
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +88,7 @@ def test_world_totals_equal_flux_times_exact_area(world_run):
     root, summary, tonnes, index, _ = world_run
     ds = xr.open_zarr(root / "out" / "footprint.zarr")
     np.testing.assert_allclose(ds["emissions"].values, tonnes, rtol=1e-9)
-    total = summary["foreign_total_t"] + summary["domestic_total_t"]
+    total = summary["foreign_total_t"] + summary["domestic_total_t"] + summary["abroad_total_t"]
     assert total == pytest.approx(tonnes.sum(), rel=1e-9)
     per_cell = ds["footprint"].sum("consumer").values
     np.testing.assert_allclose(per_cell, tonnes.sum(axis=0), rtol=1e-9, atol=1e-6)
