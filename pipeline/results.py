@@ -25,7 +25,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from pipeline import analytics
+from pipeline import analytics, places
 from pipeline.analytics import CITY_RADIUS_KM, Grid, unknown_code
 from pipeline.errors import ConfigError, InputFileError
 from pipeline.grid import blocks
@@ -52,7 +52,8 @@ class Hotspots:
     land_share : float
         Hotspot cells / land cells.
     area_km2 : float
-        Hotspot area (cells × cell area).
+        Hotspot area: the sum of the cells' ground areas
+        (:meth:`Results.row_area_km2`).
     """
 
     mask: xr.DataArray
@@ -159,11 +160,41 @@ class Results:
         """Cell centres and CRS."""
         return Grid(self.ds["x"].values, self.ds["y"].values, self.ds.rio.crs)
 
-    @property
-    def cell_area_km2(self) -> float:
-        """Area of one cell in km², from the store's affine transform."""
-        transform = self.ds.rio.transform()
-        return abs(transform.a * transform.e) / 1e6
+    @cached_property
+    def row_area_km2(self) -> np.ndarray:
+        """``(ny,)`` ground area in km² of one cell of each row.
+
+        Per row on the ellipsoid on a lat/lon grid, constant on a projected one:
+        the rule of the inventory's unit conversion (:meth:`Grid.row_areas_km2`).
+        """
+        return self.grid.row_areas_km2()
+
+    @cached_property
+    def cities(self) -> pd.DataFrame:
+        """The study's full city list: its ``[regions] cities`` file, else the shipped one."""
+        return places.read_cities(places.stored_places(self.ds.attrs)["cities"])
+
+    def cities_in_range(self, radius_km: float = CITY_RADIUS_KM):
+        """The cities whose disc holds a land cell, and their discs (cached per radius).
+
+        See :func:`pipeline.places.cities_on_land`; the table's ``attrs["note"]``
+        says how many of the list are ranked, or that none is in range.
+        """
+        cache = self._city_cache
+        if radius_km not in cache:
+            kept, discs = places.cities_on_land(self.grid, self.cities, self.land, radius_km)
+            kept.attrs["note"] = places.no_cities_note(kept, radius_km)
+            cache[radius_km] = (kept, discs)
+        return cache[radius_km]
+
+    @cached_property
+    def _city_cache(self) -> dict:
+        return {}
+
+    @cached_property
+    def borders(self):
+        """The study's boundary polygons (``[regions] boundaries``), or None if unavailable."""
+        return places.study_borders(self.ds.attrs)
 
     @property
     def note(self) -> str:
@@ -299,9 +330,8 @@ class Results:
         codes = analytics.region_codes_of(self.region_index, cells, self.codes)
         table = analytics.hotspot_table(values, cells, self.grid, codes)
         n_land = int(self.land.sum())
-        return Hotspots(
-            mask_da, table, share, k / n_land if n_land else 0.0, k * self.cell_area_km2
-        )
+        area = analytics.cells_area_km2(cells, values.shape[1], self.row_area_km2)
+        return Hotspots(mask_da, table, share, k / n_land if n_land else 0.0, area)
 
     def concentration_curve(
         self, consumer: str | None = None, sector: str | None = None, category: str | None = None
@@ -333,19 +363,21 @@ class Results:
         dict
             ``share``; ``land_share``: the smallest share of land cells holding
             ``share`` of the layer's land total (Yang et al. 2020 use 75%);
-            ``area_km2``: their area, the "spatial extent" of Kanemoto et al.
-            (2016) when ``share`` is 0.9; ``cells``, ``land_cells``,
-            ``land_area_km2`` and ``total_t`` (the layer's land total).
+            ``area_km2``: their ground area, the "spatial extent" of Kanemoto
+            et al. (2016) when ``share`` is 0.9; ``cells``, ``land_cells``,
+            ``land_area_km2`` and ``total_t`` (the layer's land total). Areas
+            sum each cell's own area (:attr:`row_area_km2`).
         """
         values = self._values(consumer, sector, category)
-        (k,), n = analytics.cells_holding(values, self.land, [share])
+        (k,), n, (area,) = analytics.cells_holding(values, self.land, [share], self.row_area_km2)
+        land_rows = np.broadcast_to(self.row_area_km2[:, None], values.shape)[self.land]
         return {
             "share": share,
             "land_share": k / n if n else 0.0,
-            "area_km2": k * self.cell_area_km2,
+            "area_km2": area,
             "cells": k,
             "land_cells": n,
-            "land_area_km2": n * self.cell_area_km2,
+            "land_area_km2": float(land_rows.sum()),
             "total_t": float(values[self.land].sum()),
         }
 
@@ -375,12 +407,12 @@ class Results:
         rows = []
         for kind, code, selection in layers:
             values = self._values(**selection)
-            counts, n = analytics.cells_holding(values, self.land, shares)
+            counts, n, areas = analytics.cells_holding(values, self.land, shares, self.row_area_km2)
             row = {"kind": kind, "code": code or "foreign", "total_t": values[self.land].sum()}
-            for share, k in zip(shares, counts, strict=True):
+            for share, k, area in zip(shares, counts, areas, strict=True):
                 pct = round(share * 100)
                 row[f"land_share_{pct}pct"] = k / n if n else 0.0
-                row[f"area_km2_{pct}pct"] = k * self.cell_area_km2
+                row[f"area_km2_{pct}pct"] = area
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -396,9 +428,11 @@ class Results:
     ) -> pd.DataFrame:
         """The ``top`` cells, cities or provinces of a layer, largest first.
 
-        ``by="city"`` sums the cells whose centre lies within ``radius_km`` of
-        each city of ``data/china_cities.csv`` (discs may overlap; see
-        :mod:`pipeline.analytics`). ``by="province"`` sums each region of the
+        ``by="city"`` sums the cells whose centre lies within ``radius_km``
+        (geodesic) of each of the study's cities in range of its land
+        (:meth:`cities_in_range`; discs may overlap, see
+        :mod:`pipeline.analytics`); the table's ``attrs["note"]`` says how many
+        are ranked, or that none is. ``by="province"`` sums each region of the
         raster. ``top=None`` returns every row. Shares are of the layer's total.
         """
         if by not in RANK_BY:
@@ -408,10 +442,12 @@ class Results:
         values = self._values(consumer, sector, category)
         if by == "province":
             table = analytics.province_totals(
-                values, self.region_index, self.codes, self.cell_area_km2
+                values, self.region_index, self.codes, self.row_area_km2
             )
         elif by == "city":
-            table = analytics.city_totals(values, self.grid, radius_km=radius_km)
+            cities, discs = self.cities_in_range(radius_km)
+            table = analytics.city_totals(values, discs, cities)
+            table.attrs["note"] = cities.attrs["note"]
         else:
             n = values.size if top is None else min(top, values.size)
             flat = values.ravel()
@@ -419,7 +455,11 @@ class Results:
             best = best[np.argsort(-flat[best], kind="stable")]
             codes = analytics.region_codes_of(self.region_index, best, self.codes)
             table = analytics.hotspot_table(values, best, self.grid, codes)
-        return table if top is None else table.head(top).reset_index(drop=True)
+        if top is None:
+            return table
+        head = table.head(top).reset_index(drop=True)
+        head.attrs = dict(table.attrs)
+        return head
 
     # --------------------------------------------------------------- drivers
     def drivers(
@@ -489,7 +529,7 @@ class Results:
             x, y = (float(v) for v in self.grid.from_crs(x, y, crs))
         row, col = self.grid.cell_of(x, y)
         mask = np.ones((1, 1), dtype=bool)
-        return self._window_totals(slice(row, row + 1), slice(col, col + 1), mask)
+        return self._window_totals(np.array([row]), np.array([col]), mask)
 
     def _bbox_window(self, bbox, crs):
         xmin, ymin, xmax, ymax = (float(v) for v in bbox)
@@ -500,20 +540,27 @@ class Results:
         rows = np.flatnonzero((self.grid.y >= ymin) & (self.grid.y <= ymax))
         if cols.size == 0 or rows.size == 0:
             raise ConfigError(f"bbox {tuple(bbox)} holds no cell centre of the grid")
-        mask = np.ones((rows.size, cols.size), dtype=bool)
-        return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1), mask
+        return rows, cols, np.ones((rows.size, cols.size), dtype=bool)
 
     def _city_window(self, city, radius_km):
-        cities = analytics.read_cities()
+        cities = self.cities
         position = analytics.find_city(cities, city)
         for _, rows, cols, mask in analytics.city_discs(
             self.grid, cities.iloc[[position]], radius_km
         ):
-            return rows, cols, mask
-        raise ConfigError(f"city {city!r}: no cell centre within {radius_km} km")
+            if (mask & self.land[np.ix_(rows, cols)]).any():
+                return rows, cols, mask
+        raise ConfigError(
+            f"city {city!r} of {Path(cities.attrs['source']).name}: no land cell centre within "
+            f"{radius_km:g} km; choose a city of the study area or a larger --radius-km"
+        )
 
-    def _window_totals(self, rows: slice, cols: slice, mask: np.ndarray) -> np.ndarray:
-        """``(n_producers, n_sectors)`` emissions of the masked window cells, lazily."""
+    def _window_totals(self, rows: np.ndarray, cols: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``(n_producers, n_sectors)`` emissions of the masked window cells, lazily.
+
+        ``rows`` and ``cols`` are sorted index arrays (a city disc may wrap
+        across the antimeridian, so its columns need not be contiguous).
+        """
         import dask.array as da
 
         emissions = self.ds["emissions"].isel(y=rows, x=cols).data
