@@ -85,24 +85,30 @@ def mask_extent(mask: xr.DataArray) -> tuple[float, float, float, float] | None:
     return _extent(xs[cols[[0, -1]]], ys[rows[[0, -1]]], spacing=_spacing(xs, ys))
 
 
-def plot_layer(
+def plot_layer(layer: xr.DataArray, path: Path, **options) -> Path:
+    """Write one ``(y, x)`` layer as a PNG map (see :func:`draw_layer` for ``options``)."""
+    fig = draw_layer(layer, **options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def draw_layer(
     layer: xr.DataArray,
-    path: Path,
     *,
     title: str,
     borders: Regions | None = None,
     note: str = "",
     frame: tuple[float, float, float, float] | None = None,
     crs=None,
-) -> Path:
-    """Write one ``(y, x)`` layer as a PNG map with a log colour scale.
+) -> plt.Figure:
+    """A matplotlib figure of one ``(y, x)`` layer with a log colour scale.
 
     Parameters
     ----------
     layer : xarray.DataArray
         ``(y, x)`` values (``attrs["units"]`` labels the colour bar).
-    path : Path
-        PNG file.
     title : str
         Map title.
     borders : Regions, optional
@@ -113,12 +119,11 @@ def plot_layer(
         ``(xmin, xmax, ymin, ymax)`` shown; default the cells with positive
         values (:func:`mask_extent`), else the whole grid.
     crs : optional
-        The layer's CRS for the axis labels; default ``layer.rio.crs``.
+        The layer's CRS (axis labels, aspect); default ``layer.rio.crs``.
     """
     layer = layer.compute()
     crs = layer.rio.crs if crs is None else crs
-    if frame is None:
-        frame = mask_extent(layer > 0)
+    frame = frame or mask_extent(layer > 0) or _extent(layer["x"].values, layer["y"].values)
     shown, factor = coarsen_for_display(layer)
     values = np.asarray(shown.values, dtype=float)
     positive = values[values > 0]
@@ -126,12 +131,9 @@ def plot_layer(
     if positive.size:
         vmax = float(positive.max())
         vmin = max(float(np.percentile(positive, 1)), vmax * 1e-6)
-        masked = np.ma.masked_less_equal(values, 0)
-        xs, ys = shown["x"].values, shown["y"].values
-        extent = _extent(xs, ys)
         image = ax.imshow(
-            masked,
-            extent=extent,
+            np.ma.masked_less_equal(values, 0),
+            extent=_extent(shown["x"].values, shown["y"].values),
             norm=LogNorm(vmin, vmax),
             cmap="inferno_r",
             interpolation="nearest",
@@ -141,19 +143,24 @@ def plot_layer(
         fig.colorbar(image, ax=ax, shrink=0.8, label=f"{unit} {cell} (log scale)")
     if borders is not None:
         _draw_borders(ax, borders)
-    xmin, xmax, ymin, ymax = frame or _extent(layer["x"].values, layer["y"].values)
+    _frame_axes(ax, frame, crs)
+    ax.set_title(title)
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=7, color="0.35")
+    return fig
+
+
+def _frame_axes(ax, frame: tuple[float, float, float, float], crs) -> None:
+    """Limits, CRS axis labels and, on lat/lon, an aspect true at the frame's middle."""
+    xmin, xmax, ymin, ymax = frame
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
-    ax.set_title(title)
     xlabel, ylabel = axis_labels(crs)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if note:
-        fig.text(0.01, 0.01, note, fontsize=7, color="0.35")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    if crs is not None and CRS.from_user_input(crs).is_geographic:
+        middle = np.clip((ymin + ymax) / 2, -80.0, 80.0)
+        ax.set_aspect(1.0 / np.cos(np.radians(middle)))
 
 
 def _spacing(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:

@@ -447,7 +447,7 @@ class Results:
         elif by == "city":
             cities, discs = self.cities_in_range(radius_km)
             table = analytics.city_totals(values, discs, cities)
-            table.attrs["note"] = cities.attrs["note"]
+            table.attrs.update(note=cities.attrs["note"], source=cities.attrs["source"])
         else:
             n = values.size if top is None else min(top, values.size)
             flat = values.ravel()
