@@ -8,7 +8,8 @@ City rule
 ---------
 A city is a point of the study's city list (:mod:`pipeline.places`: the
 ``[regions] cities`` file, else the shipped GeoNames list
-``data/china_cities.csv``), kept only if its disc holds a land cell. Its
+``data/china_cities.csv``), kept only if its point lies in a land cell or its
+disc holds a land cell centre. Its
 emissions are the sum over the cells whose *centre* lies within ``radius_km``
 (default :data:`CITY_RADIUS_KM` = 25 km) of the point, measured as the
 geodesic distance on the CRS's ellipsoid, in metres, on lat/lon and projected
@@ -88,12 +89,28 @@ class Grid:
         transformer = Transformer.from_crs(CRS.from_user_input(crs), self.crs, always_xy=True)
         return transformer.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
 
+    def cells_of(self, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(rows, cols, inside)`` of the cells containing points in the grid CRS.
+
+        ``rows`` and ``cols`` are 0 where ``inside`` is False (outside the grid).
+        """
+        x = np.atleast_1d(np.asarray(x, dtype=float))
+        y = np.atleast_1d(np.asarray(y, dtype=float))
+        dx, dy = self.spacing
+        with np.errstate(invalid="ignore"):
+            cols = np.floor((x - (self.x[0] - dx / 2)) / dx)
+            rows = np.floor(((self.y[0] + dy / 2) - y) / dy)
+        inside = (cols >= 0) & (cols < self.x.size) & (rows >= 0) & (rows < self.y.size)
+        return (
+            np.where(inside, rows, 0).astype(np.int64),
+            np.where(inside, cols, 0).astype(np.int64),
+            inside,
+        )
+
     def cell_of(self, x: float, y: float) -> tuple[int, int]:
         """``(row, col)`` of the cell containing the point; raise if outside."""
-        dx, dy = self.spacing
-        col = int(np.floor((x - (self.x[0] - dx / 2)) / dx))
-        row = int(np.floor(((self.y[0] + dy / 2) - y) / dy))
-        if not (0 <= col < self.x.size and 0 <= row < self.y.size):
+        rows, cols, inside = self.cells_of(x, y)
+        if not inside[0]:
             unit = "degrees" if self.geographic else "CRS units (metres)"
             xs = f"{self.x.min():.6g}..{self.x.max():.6g}"
             ys = f"{self.y.min():.6g}..{self.y.max():.6g}"
@@ -101,7 +118,7 @@ class Grid:
                 f"point ({x:.6g}, {y:.6g}) is outside the grid x {xs}, y {ys} "
                 f"(store {unit}; pass crs='EPSG:4326' for lon/lat)"
             )
-        return row, col
+        return int(rows[0]), int(cols[0])
 
 
 def hotspot_order(values: np.ndarray, land: np.ndarray, share: float) -> tuple[np.ndarray, int]:

@@ -65,7 +65,7 @@ def read_cities(path: str | Path | None = None) -> pd.DataFrame:
             row = int(bad[0])
             raise InputFileError(
                 f"{where}: row {row + 2} ({frame['name'].iloc[row]!r}) has {column} = "
-                f"{frame[column].iloc[row]!r}; use decimal degrees within ±{bound:g}"
+                f"{str(frame[column].iloc[row])!r}; use decimal degrees within ±{bound:g}"
             )
         frame[column] = values
     frame = frame[list(CITY_COLUMNS)].reset_index(drop=True)
@@ -137,7 +137,11 @@ def study_borders(attrs: dict):
 
 
 def cities_on_land(grid, cities: pd.DataFrame, land: np.ndarray, radius_km: float):
-    """The cities whose disc holds a land cell centre, and their discs.
+    """The cities on the grid's land or within ``radius_km`` of it, and their discs.
+
+    A city is kept if its point lies in a land cell or its disc holds a land
+    cell centre (a city on a coarse grid may have a disc without any centre:
+    it is kept, with 0 t).
 
     Parameters
     ----------
@@ -160,10 +164,17 @@ def cities_on_land(grid, cities: pd.DataFrame, land: np.ndarray, radius_km: floa
     """
     from pipeline.analytics import city_discs
 
+    px, py = grid.from_crs(cities["lon"].to_numpy(), cities["lat"].to_numpy(), "EPSG:4326")
+    rows, cols, inside = grid.cells_of(px, py)
+    on_land = inside & land[rows, cols]
     keep, discs = [], []
-    for n, rows, cols, mask in city_discs(grid, cities, radius_km):
-        if (mask & land[np.ix_(rows, cols)]).any():
-            discs.append((len(keep), rows, cols, mask))
+    found = {n: (r, c, m) for n, r, c, m in city_discs(grid, cities, radius_km)}
+    for n in range(len(cities)):
+        disc = found.get(n)
+        near = disc is not None and bool((disc[2] & land[np.ix_(disc[0], disc[1])]).any())
+        if on_land[n] or near:
+            if disc is not None:
+                discs.append((len(keep), *disc))
             keep.append(n)
     kept = cities.iloc[keep].reset_index(drop=True)
     kept.attrs = {**cities.attrs, "listed": len(cities)}
@@ -176,12 +187,12 @@ def no_cities_note(kept: pd.DataFrame, radius_km: float) -> str:
     listed = kept.attrs.get("listed", len(kept))
     if len(kept):
         return (
-            f"{len(kept)} of the {listed} cities of {source} lie within {radius_km:g} km "
-            "of the study's land; the others are not ranked"
+            f"{len(kept)} of the {listed} cities of {source} lie on the study's land or "
+            f"within {radius_km:g} km of it; the others are not ranked"
         )
     return (
-        f"no city of {source} lies within {radius_km:g} km of the study's land, so none is "
-        "ranked; list the study's own cities in [regions] cities = 'file.csv' (columns "
+        f"no city of {source} lies on the study's land or within {radius_km:g} km of it, so "
+        "none is ranked; list the study's own cities in [regions] cities = 'file.csv' (columns "
         + ",".join(CITY_COLUMNS)
         + ")"
     )

@@ -132,7 +132,7 @@ def test_city_total_is_the_sum_within_its_geodesic_radius(res, raw):
 def test_only_the_study_cities_in_range_are_ranked(res, raw):
     table = res.rank("city", None)
     assert set(table["city"]) == IN_RANGE
-    assert "6 of the 8 cities of cities.csv" in table.attrs["note"]
+    assert "6 of the 8 cities of cities.csv lie on" in table.attrs["note"]
     with pytest.raises(ConfigError, match="no land cell centre within 25 km"):
         res.drivers(city="Shanghai")
     with pytest.raises(ConfigError, match="unknown city 'Beijing'"):
@@ -148,8 +148,9 @@ def test_shipped_list_ranks_no_far_away_city_and_says_so(res):
     assert inside["lat"].between(30, 46).sum() > 20
     table = shipped.rank("city", None)
     assert len(table) == 0
-    assert "no city of china_cities.csv lies within 25 km" in table.attrs["note"]
-    assert "[regions] cities" in table.attrs["note"]
+    note = table.attrs["note"]
+    assert "no city of china_cities.csv lies on the study's land or within 25 km" in note
+    assert "[regions] cities" in note
 
 
 # ------------------------------------------------------------------- maps
@@ -236,3 +237,10 @@ def test_report_on_the_geographic_study(study, raw, tmp_path):
         assert f"<td>{name}</td>" in text
     assert "Shanghai" not in text and "Paris" not in text
     assert "cities.csv ([regions] cities)" in text
+
+
+def test_run_maps_are_framed_on_the_land_not_the_boundary_file(study, raw):
+    from pipeline.maps import land_mask, mask_extent
+
+    cube = xr.open_zarr(study[0] / "footprint.zarr")
+    assert mask_extent(land_mask(cube)) == pytest.approx(land_frame(raw))
