@@ -92,12 +92,15 @@ def display_borders(results: Results) -> Regions | None:
     """The study's own boundaries in the store CRS, simplified to a quarter cell.
 
     These are the ``[regions] boundaries`` files the run recorded
-    (:attr:`Results.borders`); None if the study used a region raster or the
-    files are no longer where the run read them.
+    (:attr:`Results.borders`). If the study used a region raster, or the files
+    are no longer where the run read them, the outlines of the store's region
+    raster (:func:`raster_outlines`); None on a store without a CRS.
     """
     borders = results.borders
-    if borders is None or results.ds.rio.crs is None:
+    if results.ds.rio.crs is None:
         return borders
+    if borders is None:
+        return raster_outlines(results)
     borders = borders.to_crs(results.ds.rio.crs)
     tolerance = min(results.grid.spacing) / 4
     simple = tuple(
@@ -105,6 +108,23 @@ def display_borders(results: Results) -> Regions | None:
         for g in borders.geometries
     )
     return Regions(borders.codes, simple, borders.crs, borders.source)
+
+
+def raster_outlines(results: Results) -> Regions:
+    """The regions of the store's ``region_index`` as polygons along cell edges."""
+    import rasterio.features
+
+    index = np.asarray(results.region_index, dtype=np.int32)
+    shapes = rasterio.features.shapes(
+        index, mask=index >= 0, transform=results.ds.rio.transform(), connectivity=4
+    )
+    pieces = [(results.codes[int(value)], geometry) for geometry, value in shapes]
+    return Regions(
+        tuple(code for code, _ in pieces),
+        tuple(geometry for _, geometry in pieces),
+        results.ds.rio.crs,
+        "region_index of the store",
+    )
 
 
 def write_maps(results: Results, out: Path, figures: list[Figure], echo) -> None:
@@ -197,7 +217,11 @@ def render_html(results, figures, curve, concentration, cities) -> str:
         parts.append(f'<p class="synthetic">{html.escape(results.note)}</p>')
     parts.append(_headline(results))
     parts.append("<h2>Maps</h2>")
-    borders = "the study's boundaries" if results.borders is not None else "no borders"
+    borders = (
+        "the study's boundaries"
+        if results.borders is not None
+        else "the outlines of the study's region raster"
+    )
     parts.append(
         f"<p>Emissions per grid cell in t CO2 (log colour scale), with {borders}, framed on "
         "the land cells. Consumer maps include every category and sector.</p>"

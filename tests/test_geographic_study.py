@@ -139,7 +139,7 @@ def test_only_the_study_cities_in_range_are_ranked(res, raw):
         res.drivers(city="Beijing")
 
 
-def test_shipped_list_ranks_no_far_away_city_and_says_so(res):
+def test_shipped_list_ranks_no_far_away_city_and_says_so(res, raw):
     ds = res.ds.copy()
     ds.attrs = {k: v for k, v in ds.attrs.items() if k != "study_places"}
     shipped = Results(ds, res.directory)
@@ -148,6 +148,12 @@ def test_shipped_list_ranks_no_far_away_city_and_says_so(res):
     assert inside["lat"].between(30, 46).sum() > 20
     table = shipped.rank("city", None)
     assert len(table) == 0
+    outlines = display_borders(shipped)  # no recorded boundary files: the raster's outlines
+    assert set(outlines.codes) == {"JPN", "KOR", "XXX"}
+    xxx = [g for c, g in zip(outlines.codes, outlines.geometries, strict=True) if c == "XXX"]
+    area = sum(shapely.geometry.shape(g).area for g in xxx)
+    cells = (raw["ds"]["region_index"].values == raw["codes"].index("XXX")).sum()
+    assert area == pytest.approx(cells * RESOLUTION**2)
     note = table.attrs["note"]
     assert "no city of china_cities.csv lies on the study's land or within 25 km" in note
     assert "[regions] cities" in note
