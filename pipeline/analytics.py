@@ -6,12 +6,16 @@ grid) plus the region raster, and never on the whole cube.
 
 City rule
 ---------
-A city is a point of ``data/china_cities.csv`` (GeoNames places with at least
-100,000 inhabitants), projected to the grid's CRS. Its emissions are the sum
-over the cells whose *centre* lies within ``radius_km`` (default
-:data:`CITY_RADIUS_KM` = 25 km) of the point. Discs of neighbouring cities may
-overlap, so the same cell can count for several cities and city totals must
-not be added up. A city whose disc holds no cell centre gets 0.
+A city is a point of the study's city list (:mod:`pipeline.places`: the
+``[regions] cities`` file, else the shipped GeoNames list
+``data/china_cities.csv``), kept only if its point lies in a land cell or its
+disc holds a land cell centre. Its
+emissions are the sum over the cells whose *centre* lies within ``radius_km``
+(default :data:`CITY_RADIUS_KM` = 25 km) of the point, measured as the
+geodesic distance on the CRS's ellipsoid, in metres, on lat/lon and projected
+grids alike (a projected grid's cell centres are transformed to its
+longitude/latitude first). Discs of neighbouring cities may overlap, so the
+same cell can count for several cities and city totals must not be added up.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pyproj import CRS, Transformer
+from affine import Affine
+from pyproj import CRS, Geod, Transformer
 
 from pipeline.errors import ConfigError
-from pipeline.resources import data_file
+from pipeline.grid.units import cell_area
 
 CITY_RADIUS_KM = 25.0
 
@@ -35,7 +40,8 @@ class Grid:
     Parameters
     ----------
     x, y : numpy.ndarray
-        Cell-centre coordinates in metres (``y`` descending).
+        Cell-centre coordinates in the CRS's units: metres on a projected CRS,
+        degrees of longitude and latitude on a geographic one (``y`` descending).
     crs : pyproj.CRS
         The grid's CRS.
     """
@@ -45,11 +51,33 @@ class Grid:
     crs: CRS
 
     @property
-    def cell_area_km2(self) -> float:
-        """Area of one cell in km² (the grid is regular)."""
+    def geographic(self) -> bool:
+        """Whether the grid is in longitude/latitude degrees."""
+        return CRS.from_user_input(self.crs).is_geographic
+
+    @property
+    def spacing(self) -> tuple[float, float]:
+        """Cell width and height in CRS units (1.0 along an axis of one cell)."""
         dx = abs(float(self.x[1] - self.x[0])) if self.x.size > 1 else 1.0
         dy = abs(float(self.y[1] - self.y[0])) if self.y.size > 1 else 1.0
-        return dx * dy / 1e6
+        return dx, dy
+
+    def row_areas_km2(self) -> np.ndarray:
+        """``(ny,)`` ground area in km² of one cell of each row.
+
+        The rule of the inventory's unit conversion,
+        :func:`pipeline.grid.units.cell_area`: the exact ellipsoidal area of
+        each row's cells on a geographic CRS, the constant ``dx * dy`` on a
+        projected one.
+        """
+        dx, dy = self.spacing
+        transform = Affine(dx, 0.0, float(self.x[0]) - dx / 2, 0.0, -dy, float(self.y[0]) + dy / 2)
+        return np.asarray(cell_area(self.crs, transform, self.y).values) / 1e6
+
+    @property
+    def geod(self) -> Geod:
+        """The geodesic calculator of the CRS's ellipsoid."""
+        return CRS.from_user_input(self.crs).get_geod()
 
     def to_lonlat(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Longitude and latitude (EPSG:4326) of points in the grid CRS."""
@@ -61,19 +89,36 @@ class Grid:
         transformer = Transformer.from_crs(CRS.from_user_input(crs), self.crs, always_xy=True)
         return transformer.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
 
+    def cells_of(self, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(rows, cols, inside)`` of the cells containing points in the grid CRS.
+
+        ``rows`` and ``cols`` are 0 where ``inside`` is False (outside the grid).
+        """
+        x = np.atleast_1d(np.asarray(x, dtype=float))
+        y = np.atleast_1d(np.asarray(y, dtype=float))
+        dx, dy = self.spacing
+        with np.errstate(invalid="ignore"):
+            cols = np.floor((x - (self.x[0] - dx / 2)) / dx)
+            rows = np.floor(((self.y[0] + dy / 2) - y) / dy)
+        inside = (cols >= 0) & (cols < self.x.size) & (rows >= 0) & (rows < self.y.size)
+        return (
+            np.where(inside, rows, 0).astype(np.int64),
+            np.where(inside, cols, 0).astype(np.int64),
+            inside,
+        )
+
     def cell_of(self, x: float, y: float) -> tuple[int, int]:
         """``(row, col)`` of the cell containing the point; raise if outside."""
-        col = int(np.argmin(np.abs(self.x - x)))
-        row = int(np.argmin(np.abs(self.y - y)))
-        half = np.sqrt(self.cell_area_km2 * 1e6) / 2 * (1 + 1e-9)
-        if abs(self.x[col] - x) > half or abs(self.y[row] - y) > half:
-            xs = f"{self.x.min():.0f}..{self.x.max():.0f}"
-            ys = f"{self.y.min():.0f}..{self.y.max():.0f}"
+        rows, cols, inside = self.cells_of(x, y)
+        if not inside[0]:
+            unit = "degrees" if self.geographic else "CRS units (metres)"
+            xs = f"{self.x.min():.6g}..{self.x.max():.6g}"
+            ys = f"{self.y.min():.6g}..{self.y.max():.6g}"
             raise ConfigError(
-                f"point ({x:.0f}, {y:.0f}) is outside the grid x {xs}, y {ys} "
-                "(store CRS metres; pass crs='EPSG:4326' for lon/lat)"
+                f"point ({x:.6g}, {y:.6g}) is outside the grid x {xs}, y {ys} "
+                f"(store {unit}; pass crs='EPSG:4326' for lon/lat)"
             )
-        return row, col
+        return int(rows[0]), int(cols[0])
 
 
 def hotspot_order(values: np.ndarray, land: np.ndarray, share: float) -> tuple[np.ndarray, int]:
@@ -114,24 +159,56 @@ def hotspot_order(values: np.ndarray, land: np.ndarray, share: float) -> tuple[n
     return cells[local], min(k, cells.size)
 
 
-def cells_holding(values: np.ndarray, land: np.ndarray, shares) -> tuple[list[int], int]:
+def cells_holding(
+    values: np.ndarray, land: np.ndarray, shares, row_area_km2: np.ndarray
+) -> tuple[list[int], int, list[float]]:
     """Smallest numbers of land cells holding each of ``shares`` of the land total.
 
-    Returns the counts (0 where the total is 0) and the number of land cells.
-    One sort of the land values, so about 16 bytes per land cell of memory.
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(ny, nx)`` layer.
+    land : numpy.ndarray
+        ``(ny, nx)`` bool, the land cells.
+    shares : sequence of float
+        Shares in ``(0, 1]``.
+    row_area_km2 : numpy.ndarray
+        ``(ny,)`` area of one cell of each row (:meth:`Grid.row_areas_km2`).
+
+    Returns
+    -------
+    counts : list of int
+        Cells holding each share, densest first (0 where the total is 0).
+    n_land : int
+        Number of land cells.
+    areas : list of float
+        Area in km² of each count's cells.
+
+    Notes
+    -----
+    One sort of the land cells: about 32 bytes per land cell of memory.
     """
-    flat = np.sort(np.asarray(values, dtype=np.float64)[np.asarray(land)])[::-1]
-    cumulative = np.cumsum(flat)
+    values = np.asarray(values, dtype=np.float64)
+    order, _ = hotspot_order(values, land, 1.0)
+    cumulative = np.cumsum(values.ravel()[order])
+    areas = np.cumsum(np.asarray(row_area_km2, dtype=np.float64)[order // values.shape[1]])
     total = cumulative[-1] if cumulative.size else 0.0
-    counts = []
+    counts, held = [], []
     for share in shares:
         check_share(share)
-        if total <= 0:
-            counts.append(0)
-            continue
-        k = int(np.searchsorted(cumulative / total, share * (1 - 1e-12), side="left")) + 1
-        counts.append(min(k, flat.size))
-    return counts, int(flat.size)
+        k = 0
+        if total > 0:
+            k = int(np.searchsorted(cumulative / total, share * (1 - 1e-12), side="left")) + 1
+            k = min(k, order.size)
+        counts.append(k)
+        held.append(float(areas[k - 1]) if k else 0.0)
+    return counts, int(order.size), held
+
+
+def cells_area_km2(flat_cells: np.ndarray, n_cols: int, row_area_km2: np.ndarray) -> float:
+    """Total area in km² of flat cell indices of a grid ``n_cols`` wide."""
+    rows = np.asarray(flat_cells, dtype=np.int64) // n_cols
+    return float(np.asarray(row_area_km2, dtype=np.float64)[rows].sum())
 
 
 def check_share(share: float) -> None:
@@ -176,17 +253,21 @@ def region_codes_of(region_index: np.ndarray, flat_cells: np.ndarray, codes) -> 
 
 
 def province_totals(
-    values: np.ndarray, region_index: np.ndarray, codes, cell_area_km2: float
+    values: np.ndarray, region_index: np.ndarray, codes, row_area_km2: np.ndarray
 ) -> pd.DataFrame:
     """Sum of ``values`` over each region of the raster, largest first.
 
-    Columns: ``province, t_co2, share, cells, area_km2``.
+    Columns: ``province, t_co2, share, cells, area_km2``; ``row_area_km2`` is
+    the ``(ny,)`` area of one cell of each row.
     """
-    idx = np.asarray(region_index).ravel()
+    index = np.asarray(region_index)
+    idx = index.ravel()
     inside = idx >= 0
     flat = np.asarray(values, dtype=np.float64).ravel()
+    per_cell = np.broadcast_to(np.asarray(row_area_km2, float)[:, None], index.shape).ravel()
     sums = np.bincount(idx[inside], weights=flat[inside], minlength=len(codes))
     counts = np.bincount(idx[inside], minlength=len(codes))
+    areas = np.bincount(idx[inside], weights=per_cell[inside], minlength=len(codes))
     total = float(flat.sum())
     frame = pd.DataFrame(
         {
@@ -194,64 +275,129 @@ def province_totals(
             "t_co2": sums,
             "share": sums / total if total > 0 else 0.0,
             "cells": counts,
-            "area_km2": counts * cell_area_km2,
+            "area_km2": areas,
         }
     )
     return _ranked(frame)
 
 
-def read_cities() -> pd.DataFrame:
-    """The reference cities: ``geonameid, name, lat, lon, population, province``."""
-    return pd.read_csv(data_file("china_cities.csv"))
+#: Smallest radius of curvature of any common ellipsoid (WGS84 meridian at the
+#: equator, a(1 - e²) = 6,335,439 m), rounded down: a disc of radius r spans at
+#: most r / this radians of latitude.
+_MIN_CURVATURE_M = 6_335_000.0
+#: Relative margin on the search window of a disc (the window only bounds the
+#: cells whose geodesic distance is then computed exactly).
+_WINDOW_MARGIN = 1.02
 
 
 def city_discs(grid: Grid, cities: pd.DataFrame, radius_km: float):
-    """Yield ``(position, rows slice, cols slice, mask)`` of each city's disc.
+    """Yield ``(position, rows, cols, mask)`` of each city's disc.
 
-    ``mask`` is the bool window of cells whose centre is within ``radius_km``
-    of the city; cities whose disc holds no cell centre are skipped.
+    ``rows`` and ``cols`` are sorted index arrays of a window of the grid and
+    ``mask`` the bool ``(rows, cols)`` window of the cells whose centre lies
+    within ``radius_km`` of the city, by geodesic distance on the CRS's
+    ellipsoid (:attr:`Grid.geod`). On a projected grid the cell centres are
+    first transformed to the CRS's longitude/latitude, so the rule is the same
+    on every grid. Cities whose disc holds no cell centre are skipped.
     """
-    if radius_km <= 0:
+    if not radius_km > 0:
         raise ConfigError(f"radius_km {radius_km!r} must be positive, e.g. 25")
-    radius = radius_km * 1000.0
-    cx, cy = grid.from_crs(cities["lon"].to_numpy(), cities["lat"].to_numpy(), "EPSG:4326")
-    xs, ys_ascending = grid.x, grid.y[::-1]
-    ny = grid.y.size
-    for n, (px, py) in enumerate(zip(cx, cy, strict=True)):
-        c0, c1 = np.searchsorted(xs, [px - radius, px + radius], side="left")
-        a0, a1 = np.searchsorted(ys_ascending, [py - radius, py + radius], side="left")
-        rows = slice(ny - a1, ny - a0)
-        cols = slice(int(c0), int(c1))
-        dx = xs[cols][None, :] - px
-        dy = grid.y[rows][:, None] - py
-        mask = dx**2 + dy**2 <= radius**2
+    radius = float(radius_km) * 1000.0
+    geod = grid.geod
+    lons = cities["lon"].to_numpy(dtype=float)
+    lats = cities["lat"].to_numpy(dtype=float)
+    window = _lonlat_window if grid.geographic else _projected_window
+    for n, (lon, lat) in enumerate(zip(lons, lats, strict=True)):
+        rows, cols = window(grid, float(lon), float(lat), radius)
+        if rows.size == 0 or cols.size == 0:
+            continue
+        clon, clat = _centres_lonlat(grid, rows, cols)
+        _, _, distance = geod.inv(np.full(clon.shape, lon), np.full(clat.shape, lat), clon, clat)
+        mask = np.asarray(distance).reshape(clon.shape) <= radius
         if mask.any():
             yield n, rows, cols, mask
 
 
-def city_totals(
-    values: np.ndarray, grid: Grid, *, radius_km: float = CITY_RADIUS_KM
-) -> pd.DataFrame:
+def _centres_lonlat(grid: Grid, rows: np.ndarray, cols: np.ndarray):
+    """``(len(rows), len(cols))`` longitudes and latitudes of window cell centres."""
+    xx, yy = np.meshgrid(grid.x[cols], grid.y[rows])
+    if grid.geographic:
+        return xx, yy
+    geodetic = CRS.from_user_input(grid.crs).geodetic_crs
+    transformer = Transformer.from_crs(grid.crs, geodetic, always_xy=True)
+    return transformer.transform(xx, yy)
+
+
+def _lonlat_window(grid: Grid, lon: float, lat: float, radius: float):
+    """Rows and columns that can hold a disc on a lon/lat grid (wraps at ±180°)."""
+    angle = radius / _MIN_CURVATURE_M * _WINDOW_MARGIN
+    dlat = np.degrees(angle)
+    rows = np.flatnonzero(np.abs(grid.y - lat) <= dlat)
+    if abs(lat) + dlat >= 90.0 or angle >= np.pi / 2:
+        return rows, np.arange(grid.x.size)
+    ratio = np.sin(angle) / np.cos(np.radians(abs(lat) + dlat))
+    dlon = 180.0 if ratio >= 1 else np.degrees(np.arcsin(ratio))
+    offset = (grid.x - lon + 180.0) % 360.0 - 180.0
+    return rows, np.flatnonzero(np.abs(offset) <= dlon)
+
+
+def _projected_window(grid: Grid, lon: float, lat: float, radius: float):
+    """Rows and columns inside the bounding box of the disc's projected outline."""
+    azimuths = np.linspace(0.0, 360.0, 73)[:-1]
+    geod = grid.geod
+    olon, olat, _ = geod.fwd(
+        np.full(azimuths.shape, lon),
+        np.full(azimuths.shape, lat),
+        azimuths,
+        np.full(azimuths.shape, radius * _WINDOW_MARGIN),
+    )
+    geodetic = CRS.from_user_input(grid.crs).geodetic_crs
+    transformer = Transformer.from_crs(geodetic, grid.crs, always_xy=True)
+    px, py = (
+        np.asarray(v) for v in transformer.transform(np.append(olon, lon), np.append(olat, lat))
+    )
+    ok = np.isfinite(px) & np.isfinite(py)
+    if not ok.any():
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    rows = np.flatnonzero((grid.y >= py[ok].min()) & (grid.y <= py[ok].max()))
+    cols = np.flatnonzero((grid.x >= px[ok].min()) & (grid.x <= px[ok].max()))
+    return rows, cols
+
+
+def city_totals(values: np.ndarray, discs, cities: pd.DataFrame) -> pd.DataFrame:
     """Sum of ``values`` over each city's disc (see the module's city rule), largest first.
 
-    Columns: ``geonameid, city, province, population, lon, lat, t_co2, share,
-    cells``; ``share`` is of the layer's total over all cells.
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(ny, nx)`` layer.
+    discs : sequence
+        ``(position, rows, cols, mask)`` of the cities' discs
+        (:func:`city_discs`); a city without a disc gets 0.
+    cities : pandas.DataFrame
+        The city list (:func:`pipeline.places.read_cities`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``geonameid, city, province, population, lon, lat, t_co2, share,
+        cells``; ``share`` is of the layer's total over all cells.
     """
-    cities = read_cities()
+    values = np.asarray(values, dtype=np.float64)
     sums = np.zeros(len(cities))
     counts = np.zeros(len(cities), dtype=np.int64)
-    for n, rows, cols, mask in city_discs(grid, cities, radius_km):
-        sums[n] = float(np.asarray(values[rows, cols], dtype=np.float64)[mask].sum())
+    for n, rows, cols, mask in discs:
+        sums[n] = float(values[np.ix_(rows, cols)][mask].sum())
         counts[n] = int(mask.sum())
-    total = float(np.asarray(values, dtype=np.float64).sum())
+    total = float(values.sum())
     frame = pd.DataFrame(
         {
-            "geonameid": cities["geonameid"],
-            "city": cities["name"],
-            "province": cities["province"],
-            "population": cities["population"],
-            "lon": cities["lon"],
-            "lat": cities["lat"],
+            "geonameid": cities["geonameid"].to_numpy(),
+            "city": cities["name"].to_numpy(),
+            "province": cities["province"].to_numpy(),
+            "population": cities["population"].to_numpy(),
+            "lon": cities["lon"].to_numpy(),
+            "lat": cities["lat"].to_numpy(),
             "t_co2": sums,
             "share": sums / total if total > 0 else 0.0,
             "cells": counts,

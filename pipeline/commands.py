@@ -26,8 +26,9 @@ EPILOG_QUERY = """examples:
   footprint-map query demo-out --city Shanghai --consumer USA --format json
 
 Without --consumer the layer is the total over foreign consumers; --sector and
---category narrow it. --by city sums cells within --radius-km of each city of
-data/china_cities.csv (discs may overlap). --region/--city/--cell switch to a
+--category narrow it. --by city sums cells within --radius-km (geodesic) of each
+of the study's cities ([regions] cities, else data/china_cities.csv) whose disc
+reaches its land; discs may overlap. --region/--city/--cell switch to a
 drivers table: the emissions there by consumer x category x sector.
 """
 EPILOG_REPORT = """example:
@@ -168,6 +169,8 @@ def cmd_query(args) -> int:
                 radius_km=args.radius_km,
             )
             header = _concentration_line(results, args) if args.format == "table" else ""
+            if args.by == "city":
+                print(f"# {frame.attrs['note']}", file=sys.stderr)
     _emit(frame, args, header)
     return 0
 

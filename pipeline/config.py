@@ -55,6 +55,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "outside": ((str,), "error"),
         "aliases": ((dict,), None),
         "default_region": ((str,), None),
+        "cities": ((str,), None),
     },
     "concordance": {"file": ((str,), ...)},
     "output": {
@@ -173,7 +174,21 @@ def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyC
     if regions["raster"] and not regions["raster_codes"]:
         raise ConfigError(f"{path}: [regions] raster needs raster_codes (a CSV with id,code)")
     base = Path(inputs) if inputs is not None else path.parent / sections["study"]["inputs"]
+    _check_cities(regions["cities"], base, path)
     return StudyConfig(sections, path.resolve(), base.resolve(), text)
+
+
+def _check_cities(cities: str | None, base: Path, source: Path) -> None:
+    """Refuse a ``[regions] cities`` value that is not an existing CSV file."""
+    if cities is None:
+        return
+    resolved = (base / Path(cities).expanduser()).resolve()
+    if not cities.lower().endswith(".csv") or not resolved.is_file():
+        raise ConfigError(
+            f"{source}: [regions] cities = {cities!r}: no CSV file at {resolved}; give a CSV "
+            "with the columns of data/china_cities.csv (geonameid,name,lat,lon,population,"
+            "province), relative to [study] inputs, or remove the key to use the shipped list"
+        )
 
 
 def check_sections(raw: dict[str, Any], *, source: str) -> dict[str, dict[str, Any]]:

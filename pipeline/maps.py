@@ -1,4 +1,11 @@
-"""PNG maps of footprint cubes: log colour scale, region borders, units."""
+"""PNG maps of footprint cubes: log colour scale, region borders, units.
+
+Axes follow the CRS: ``longitude (°)`` / ``latitude (°)`` on a geographic grid,
+``x (m)`` / ``y (m)`` (the CRS's unit) on a projected one. A map is framed on
+the data, not on the border file: on the cells given as ``frame`` (the land
+cells, for the run's and the report's maps), else on the cells with positive
+values, else on the whole grid.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +22,13 @@ import numpy as np  # noqa: E402
 import shapely.geometry  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
+from pyproj import CRS  # noqa: E402
 
 from pipeline.grid.regions import Regions  # noqa: E402
 
 MAX_PIXELS = 1200
+#: Short names of CRS axis units in axis labels.
+UNIT_SYMBOLS = {"metre": "m", "kilometre": "km", "foot": "ft", "US survey foot": "ftUS"}
 
 
 def safe_slug(label: object, *, max_len: int = 80) -> str:
@@ -43,15 +53,77 @@ def coarsen_for_display(layer: xr.DataArray) -> tuple[xr.DataArray, int]:
     return layer.coarsen(y=factor, x=factor, boundary="pad").sum(), factor
 
 
-def plot_layer(
+def axis_labels(crs) -> tuple[str, str]:
+    """Labels of the x and y axes from the CRS's axis info.
+
+    ``("longitude (°)", "latitude (°)")`` on a geographic CRS, e.g.
+    ``("x (m)", "y (m)")`` on a projected one; ``("x", "y")`` without a CRS.
+    """
+    if crs is None:
+        return "x", "y"
+    crs = CRS.from_user_input(crs)
+    labels = {}
+    for axis in crs.axis_info:
+        which = "x" if axis.direction.lower() in ("east", "west") else "y"
+        if crs.is_geographic:
+            name = "longitude" if which == "x" else "latitude"
+            labels[which] = f"{name} (°)"
+        else:
+            unit = UNIT_SYMBOLS.get(axis.unit_name, axis.unit_name)
+            labels[which] = f"{which} ({unit})"
+    return labels.get("x", "x"), labels.get("y", "y")
+
+
+def mask_extent(mask: xr.DataArray) -> tuple[float, float, float, float] | None:
+    """``(xmin, xmax, ymin, ymax)`` cell edges around the True cells of a ``(y, x)`` mask."""
+    values = np.asarray(mask.values, dtype=bool)
+    if not values.any():
+        return None
+    xs, ys = np.asarray(mask["x"].values), np.asarray(mask["y"].values)
+    cols = np.flatnonzero(values.any(axis=0))
+    rows = np.flatnonzero(values.any(axis=1))
+    return _extent(xs[cols[[0, -1]]], ys[rows[[0, -1]]], spacing=_spacing(xs, ys))
+
+
+def plot_layer(layer: xr.DataArray, path: Path, **options) -> Path:
+    """Write one ``(y, x)`` layer as a PNG map (see :func:`draw_layer` for ``options``)."""
+    fig = draw_layer(layer, **options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def draw_layer(
     layer: xr.DataArray,
-    path: Path,
     *,
     title: str,
     borders: Regions | None = None,
     note: str = "",
-) -> Path:
-    """Write one ``(y, x)`` layer as a PNG map with a log colour scale."""
+    frame: tuple[float, float, float, float] | None = None,
+    crs=None,
+) -> plt.Figure:
+    """A matplotlib figure of one ``(y, x)`` layer with a log colour scale.
+
+    Parameters
+    ----------
+    layer : xarray.DataArray
+        ``(y, x)`` values (``attrs["units"]`` labels the colour bar).
+    title : str
+        Map title.
+    borders : Regions, optional
+        Polygons drawn in grey, already in the layer's CRS.
+    note : str
+        Small print under the map.
+    frame : tuple, optional
+        ``(xmin, xmax, ymin, ymax)`` shown; default the cells with positive
+        values (:func:`mask_extent`), else the whole grid.
+    crs : optional
+        The layer's CRS (axis labels, aspect); default ``layer.rio.crs``.
+    """
+    layer = layer.compute()
+    crs = layer.rio.crs if crs is None else crs
+    frame = frame or mask_extent(layer > 0) or _extent(layer["x"].values, layer["y"].values)
     shown, factor = coarsen_for_display(layer)
     values = np.asarray(shown.values, dtype=float)
     positive = values[values > 0]
@@ -59,12 +131,9 @@ def plot_layer(
     if positive.size:
         vmax = float(positive.max())
         vmin = max(float(np.percentile(positive, 1)), vmax * 1e-6)
-        masked = np.ma.masked_less_equal(values, 0)
-        xs, ys = shown["x"].values, shown["y"].values
-        extent = _extent(xs, ys)
         image = ax.imshow(
-            masked,
-            extent=extent,
+            np.ma.masked_less_equal(values, 0),
+            extent=_extent(shown["x"].values, shown["y"].values),
             norm=LogNorm(vmin, vmax),
             cmap="inferno_r",
             interpolation="nearest",
@@ -74,20 +143,36 @@ def plot_layer(
         fig.colorbar(image, ax=ax, shrink=0.8, label=f"{unit} {cell} (log scale)")
     if borders is not None:
         _draw_borders(ax, borders)
+    _frame_axes(ax, frame, crs)
     ax.set_title(title)
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
     if note:
         fig.text(0.01, 0.01, note, fontsize=7, color="0.35")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return fig
 
 
-def _extent(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float, float, float]:
-    dx = abs(xs[1] - xs[0]) if xs.size > 1 else 1.0
-    dy = abs(ys[1] - ys[0]) if ys.size > 1 else 1.0
+def _frame_axes(ax, frame: tuple[float, float, float, float], crs) -> None:
+    """Limits, CRS axis labels and, on lat/lon, an aspect true at the frame's middle."""
+    xmin, xmax, ymin, ymax = frame
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    xlabel, ylabel = axis_labels(crs)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if crs is not None and CRS.from_user_input(crs).is_geographic:
+        middle = np.clip((ymin + ymax) / 2, -80.0, 80.0)
+        ax.set_aspect(1.0 / np.cos(np.radians(middle)))
+
+
+def _spacing(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
+    dx = abs(float(xs[1] - xs[0])) if xs.size > 1 else 1.0
+    dy = abs(float(ys[1] - ys[0])) if ys.size > 1 else 1.0
+    return dx, dy
+
+
+def _extent(xs, ys, spacing=None) -> tuple[float, float, float, float]:
+    """Cell-edge extent of cell centres ``xs``, ``ys`` (spacing from them unless given)."""
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    dx, dy = spacing or _spacing(xs, ys)
     return (xs.min() - dx / 2, xs.max() + dx / 2, ys.min() - dy / 2, ys.max() + dy / 2)
 
 
@@ -103,9 +188,14 @@ def _draw_borders(ax, borders: Regions) -> None:
 def standard_maps(
     cube: xr.Dataset, summary: dict, out_dir: Path, *, borders: Regions | None, note: str
 ) -> list[Path]:
-    """Maps of the foreign total, the top three consumers and the top two sectors."""
+    """Maps of the foreign total, the top three consumers and the top two sectors.
+
+    Every map is framed on the land cells (the raster codes mapped to a
+    producer region), not on the border file.
+    """
     crs = cube.rio.crs
     borders = borders.to_crs(crs) if borders is not None and crs is not None else borders
+    frame = mask_extent(land_mask(cube))
     layers = [(cube["foreign_footprint"], "foreign_footprint", "all foreign consumers")]
     layers += [
         (cube["footprint"].sel(consumer=c), f"consumer_{safe_slug(c)}", f"final demand in {c}")
@@ -126,6 +216,18 @@ def standard_maps(
             title=f"CO2 driven by {what}",
             borders=borders,
             note=note,
+            frame=frame,
+            crs=crs,
         )
         for layer, name, what in layers
     ]
+
+
+def land_mask(cube: xr.Dataset) -> xr.DataArray:
+    """``(y, x)`` bool: cells whose raster code maps to a producer region of the store."""
+    from pipeline.grid.mapping import store_mapping
+
+    index = cube["region_index"]
+    codes = index.attrs["flag_meanings"].split()
+    mapping = store_mapping(index.attrs, codes, [str(r) for r in cube["region"].values])
+    return index.isin(np.flatnonzero(mapping >= 0).tolist()).load()

@@ -27,10 +27,9 @@ import shapely.geometry  # noqa: E402
 
 from pipeline.analytics import CITY_RADIUS_KM  # noqa: E402
 from pipeline.errors import OutputError  # noqa: E402
-from pipeline.grid.regions import Regions, read_regions  # noqa: E402
+from pipeline.grid.regions import Regions  # noqa: E402
 from pipeline.kernels.concentration import concentration_curve  # noqa: E402
-from pipeline.maps import plot_layer  # noqa: E402
-from pipeline.resources import data_file  # noqa: E402
+from pipeline.maps import mask_extent, plot_layer  # noqa: E402
 from pipeline.results import Results  # noqa: E402
 
 CURVE_POINTS = 2000
@@ -89,13 +88,21 @@ def paper_figures(results: Results) -> list[Figure]:
     return figures
 
 
-def display_borders(results: Results) -> Regions:
-    """Province borders in the store CRS, simplified to a quarter cell for fast drawing."""
-    borders = read_regions(data_file("china_provinces.geojson"))
+def display_borders(results: Results) -> Regions | None:
+    """The study's own boundaries in the store CRS, simplified to a quarter cell.
+
+    These are the ``[regions] boundaries`` files the run recorded
+    (:attr:`Results.borders`). If the study used a region raster, or the files
+    are no longer where the run read them, the outlines of the store's region
+    raster (:func:`raster_outlines`); None on a store without a CRS.
+    """
+    borders = results.borders
     if results.ds.rio.crs is None:
         return borders
+    if borders is None:
+        return raster_outlines(results)
     borders = borders.to_crs(results.ds.rio.crs)
-    tolerance = np.sqrt(results.cell_area_km2) * 1000 / 4
+    tolerance = min(results.grid.spacing) / 4
     simple = tuple(
         shapely.geometry.mapping(shapely.geometry.shape(g).simplify(tolerance))
         for g in borders.geometries
@@ -103,9 +110,28 @@ def display_borders(results: Results) -> Regions:
     return Regions(borders.codes, simple, borders.crs, borders.source)
 
 
+def raster_outlines(results: Results) -> Regions:
+    """The regions of the store's ``region_index`` as polygons along cell edges."""
+    import rasterio.features
+
+    index = np.asarray(results.region_index, dtype=np.int32)
+    shapes = rasterio.features.shapes(
+        index, mask=index >= 0, transform=results.ds.rio.transform(), connectivity=4
+    )
+    pieces = [(results.codes[int(value)], geometry) for geometry, value in shapes]
+    return Regions(
+        tuple(code for code, _ in pieces),
+        tuple(geometry for _, geometry in pieces),
+        results.ds.rio.crs,
+        "region_index of the store",
+    )
+
+
 def write_maps(results: Results, out: Path, figures: list[Figure], echo) -> None:
-    """Render each figure's layer with province borders and a log colour scale."""
+    """Render each figure's layer with the study's borders, framed on its land cells."""
     borders = display_borders(results)
+    land = results.ds["foreign_footprint"].copy(data=results.land)
+    frame = mask_extent(land)
     for n, figure in enumerate(figures, start=1):
         echo(f"  map {n}/{len(figures)}: {figure.file}")
         plot_layer(
@@ -114,6 +140,8 @@ def write_maps(results: Results, out: Path, figures: list[Figure], echo) -> None
             title=figure.caption.split(": ", 1)[-1],
             borders=borders,
             note=results.note,
+            frame=frame,
+            crs=results.ds.rio.crs,
         )
 
 
@@ -189,9 +217,14 @@ def render_html(results, figures, curve, concentration, cities) -> str:
         parts.append(f'<p class="synthetic">{html.escape(results.note)}</p>')
     parts.append(_headline(results))
     parts.append("<h2>Maps</h2>")
+    borders = (
+        "the study's boundaries"
+        if results.borders is not None
+        else "the outlines of the study's region raster"
+    )
     parts.append(
-        "<p>Emissions per grid cell in t CO2 (log colour scale), with province borders. "
-        "Consumer maps include every category and sector.</p>"
+        f"<p>Emissions per grid cell in t CO2 (log colour scale), with {borders}, framed on "
+        "the land cells. Consumer maps include every category and sector.</p>"
     )
     parts += [_img(f.file, f.caption) for f in figures]
     parts.append("<h2>Concentration</h2>")
@@ -208,11 +241,12 @@ def render_html(results, figures, curve, concentration, cities) -> str:
         parts.append(f"<h3>by {dim}</h3>" + _table(shares))
     parts.append(f"<h2>Top cities (foreign-driven CO2 within {CITY_RADIUS_KM:g} km)</h2>")
     parts.append(
-        "<p>Sum over cells whose centre lies within the radius of the city point; discs of "
-        "neighbouring places overlap, so city rows must not be added up. City points: "
-        "GeoNames, geonames.org (CC BY 4.0).</p>"
+        "<p>Sum over cells whose centre lies within the geodesic radius of the city point; "
+        "discs of neighbouring places overlap, so city rows must not be added up. "
+        f"{html.escape(cities.attrs.get('note', ''))}. {_city_credit(cities)}</p>"
     )
-    parts.append(_table(cities.drop(columns=["geonameid"], errors="ignore")))
+    if len(cities):
+        parts.append(_table(cities.drop(columns=["geonameid"], errors="ignore")))
     parts.append(_provenance(results))
     parts.append("</body></html>\n")
     return "\n".join(parts)
@@ -226,11 +260,31 @@ def _headline(results: Results) -> str:
         "land share holding 75% of foreign-driven CO2": summary.get("land_share_for_75pct"),
         "land share holding 90%": summary.get("land_share_for_90pct"),
         "conservation max relative error": summary.get("conservation_max_rel_error"),
-        "grid": f"{results.ds.sizes['y']} x {results.ds.sizes['x']} cells of "
-        f"{results.cell_area_km2:g} km²",
+        "grid": grid_description(results),
     }
     frame = pd.DataFrame({"quantity": list(rows), "value": [_fmt(v) for v in rows.values()]})
     return _table(frame)
+
+
+def grid_description(results: Results) -> str:
+    """The grid's size and ground cell area, e.g. ``"40 x 60 cells of 0.5° x 0.5° (...)"``."""
+    ny, nx = results.ds.sizes["y"], results.ds.sizes["x"]
+    areas = results.row_area_km2
+    if results.grid.geographic:
+        dx, dy = results.grid.spacing
+        land_rows = areas[results.land.any(axis=1)] if results.land.any() else areas
+        return (
+            f"{ny} x {nx} cells of {dx:g}° x {dy:g}° "
+            f"({land_rows.min():.4g} to {land_rows.max():.4g} km² on land, by latitude)"
+        )
+    return f"{ny} x {nx} cells of {float(areas[0]):.4g} km²"
+
+
+def _city_credit(cities: pd.DataFrame) -> str:
+    source = str(cities.attrs.get("source", ""))
+    if source.endswith("china_cities.csv"):
+        return "City points: GeoNames, geonames.org (CC BY 4.0)."
+    return f"City points: {html.escape(source)} ([regions] cities)."
 
 
 def _provenance(results: Results) -> str:

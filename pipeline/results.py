@@ -25,8 +25,9 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from pipeline import analytics
+from pipeline import analytics, places
 from pipeline.analytics import CITY_RADIUS_KM, Grid, unknown_code
+from pipeline.drivers import PlaceDrivers
 from pipeline.errors import ConfigError, InputFileError
 from pipeline.grid import blocks
 from pipeline.grid.mapping import store_mapping
@@ -52,7 +53,8 @@ class Hotspots:
     land_share : float
         Hotspot cells / land cells.
     area_km2 : float
-        Hotspot area (cells × cell area).
+        Hotspot area: the sum of the cells' ground areas
+        (:meth:`Results.row_area_km2`).
     """
 
     mask: xr.DataArray
@@ -88,7 +90,7 @@ def open_results(path: str | Path) -> Results:
     return Results(ds, store.parent)
 
 
-class Results:
+class Results(PlaceDrivers):
     """A footprint store with analysis helpers.
 
     Parameters
@@ -159,11 +161,41 @@ class Results:
         """Cell centres and CRS."""
         return Grid(self.ds["x"].values, self.ds["y"].values, self.ds.rio.crs)
 
-    @property
-    def cell_area_km2(self) -> float:
-        """Area of one cell in km², from the store's affine transform."""
-        transform = self.ds.rio.transform()
-        return abs(transform.a * transform.e) / 1e6
+    @cached_property
+    def row_area_km2(self) -> np.ndarray:
+        """``(ny,)`` ground area in km² of one cell of each row.
+
+        Per row on the ellipsoid on a lat/lon grid, constant on a projected one:
+        the rule of the inventory's unit conversion (:meth:`Grid.row_areas_km2`).
+        """
+        return self.grid.row_areas_km2()
+
+    @cached_property
+    def cities(self) -> pd.DataFrame:
+        """The study's full city list: its ``[regions] cities`` file, else the shipped one."""
+        return places.read_cities(places.stored_places(self.ds.attrs)["cities"])
+
+    def cities_in_range(self, radius_km: float = CITY_RADIUS_KM):
+        """The cities whose disc holds a land cell, and their discs (cached per radius).
+
+        See :func:`pipeline.places.cities_on_land`; the table's ``attrs["note"]``
+        says how many of the list are ranked, or that none is in range.
+        """
+        cache = self._city_cache
+        if radius_km not in cache:
+            kept, discs = places.cities_on_land(self.grid, self.cities, self.land, radius_km)
+            kept.attrs["note"] = places.no_cities_note(kept, radius_km)
+            cache[radius_km] = (kept, discs)
+        return cache[radius_km]
+
+    @cached_property
+    def _city_cache(self) -> dict:
+        return {}
+
+    @cached_property
+    def borders(self):
+        """The study's boundary polygons (``[regions] boundaries``), or None if unavailable."""
+        return places.study_borders(self.ds.attrs)
 
     @property
     def note(self) -> str:
@@ -299,9 +331,8 @@ class Results:
         codes = analytics.region_codes_of(self.region_index, cells, self.codes)
         table = analytics.hotspot_table(values, cells, self.grid, codes)
         n_land = int(self.land.sum())
-        return Hotspots(
-            mask_da, table, share, k / n_land if n_land else 0.0, k * self.cell_area_km2
-        )
+        area = analytics.cells_area_km2(cells, values.shape[1], self.row_area_km2)
+        return Hotspots(mask_da, table, share, k / n_land if n_land else 0.0, area)
 
     def concentration_curve(
         self, consumer: str | None = None, sector: str | None = None, category: str | None = None
@@ -333,19 +364,21 @@ class Results:
         dict
             ``share``; ``land_share``: the smallest share of land cells holding
             ``share`` of the layer's land total (Yang et al. 2020 use 75%);
-            ``area_km2``: their area, the "spatial extent" of Kanemoto et al.
-            (2016) when ``share`` is 0.9; ``cells``, ``land_cells``,
-            ``land_area_km2`` and ``total_t`` (the layer's land total).
+            ``area_km2``: their ground area, the "spatial extent" of Kanemoto
+            et al. (2016) when ``share`` is 0.9; ``cells``, ``land_cells``,
+            ``land_area_km2`` and ``total_t`` (the layer's land total). Areas
+            sum each cell's own area (:attr:`row_area_km2`).
         """
         values = self._values(consumer, sector, category)
-        (k,), n = analytics.cells_holding(values, self.land, [share])
+        (k,), n, (area,) = analytics.cells_holding(values, self.land, [share], self.row_area_km2)
+        land_rows = np.broadcast_to(self.row_area_km2[:, None], values.shape)[self.land]
         return {
             "share": share,
             "land_share": k / n if n else 0.0,
-            "area_km2": k * self.cell_area_km2,
+            "area_km2": area,
             "cells": k,
             "land_cells": n,
-            "land_area_km2": n * self.cell_area_km2,
+            "land_area_km2": float(land_rows.sum()),
             "total_t": float(values[self.land].sum()),
         }
 
@@ -375,12 +408,12 @@ class Results:
         rows = []
         for kind, code, selection in layers:
             values = self._values(**selection)
-            counts, n = analytics.cells_holding(values, self.land, shares)
+            counts, n, areas = analytics.cells_holding(values, self.land, shares, self.row_area_km2)
             row = {"kind": kind, "code": code or "foreign", "total_t": values[self.land].sum()}
-            for share, k in zip(shares, counts, strict=True):
+            for share, k, area in zip(shares, counts, areas, strict=True):
                 pct = round(share * 100)
                 row[f"land_share_{pct}pct"] = k / n if n else 0.0
-                row[f"area_km2_{pct}pct"] = k * self.cell_area_km2
+                row[f"area_km2_{pct}pct"] = area
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -396,9 +429,11 @@ class Results:
     ) -> pd.DataFrame:
         """The ``top`` cells, cities or provinces of a layer, largest first.
 
-        ``by="city"`` sums the cells whose centre lies within ``radius_km`` of
-        each city of ``data/china_cities.csv`` (discs may overlap; see
-        :mod:`pipeline.analytics`). ``by="province"`` sums each region of the
+        ``by="city"`` sums the cells whose centre lies within ``radius_km``
+        (geodesic) of each of the study's cities in range of its land
+        (:meth:`cities_in_range`; discs may overlap, see
+        :mod:`pipeline.analytics`); the table's ``attrs["note"]`` says how many
+        are ranked, or that none is. ``by="province"`` sums each region of the
         raster. ``top=None`` returns every row. Shares are of the layer's total.
         """
         if by not in RANK_BY:
@@ -408,10 +443,12 @@ class Results:
         values = self._values(consumer, sector, category)
         if by == "province":
             table = analytics.province_totals(
-                values, self.region_index, self.codes, self.cell_area_km2
+                values, self.region_index, self.codes, self.row_area_km2
             )
         elif by == "city":
-            table = analytics.city_totals(values, self.grid, radius_km=radius_km)
+            cities, discs = self.cities_in_range(radius_km)
+            table = analytics.city_totals(values, discs, cities)
+            table.attrs.update(note=cities.attrs["note"], source=cities.attrs["source"])
         else:
             n = values.size if top is None else min(top, values.size)
             flat = values.ravel()
@@ -419,110 +456,8 @@ class Results:
             best = best[np.argsort(-flat[best], kind="stable")]
             codes = analytics.region_codes_of(self.region_index, best, self.codes)
             table = analytics.hotspot_table(values, best, self.grid, codes)
-        return table if top is None else table.head(top).reset_index(drop=True)
-
-    # --------------------------------------------------------------- drivers
-    def drivers(
-        self,
-        *,
-        region: str | None = None,
-        cell: tuple[float, float] | None = None,
-        bbox: tuple[float, float, float, float] | None = None,
-        city: str | int | None = None,
-        crs=None,
-        radius_km: float = CITY_RADIUS_KM,
-        by: str | list[str] | None = None,
-    ) -> pd.DataFrame:
-        """Decompose the emissions of a place by consumer × category × sector.
-
-        Give exactly one place: ``region`` (a producer region code; exact, from
-        ``attribution``), ``cell=(x, y)`` (the cell containing the point),
-        ``bbox=(xmin, ymin, xmax, ymax)`` (cells whose centre is inside) or
-        ``city`` (name, ``"Name, CN-XX"`` or geonameid; the disc of
-        ``radius_km``). Points are in the store CRS unless ``crs`` is given
-        (``crs="EPSG:4326"`` for lon/lat). Each cell's sector emissions are split
-        by the attribution shares of its region: ``e[s] * M[r, s, c, k]``; cells
-        outside producer regions (e.g. Hong Kong, Macau, Taiwan) have no drivers.
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``consumer, foreign, category, sector, t_co2, share`` (share of the
-            place's total), largest first; summed over the dimensions not in
-            ``by`` when ``by`` is given.
-        """
-        given = [v is not None for v in (region, cell, bbox, city)]
-        if sum(given) != 1:
-            raise ConfigError("drivers needs exactly one of region=, cell=, bbox= or city=")
-        if region is not None:
-            totals = self._region_totals(region)
-        elif cell is not None:
-            totals = self._cell_totals(cell, crs)
-        else:
-            window = self._bbox_window(bbox, crs) if bbox is not None else None
-            window = window or self._city_window(city, radius_km)
-            totals = self._window_totals(*window)
-        labels = {
-            "consumer": self.consumers,
-            "foreign": self.foreign,
-            "category": self.categories,
-            "sector": self.sectors,
-        }
-        frame = analytics.drivers_frame(totals, self.shares, labels)
-        return frame if by is None else analytics.group_drivers(frame, by)
-
-    def _region_totals(self, region: str) -> np.ndarray:
-        if region in self.codes and region not in self.producers:
-            raise ConfigError(
-                f"region {region!r} has no MRIO rows, so its emissions are not attributed; "
-                f"producer regions: {', '.join(self.producers)}"
-            )
-        region = self.check_code("region", region)
-        a = self.ds["attribution"].sel(region=region).transpose("sector", "consumer", "category")
-        totals = np.zeros((len(self.producers), len(self.sectors)))
-        totals[self.producers.index(region)] = np.asarray(a.values).sum(axis=(1, 2))
-        return totals
-
-    def _cell_totals(self, cell, crs) -> np.ndarray:
-        x, y = (float(v) for v in cell)
-        if crs is not None:
-            x, y = (float(v) for v in self.grid.from_crs(x, y, crs))
-        row, col = self.grid.cell_of(x, y)
-        mask = np.ones((1, 1), dtype=bool)
-        return self._window_totals(slice(row, row + 1), slice(col, col + 1), mask)
-
-    def _bbox_window(self, bbox, crs):
-        xmin, ymin, xmax, ymax = (float(v) for v in bbox)
-        if crs is not None:
-            xs, ys = self.grid.from_crs([xmin, xmax, xmin, xmax], [ymin, ymin, ymax, ymax], crs)
-            xmin, xmax, ymin, ymax = min(xs), max(xs), min(ys), max(ys)
-        cols = np.flatnonzero((self.grid.x >= xmin) & (self.grid.x <= xmax))
-        rows = np.flatnonzero((self.grid.y >= ymin) & (self.grid.y <= ymax))
-        if cols.size == 0 or rows.size == 0:
-            raise ConfigError(f"bbox {tuple(bbox)} holds no cell centre of the grid")
-        mask = np.ones((rows.size, cols.size), dtype=bool)
-        return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1), mask
-
-    def _city_window(self, city, radius_km):
-        cities = analytics.read_cities()
-        position = analytics.find_city(cities, city)
-        for _, rows, cols, mask in analytics.city_discs(
-            self.grid, cities.iloc[[position]], radius_km
-        ):
-            return rows, cols, mask
-        raise ConfigError(f"city {city!r}: no cell centre within {radius_km} km")
-
-    def _window_totals(self, rows: slice, cols: slice, mask: np.ndarray) -> np.ndarray:
-        """``(n_producers, n_sectors)`` emissions of the masked window cells, lazily."""
-        import dask.array as da
-
-        emissions = self.ds["emissions"].isel(y=rows, x=cols).data
-        index = self.ds["region_index"].isel(y=rows, x=cols).data
-        index = da.where(da.from_array(mask, chunks=index.chunks), index, -1).astype(np.int16)
-        per_code = np.asarray(
-            blocks.region_sector_totals(emissions, index, len(self.codes)).compute()
-        )[:-1]
-        totals = np.zeros((len(self.producers), len(self.sectors)))
-        has = self.producer_of_code >= 0
-        np.add.at(totals, self.producer_of_code[has], per_code[has])
-        return totals
+        if top is None:
+            return table
+        head = table.head(top).reset_index(drop=True)
+        head.attrs = dict(table.attrs)
+        return head

@@ -22,6 +22,7 @@ from pipeline.concordance import read_concordance, sector_weights
 from pipeline.config import StudyConfig
 from pipeline.mrio import attribution_shares
 from pipeline.mrio.engine import METHOD_NAMES, resolve_method
+from pipeline.places import place_attrs
 from pipeline.store import (
     check_outside_inputs,
     clean_output,
@@ -334,6 +335,7 @@ def _write_cube(plan, inputs, producer_codes, store, *, key, compute, note) -> f
     cube = cube_mod.build_cube(inputs)
     cube.attrs.update(provenance(config_text=config.raw_text, checksums=plan.checksums))
     cube.attrs.update(title=f"footprint-map: {config['study']['name']}", note=note)
+    cube.attrs.update(place_attrs(config))  # the study's boundaries and cities, for reports
     n_tasks = len(cube.__dask_graph__())
     n_chunks = int(np.prod(cube["foreign_footprint"].data.numblocks))
     echo(f"  task graph: {n_tasks} tasks over {n_chunks} spatial chunks")

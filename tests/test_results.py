@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 import zarr
-from pyproj import Transformer
+from pyproj import Geod, Transformer
 
 from pipeline import open_results
 from pipeline.errors import ConfigError, InputFileError
@@ -163,18 +163,59 @@ def test_rank_cells_and_provinces(res, raw):
     assert provinces["t_co2"].sum() == pytest.approx(values[idx >= 0].sum())
 
 
+def geodesic_disc(ds, lon: float, lat: float, radius_m: float) -> np.ndarray:
+    """Cell centres of the Albers grid within ``radius_m`` of (lon, lat) on WGS84."""
+    xx, yy = np.meshgrid(ds["x"].values, ds["y"].values)
+    clon, clat = Transformer.from_crs(ds.rio.crs, "EPSG:4326", always_xy=True).transform(xx, yy)
+    _, _, distance = Geod(ellps="WGS84").inv(
+        np.full(xx.shape, lon), np.full(xx.shape, lat), clon, clat
+    )
+    return distance <= radius_m
+
+
 def test_rank_cities_disc_rule(res, raw):
     ds = raw["ds"]
     values = ds["foreign_footprint"].values
     cities = res.rank("city", None, radius_km=60)
-    lonlat = Transformer.from_crs("EPSG:4326", ds.rio.crs, always_xy=True)
-    px, py = lonlat.transform(116.39723, 39.9075)  # Beijing
-    xx, yy = np.meshgrid(ds["x"].values, ds["y"].values)
-    disc = (xx - px) ** 2 + (yy - py) ** 2 <= 60_000.0**2
+    disc = geodesic_disc(ds, 116.39723, 39.9075, 60_000.0)  # Beijing
     beijing = cities[cities["city"] == "Beijing"].iloc[0]
     assert beijing["cells"] == disc.sum() > 0
     assert beijing["t_co2"] == pytest.approx(values[disc].sum())
     assert cities["t_co2"].is_monotonic_decreasing
+    # shipped list, China study: Taiwan's and Hong Kong's cities have no producer land
+    assert not {"Taipei", "Kaohsiung", "Hong Kong", "Kowloon"} & set(cities["city"])
+    assert {"Shanghai", "Chongqing", "Kashgar", "Lhasa"} <= set(cities["city"])
+    assert f"{len(cities)} of the 731 cities of china_cities.csv" in cities.attrs["note"]
+
+
+def test_areas_on_the_albers_grid_are_the_constant_cell_area(res, raw):
+    ds, land = raw["ds"], raw["land"]
+    transform = ds.rio.transform()
+    cell_km2 = abs(transform.a * transform.e) / 1e6
+    assert cell_km2 == 2500.0
+    np.testing.assert_array_equal(res.row_area_km2, np.full(ds.sizes["y"], 2500.0))
+    assert res.concentration()["land_area_km2"] == pytest.approx(land.sum() * 2500.0)
+    provinces = res.rank("province", None).set_index("province")
+    gd = raw["idx"] == raw["codes"].index("CN-GD")
+    assert provinces.loc["CN-GD", "area_km2"] == pytest.approx(gd.sum() * 2500.0)
+
+
+def test_albers_maps_have_metre_axes_and_land_frame(res, raw):
+    from pipeline.maps import draw_layer
+    from pipeline.report import display_borders
+
+    ds, land = raw["ds"], raw["land"]
+    borders = display_borders(res)
+    assert len(borders.codes) == 34 and "CN-TW" in borders.codes
+    fig = draw_layer(res.layer(consumer="USA"), title="USA", borders=borders)
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x (m)", "y (m)")
+    positive = ds["footprint"].sel(consumer="USA").values > 0
+    x = ds["x"].values[positive.any(axis=0)]
+    y = ds["y"].values[positive.any(axis=1)]
+    expected = (x.min() - 25e3, x.max() + 25e3, y.min() - 25e3, y.max() + 25e3)
+    assert (*ax.get_xlim(), *ax.get_ylim()) == pytest.approx(expected)
+    assert land[positive].all()
 
 
 def test_drivers_region_is_attribution(res, raw):
@@ -214,10 +255,7 @@ def test_drivers_bbox_and_city(res, raw):
     got = frame.set_index("consumer")["t_co2"]
     np.testing.assert_allclose(got[box.index], box, rtol=1e-9)
     city = res.drivers(city="Beijing", radius_km=60)
-    lonlat = Transformer.from_crs("EPSG:4326", ds.rio.crs, always_xy=True)
-    px, py = lonlat.transform(116.39723, 39.9075)
-    xx, yy = np.meshgrid(x, y)
-    disc = (xx - px) ** 2 + (yy - py) ** 2 <= 60_000.0**2
+    disc = geodesic_disc(ds, 116.39723, 39.9075, 60_000.0)
     expected = ds["footprint"].values[:, disc].sum()
     assert city["t_co2"].sum() == pytest.approx(expected)
 
