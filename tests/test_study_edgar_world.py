@@ -263,3 +263,11 @@ def test_report_and_run_maps_are_written(study, tmp_path):
     html = (tmp_path / "report" / "index.html").read_text()
     assert "IND" in html
     assert sorted(p.name for p in (study["out"] / "maps").glob("*.png"))
+
+
+def test_cell_areas_are_geodesic_per_row(study):
+    res = open_results(study["out"])
+    lat_edges = np.arange(90, -90 - RESOLUTION, -RESOLUTION)  # north to south, as stored
+    expected = exact_row_areas(lat_edges, RESOLUTION) / 1e6
+    np.testing.assert_allclose(res.row_area_km2, expected, rtol=1e-9)
+    assert expected.sum() * 360 / RESOLUTION == pytest.approx(510.0656e6, rel=1e-5)  # Earth
