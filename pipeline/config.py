@@ -9,12 +9,14 @@ suggest the closest known one.
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InputFileError
+from pipeline.textfiles import check_file, read_text
 
 #: section -> key -> (accepted types, default). ``...`` marks a required key.
 SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
@@ -136,8 +138,15 @@ class StudyConfig:
         return self.sections[section]
 
     def input_path(self, value: str | Path) -> Path:
-        """Resolve an input path against :attr:`inputs`."""
-        return (self.inputs / Path(value).expanduser()).resolve()
+        """Resolve an input path against :attr:`inputs`.
+
+        A symbolic link loop is left unresolved, for its reader to report.
+        """
+        path = self.inputs / Path(value).expanduser()
+        try:
+            return path.resolve()
+        except (RuntimeError, OSError):  # a link loop (RuntimeError before Python 3.13)
+            return Path(os.path.abspath(path))
 
 
 def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyConfig:
@@ -156,9 +165,11 @@ def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyC
         Naming the file, the key and the fix.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found; pass the path of a TOML study file")
-    text = path.read_text()
+    try:
+        check_file(path, what="config file", fix="pass the path of a TOML study file")
+        text = read_text(path)
+    except InputFileError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
