@@ -476,3 +476,114 @@ def test_bad_input_fails_cleanly(
 def test_bad_input_table_size():
     """Issue #11: at least 60 kinds of bad input."""
     assert len(CASES) >= 60
+
+
+# ---------------------------------------------------------------------------- valid but odd
+def _text_files(inputs: Path) -> list[Path]:
+    return [
+        *inputs.rglob("*.csv"),
+        *(inputs / "boundaries").glob("*.geojson"),
+    ]
+
+
+def with_bom(ctx: Ctx) -> None:
+    """A UTF-8 byte order mark at the start of every CSV, the GeoJSON and the config."""
+    for path in _text_files(ctx.inputs):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    ctx.config_bytes = b"\xef\xbb\xbf" + ctx.config_text.encode()
+
+
+def with_crlf(ctx: Ctx) -> None:
+    """Windows line endings in every CSV, the GeoJSON and the config."""
+    for path in _text_files(ctx.inputs):
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    ctx.config_bytes = ctx.config_text.replace("\n", "\r\n").encode()
+
+
+def with_huge_chunks(ctx: Ctx) -> None:
+    ctx.edit("[inventory.files]", "chunks = 1000000\n[inventory.files]")
+
+
+def with_nan_nodata(ctx: Ctx) -> None:
+    """Power declares NaN as nodata and has NaN cells: they read as zero."""
+
+    def nan_nodata(data, profile):
+        profile["nodata"] = np.nan
+        data = data.copy()
+        data[40, 40:45] = np.nan
+        return data, profile
+
+    rewrite_tif(tif(ctx, "power"), nan_nodata)
+
+
+ODD_BUT_VALID = {
+    "utf8-bom": (with_bom, True),
+    "crlf-line-endings": (with_crlf, True),
+    "huge-chunks": (with_huge_chunks, True),
+    "nan-nodata": (with_nan_nodata, False),
+}
+
+
+def _numbers(value) -> list[float]:
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers(v)]
+    return [float(value)] if isinstance(value, int | float) else []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", list(ODD_BUT_VALID))
+def test_odd_but_valid_input_succeeds(name, pristine_inputs, shared_results, tmp_path, capsys):
+    """A BOM, CRLF, a huge ``chunks`` and NaN nodata give a complete, finite result."""
+    corrupt, same_total = ODD_BUT_VALID[name]
+    inputs = copy_inputs(pristine_inputs, tmp_path)
+    ctx = Ctx(
+        inputs,
+        tmp_path,
+        config_file("demo.toml").read_text(),
+        tmp_path / "study.toml",
+        tmp_path / "out",
+    )
+    corrupt(ctx)
+    _write_config(ctx)
+    argv = ["run", str(ctx.config), "--inputs", str(inputs), "--out", str(ctx.out)]
+    code = main([*argv, "--workers", "1", "--no-maps"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "error" not in err and "Traceback" not in err, err
+    summary = json.loads((ctx.out / "summary.json").read_text())
+    assert all(np.isfinite(_numbers(summary)))
+    baseline = json.loads((shared_results / "summary.json").read_text())
+    total = summary["foreign_total_t"] + summary["domestic_total_t"]
+    expected = baseline["foreign_total_t"] + baseline["domestic_total_t"]
+    if same_total:
+        assert total == pytest.approx(expected, rel=1e-9)
+    else:
+        assert 0 < total < expected
+
+
+# ---------------------------------------------------------------------------- internal errors
+def test_internal_error_is_one_line_with_a_log(pristine_inputs, tmp_path, capsys, monkeypatch):
+    """A bug prints one ``internal error:`` line naming a log file with the traceback."""
+
+    def bug(*_args, **_kwargs):
+        raise ZeroDivisionError("division by zero in a reader")
+
+    monkeypatch.setattr("pipeline.stages.load_mrio", bug)
+    out = tmp_path / "out"
+    argv = [
+        "run",
+        str(config_file("demo.toml")),
+        "--inputs",
+        str(pristine_inputs),
+        "--out",
+        str(out),
+    ]
+    code = main([*argv, "--workers", "1", "--no-maps"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and err[0].startswith("internal error: ZeroDivisionError"), err
+    log = Path(err[0].rsplit("the traceback is in ", 1)[1])
+    assert "Traceback" in log.read_text() and "division by zero in a reader" in log.read_text()
+    assert not (out / "footprint.zarr").exists()
