@@ -365,7 +365,16 @@ CASES = {
         ("power.tif", "overflow", "Mt CO2/cell/yr", "units"),
         slow=True,
     ),
+    "inventory-total-overflows": Case(
+        _set_cells("services", 1.5e308, ((30, 30), (31, 31))),
+        ("services.tif", "overflow"),
+        slow=True,
+    ),
     # MRIO
+    "mrio-unknown-unit": Case(
+        _write_bytes("mrio/global/units.csv", b"stressor,unit\nCO2,bananas\n"),
+        ("mrio/global", "[bananas]", "convert"),
+    ),
     "mrio-text-cell-in-Z": Case(
         _set_entry(_global, "Z", ("JPN", "services"), ("KOR", "food"), "n.a."),
         ("Z.csv", "'n.a.'", "JPN", "KOR", "number"),

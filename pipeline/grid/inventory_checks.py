@@ -9,8 +9,9 @@ client unchanged:
   :class:`~pipeline.errors.InputFileError` naming the file and the block.
 * :func:`checked_tonnes` passes a converted block through unless a cell is
   infinite in the file, or finite in the file but not after the unit
-  conversion (float64 overflow): a :class:`~pipeline.errors.GridError` naming
-  the file, sector, row and column. NaN is left for
+  conversion, or so large that a sum over the grid would overflow float64: a
+  :class:`~pipeline.errors.GridError` naming the file, sector, row and column.
+  NaN is left for
   :func:`pipeline.grid.inventory.count_invalid` to count.
 """
 
@@ -73,8 +74,8 @@ def guarded_array(path: Path, shape: tuple[int, int, int], dtype, chunks: int) -
     )
 
 
-def _check_block(before, after, *, path, sector, unit, block_info=None):
-    bad = ~np.isfinite(after) & ~np.isnan(before)
+def _check_block(before, after, *, path, sector, unit, limit, block_info=None):
+    bad = ~(np.abs(after) <= limit) & ~np.isnan(before)
     if not bad.any():
         return after
     (r0, _), (c0, _) = block_info[0]["array-location"]
@@ -86,14 +87,19 @@ def _check_block(before, after, *, path, sector, unit, block_info=None):
             f"from {where} are infinite; set them to the nodata value or fix the inventory"
         )
     raise GridError(
-        f"{path}: the cell of sector {sector!r} at {where} ({before[i, j]:g} {unit}) "
-        "overflows float64 when converted to tonnes; check [inventory] units "
-        f"({unit!r}) and the cell values"
+        f"{path}: the cell of sector {sector!r} at {where} ({before[i, j]:g} {unit} = "
+        f"{after[i, j]:g} t) overflows float64 in tonnes or in the grid's sums; check "
+        f"[inventory] units ({unit!r}) and the cell values"
     )
 
 
 def checked_tonnes(before: da.Array, after: da.Array, *, path, sector, unit) -> da.Array:
-    """``after`` (``before`` in tonnes), checked block by block (see the module docstring)."""
+    """``after`` (``before`` in tonnes), checked block by block (see the module docstring).
+
+    A cell above ``float64 max / (1024 * cells)`` is refused too: with all cells
+    below it, no sum over the grid, its sectors and consumers can overflow.
+    """
+    limit = np.finfo(np.float64).max / (1024.0 * max(before.size, 1))
     return da.map_blocks(
         _check_block,
         before,
@@ -101,6 +107,7 @@ def checked_tonnes(before: da.Array, after: da.Array, *, path, sector, unit) -> 
         path=str(path),
         sector=str(sector),
         unit=str(unit),
+        limit=limit,
         dtype=after.dtype,
         meta=np.empty((0, 0), dtype=after.dtype),
     )
