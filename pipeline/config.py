@@ -184,7 +184,14 @@ def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyC
     if regions["raster"] and not regions["raster_codes"]:
         raise ConfigError(f"{path}: [regions] raster needs raster_codes (a CSV with id,code)")
     base = Path(inputs) if inputs is not None else path.parent / sections["study"]["inputs"]
-    return StudyConfig(sections, path.resolve(), base.resolve(), text)
+    try:
+        base = base.resolve()
+    except (RuntimeError, OSError) as exc:  # a link loop (RuntimeError before Python 3.13)
+        raise ConfigError(
+            f"{base}: the inputs directory (--inputs or [study] inputs) is a symbolic link "
+            "loop; fix or remove the link"
+        ) from exc
+    return StudyConfig(sections, path.resolve(), base, text)
 
 
 def check_sections(raw: dict[str, Any], *, source: str) -> dict[str, dict[str, Any]]:

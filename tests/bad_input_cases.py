@@ -285,6 +285,17 @@ def config_inputs_loop(ctx):
     (ctx.inputs / "mrio" / "looped").symlink_to("looped")
 
 
+def out_symlink_loop(ctx):
+    ctx.out = ctx.tmp / "out-loop"
+    ctx.out.symlink_to(ctx.out.name)
+
+
+def inputs_symlink_loop(ctx):
+    ctx.edit('inputs = "../demo-inputs"', 'inputs = "loop-inputs"')
+    (ctx.tmp / "loop-inputs").symlink_to("loop-inputs")
+    ctx.inputs_flag = False
+
+
 def out_inside_inputs(ctx):
     ctx.out = ctx.inputs / "mrio" / "results"
 
@@ -435,6 +446,8 @@ CASES = {
     "config-symlink-loop": Case(config_symlink_loop, ("loop.toml", "loop")),
     "config-empty": Case(config_empty, ("study.toml", "required")),
     "mrio-dir-symlink-loop": Case(config_inputs_loop, ("looped", "loop")),
+    "out-symlink-loop": Case(out_symlink_loop, ("out-loop", "--out")),
+    "inputs-symlink-loop": Case(inputs_symlink_loop, ("loop-inputs", "loop")),
     "out-inside-inputs": Case(out_inside_inputs, ("results", "inside", "--out")),
     "config-memory-limit-garbage": Case(
         _edit('memory_limit = "1.5GiB"', 'memory_limit = "lots"'),

@@ -49,6 +49,8 @@ class Ctx:
     monkeypatch: pytest.MonkeyPatch | None = None
     config_bytes: bytes | None = None
     flags: list[str] = field(default_factory=list)
+    #: pass --inputs (a case may instead rely on [study] inputs)
+    inputs_flag: bool = True
 
     def edit(self, old: str, new: str) -> None:
         assert old in self.config_text, old
@@ -454,7 +456,8 @@ def test_bad_input_fails_cleanly(
     if seeded:  # a good previous result that the failing run must leave as it was
         shutil.copytree(shared_results, ctx.out, symlinks=True)
     before = result_state(ctx.out) if seeded else None
-    argv = ["run", str(ctx.config), "--inputs", str(inputs), "--out", str(ctx.out)]
+    argv = ["run", str(ctx.config), "--out", str(ctx.out)]
+    argv += ["--inputs", str(inputs)] if ctx.inputs_flag else []
     try:
         code = main([*argv, "--workers", "1", "--no-maps", *ctx.flags])
     finally:
