@@ -451,14 +451,15 @@ def _to_tonnes(layer: xr.DataArray, unit: str, path: Path, sector: str) -> xr.Da
         values = values.where(layer != nodata, 0.0)
     elif nodata is not None:
         values = values.fillna(0.0)
-    before = values
-    values = values * parsed.tonnes
+    values, rows = values.transpose("y", "x"), None
     if parsed.is_flux:
         area = cell_area(layer.rio.crs, layer.rio.transform(), layer["y"].values)
-        values = values * xr.DataArray(area.values / parsed.per_m2, dims="y")
-    if isinstance(values.data, da.Array):
-        checked = checked_tonnes(before.data, values.data, path=path, sector=sector, unit=unit)
-        values = values.copy(data=checked)
+        rows = area.values / parsed.per_m2
+    data = values.data if isinstance(values.data, da.Array) else da.from_array(values.values)
+    checked = checked_tonnes(
+        data, tonnes=parsed.tonnes, rows=rows, path=path, sector=sector, unit=unit
+    )
+    values = values.copy(data=checked)
     return values.drop_vars("spatial_ref", errors="ignore")
 
 

@@ -74,40 +74,48 @@ def guarded_array(path: Path, shape: tuple[int, int, int], dtype, chunks: int) -
     )
 
 
-def _check_block(before, after, *, path, sector, unit, limit, block_info=None):
-    bad = ~(np.abs(after) <= limit) & ~np.isnan(before)
+def _tonnes_block(block, *, tonnes, rows, path, sector, unit, limit, block_info=None):
+    """``block`` in tonnes (``* tonnes``, then ``* rows`` per row for fluxes), checked."""
+    (r0, r1), (c0, _) = block_info[0]["array-location"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        after = block * tonnes
+        if rows is not None:
+            after = after * rows[r0:r1, None]
+    bad = ~(np.abs(after) <= limit) & ~np.isnan(block)
     if not bad.any():
         return after
-    (r0, _), (c0, _) = block_info[0]["array-location"]
     i, j = (int(v[0]) for v in np.nonzero(bad))
     where = f"row {r0 + i}, column {c0 + j}"
-    if np.isinf(before[i, j]):
+    if np.isinf(block[i, j]):
         raise GridError(
-            f"{path}: {int(np.isinf(before).sum())} cells of sector {sector!r} in the block "
+            f"{path}: {int(np.isinf(block).sum())} cells of sector {sector!r} in the block "
             f"from {where} are infinite; set them to the nodata value or fix the inventory"
         )
     raise GridError(
-        f"{path}: the cell of sector {sector!r} at {where} ({before[i, j]:g} {unit} = "
+        f"{path}: the cell of sector {sector!r} at {where} ({block[i, j]:g} {unit} = "
         f"{after[i, j]:g} t) overflows float64 in tonnes or in the grid's sums; check "
         f"[inventory] units ({unit!r}) and the cell values"
     )
 
 
-def checked_tonnes(before: da.Array, after: da.Array, *, path, sector, unit) -> da.Array:
-    """``after`` (``before`` in tonnes), checked block by block (see the module docstring).
+def checked_tonnes(
+    values: da.Array, *, tonnes: float, rows: np.ndarray | None, path, sector, unit
+) -> da.Array:
+    """``values * tonnes [* rows[:, None]]``, checked block by block (see the module docstring).
 
     A cell above ``float64 max / (1024 * cells)`` is refused too: with all cells
     below it, no sum over the grid, its sectors and consumers can overflow.
     """
-    limit = np.finfo(np.float64).max / (1024.0 * max(before.size, 1))
+    limit = np.finfo(np.float64).max / (1024.0 * max(values.size, 1))
     return da.map_blocks(
-        _check_block,
-        before,
-        after,
+        _tonnes_block,
+        values,
+        tonnes=float(tonnes),
+        rows=None if rows is None else np.asarray(rows, dtype=np.float64),
         path=str(path),
         sector=str(sector),
         unit=str(unit),
         limit=limit,
-        dtype=after.dtype,
-        meta=np.empty((0, 0), dtype=after.dtype),
+        dtype=np.float64,
+        meta=np.empty((0, 0), dtype=np.float64),
     )
