@@ -194,8 +194,8 @@ def mrio_missing_y_row(ctx):
 def mrio_extra_z_column(ctx):
     path = _global(ctx, "Z")
     z = _matrix(path)
-    z[("ATL", "food")] = 0.0
-    z.to_csv(path)
+    extra = pd.DataFrame({("ATL", "food"): 0.0}, index=z.index)
+    pd.concat([z, extra], axis=1).to_csv(path)
 
 
 def mrio_empty_z(ctx):
