@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ConcordanceError, InputFileError
+from pipeline.errors import ConcordanceError
+from pipeline.textfiles import check_file, read_csv
 
 _COLUMNS = ("inventory_sector", "mrio_sector")
 #: ``mrio_sector`` prefix that maps an inventory sector to a final-demand category.
@@ -79,10 +80,12 @@ def read_concordance(
         If an inventory sector is missing, an MRIO sector is unknown, or fixed
         weights do not sum to one.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: concordance file not found; check [concordance] file")
-    table = pd.read_csv(path, dtype={c: str for c in _COLUMNS})
+    path = check_file(path, what="concordance file", fix="check [concordance] file")
+    table = read_csv(
+        path,
+        expect="header inventory_sector,mrio_sector[,weight]",
+        dtype=dict.fromkeys(_COLUMNS, str),
+    )
     missing_cols = [c for c in _COLUMNS if c not in table.columns]
     if missing_cols:
         raise ConcordanceError(
@@ -128,7 +131,7 @@ def concordance_from_table(
     fixed = None
     if "weight" in table.columns and table["weight"].notna().any():
         fixed = np.zeros(mapping.shape)
-        given = pd.to_numeric(table["weight"], errors="coerce").fillna(0).to_numpy(dtype=float)
+        given = _weights(table, source)
         outside = np.flatnonzero(~((given >= 0) & (given <= 1)))
         if outside.size:
             row = table.iloc[outside[0]]
@@ -147,6 +150,19 @@ def concordance_from_table(
                 f"{verb} emissions; make each sector's weights sum to 1 or leave them blank"
             )
     return SectorConcordance(tuple(inv), tuple(mrio), mapping, fixed, source, direct)
+
+
+def _weights(table: pd.DataFrame, source: str) -> np.ndarray:
+    """The ``weight`` column as numbers (blank is 0); text is an error naming the row."""
+    given = pd.to_numeric(table["weight"], errors="coerce")
+    text = np.flatnonzero((given.isna() & table["weight"].notna()).to_numpy())
+    if text.size:
+        row = table.iloc[text[0]]
+        raise ConcordanceError(
+            f"{source}: weight {row['weight']!r} of {row['inventory_sector']!r} -> "
+            f"{row['mrio_sector']!r} is not a number; give a weight in [0, 1] or leave it blank"
+        )
+    return given.fillna(0).to_numpy(dtype=float)
 
 
 def _final_demand_rows(

@@ -9,12 +9,14 @@ suggest the closest known one.
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InputFileError
+from pipeline.textfiles import check_file, read_text
 
 #: section -> key -> (accepted types, default). ``...`` marks a required key.
 SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
@@ -137,8 +139,15 @@ class StudyConfig:
         return self.sections[section]
 
     def input_path(self, value: str | Path) -> Path:
-        """Resolve an input path against :attr:`inputs`."""
-        return (self.inputs / Path(value).expanduser()).resolve()
+        """Resolve an input path against :attr:`inputs`.
+
+        A symbolic link loop is left unresolved, for its reader to report.
+        """
+        path = self.inputs / Path(value).expanduser()
+        try:
+            return path.resolve()
+        except (RuntimeError, OSError):  # a link loop (RuntimeError before Python 3.13)
+            return Path(os.path.abspath(path))
 
 
 def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyConfig:
@@ -157,9 +166,11 @@ def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyC
         Naming the file, the key and the fix.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found; pass the path of a TOML study file")
-    text = path.read_text()
+    try:
+        check_file(path, what="config file", fix="pass the path of a TOML study file")
+        text = read_text(path)
+    except InputFileError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -174,8 +185,15 @@ def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyC
     if regions["raster"] and not regions["raster_codes"]:
         raise ConfigError(f"{path}: [regions] raster needs raster_codes (a CSV with id,code)")
     base = Path(inputs) if inputs is not None else path.parent / sections["study"]["inputs"]
+    try:
+        base = base.resolve()
+    except (RuntimeError, OSError) as exc:  # a link loop (RuntimeError before Python 3.13)
+        raise ConfigError(
+            f"{base}: the inputs directory (--inputs or [study] inputs) is a symbolic link "
+            "loop; fix or remove the link"
+        ) from exc
     _check_cities(regions["cities"], base, path)
-    return StudyConfig(sections, path.resolve(), base.resolve(), text)
+    return StudyConfig(sections, path.resolve(), base, text)
 
 
 def _check_cities(cities: str | None, base: Path, source: Path) -> None:

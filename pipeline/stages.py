@@ -17,6 +17,7 @@ import xarray as xr
 from affine import Affine
 
 from pipeline import mrio as mrio_api
+from pipeline import textfiles
 from pipeline.config import StudyConfig
 from pipeline.errors import ConcordanceError, ConfigError, GridError, InputFileError, MRIOError
 from pipeline.grid import blocks, inventory, region_blocks, regions
@@ -112,7 +113,7 @@ def _read_global(path: Path, section: dict) -> mrio_api.MRIO:
 def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputFileError(f"{path}: file not found; check the path in the config")
-    return pd.read_csv(path)
+    return textfiles.read_csv(path, expect="header sub_sector,global_sector,weight")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from pipeline.concordance import concordance_from_table, read_concordance, sector_weights
-from pipeline.errors import ConcordanceError
+from pipeline.errors import ConcordanceError, InputFileError
 
 MRIO = ["power", "steel", "cement", "services"]
 
@@ -131,3 +131,36 @@ def test_weights_outside_unit_interval_are_refused(bad):
             inventory_sectors=["ind"],
             mrio_sectors=MRIO,
         )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"c\.csv: file is empty; write the table \(header inventory_sector,mrio_sector"),
+        (b"inventory_sector;mrio_sector\nenergy;power\n", r"separated by ';', not commas"),
+        (
+            "inventory_sector,mrio_sector\n\u00e9nergie,power\n".encode("latin-1"),
+            r"line 2 is not UTF-8",
+        ),
+        (b"inventory_sector,mrio_sector,weight\nenergy,power,all\n", r"weight 'all' of 'energy'"),
+    ],
+)
+def test_unreadable_concordance_files(tmp_path, content, message):
+    path = tmp_path / "c.csv"
+    path.write_bytes(content)
+    with pytest.raises((ConcordanceError, InputFileError), match=message):
+        read_concordance(path, inventory_sectors=["energy"], mrio_sectors=MRIO)
+
+
+def test_header_only_concordance_names_the_missing_sectors(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("inventory_sector,mrio_sector\n")
+    with pytest.raises(ConcordanceError, match=r"\['energy'\] have no row"):
+        read_concordance(path, inventory_sectors=["energy"], mrio_sectors=MRIO)
+
+
+def test_concordance_with_bom_and_crlf(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"\xef\xbb\xbfinventory_sector,mrio_sector\r\nenergy,power\r\n")
+    conc = read_concordance(path, inventory_sectors=["energy"], mrio_sectors=MRIO)
+    assert conc.mapping[0].sum() == 1

@@ -9,7 +9,7 @@ import xarray as xr
 from pyproj import CRS, Geod
 from rasterio.transform import from_origin
 
-from pipeline.errors import GridError
+from pipeline.errors import GridError, InputFileError
 from pipeline.grid.inventory import count_invalid, open_inventory, open_inventory_file
 from pipeline.grid.units import SECONDS_PER_YEAR, cell_area, parse_unit, tonnes_factor
 
@@ -289,3 +289,55 @@ def test_open_inventory_file_selects_and_renames(tmp_path):
     em = open_inventory_file(path, sectors={"traffic": "road"})
     assert list(em["sector"].values) == ["traffic"]
     np.testing.assert_array_equal(em.values[0], DATA[1])
+
+
+def test_corrupt_tile_is_an_input_error_naming_the_block(tmp_path):
+    """Issue #11: the header opens, but one deflated tile is garbage."""
+    path = tmp_path / "tiled.tif"
+    data = np.arange(64 * 64, dtype="float64").reshape(64, 64)
+    with rasterio.open(
+        path, "w", driver="GTiff", width=64, height=64, count=1, dtype="float64", crs=ALBERS,
+        transform=TRANSFORM, tiled=True, blockxsize=16, blockysize=16, compress="deflate",
+    ) as dst:  # fmt: skip
+        dst.write(data, 1)
+        dst.units = ("t",)
+    with rasterio.open(path) as src:
+        offset = int(src.get_tag_item("BLOCK_OFFSET_1_2", "TIFF", bidx=1))
+        size = int(src.get_tag_item("BLOCK_SIZE_1_2", "TIFF", bidx=1))
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(b"\xff" * size)
+    em = open_inventory({"power": path}, chunks=16)
+    assert em.isel(y=slice(0, 16)).values.sum() == data[:16].sum()  # other blocks read
+    with pytest.raises(InputFileError, match=r"tiled\.tif: cannot read the block at rows 32\.\.47"):
+        em.compute()
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_cells_are_errors_naming_row_and_column(tmp_path, value):
+    data = np.ones((3, 4))
+    data[2, 1] = value
+    em = open_inventory({"power": write_tif(tmp_path / "a.tif", data)})
+    with pytest.raises(GridError, match=r"a\.tif: 1 cells of sector 'power' .*row 2, column 1"):
+        em.compute()
+
+
+def test_overflow_after_unit_conversion_and_in_sums_is_an_error(tmp_path):
+    big = write_tif(tmp_path / "big.tif", np.full((2, 2), 1e305), units="Mt")
+    with pytest.raises(GridError, match=r"big\.tif: .*overflows float64.*'Mt'"):
+        open_inventory({"power": big}).compute()
+    huge = write_tif(tmp_path / "huge.tif", np.full((2, 2), 1.5e308))  # each cell finite
+    with pytest.raises(GridError, match="overflows float64"):
+        open_inventory({"power": huge}).compute()
+    fine = write_tif(tmp_path / "fine.tif", np.full((2, 2), 1e30))
+    assert np.isfinite(open_inventory({"power": fine}).values).all()
+
+
+def test_inventory_path_problems_say_what_is_wrong(tmp_path):
+    loop = tmp_path / "loop.tif"
+    loop.symlink_to("loop.tif")
+    with pytest.raises(InputFileError, match=r"loop\.tif: inventory file is a symbolic link loop"):
+        open_inventory({"power": loop})
+    (tmp_path / "dir.tif").mkdir()
+    with pytest.raises(InputFileError, match=r"dir\.tif: inventory file is a directory"):
+        open_inventory({"power": tmp_path / "dir.tif"})

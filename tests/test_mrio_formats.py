@@ -250,3 +250,77 @@ def test_resolve_stressor_levels_quotes_and_ambiguity():
             MRIOError, match=r"matches 2 F rows; .* CO2\|air\|fossil; CO2\|air\|bio"
         ):
             resolve_stressor(index, ambiguous)
+
+
+def _plain_dir(tmp_path):
+    write_plain(truth(), tmp_path / "t")
+    return tmp_path / "t"
+
+
+def test_plain_text_cell_names_file_row_and_column(tmp_path):
+    d = _plain_dir(tmp_path)
+    z = pd.read_csv(d / "Z.csv", header=[0, 1], index_col=[0, 1]).astype(object)
+    row, col = z.index[1], z.columns[2]
+    z.loc[row, col] = "n.a."
+    z.to_csv(d / "Z.csv")
+    with pytest.raises(InputFileError, match=rf"Z\.csv: the cell in row .*{row[1]}.* is 'n\.a\.'"):
+        load_global(d, format="plain", stressor="CO2")
+
+
+@pytest.mark.parametrize("name", ["Z", "Y", "F", "x"])
+def test_plain_non_finite_entry_names_matrix_and_label(tmp_path, name):
+    d = _plain_dir(tmp_path)
+    text = (d / f"{name}.csv").read_text().splitlines(keepends=True)
+    cells = text[-1].rstrip("\n").split(",")
+    cells[-1] = "inf"
+    text[-1] = ",".join(cells) + "\n"
+    (d / f"{name}.csv").write_text("".join(text))
+    with pytest.raises(MRIOError, match=rf"non-finite .*in {name}\b|in {name}\b.*non-finite"):
+        load_global(d, format="plain", stressor="CO2")
+
+
+def test_plain_csv_layout_errors(tmp_path):
+    d = _plain_dir(tmp_path)
+    good = (d / "Z.csv").read_text()
+    (d / "Z.csv").write_text(good.replace(",", ";"))
+    with pytest.raises(InputFileError, match=r"Z\.csv: columns are separated by ';', not commas"):
+        load_global(d, format="plain", stressor="CO2")
+    (d / "Z.csv").write_text("")
+    with pytest.raises(InputFileError, match=r"Z\.csv: file is empty"):
+        load_global(d, format="plain", stressor="CO2")
+    (d / "Z.csv").write_text("".join(good.splitlines(keepends=True)[:3]))
+    with pytest.raises(InputFileError, match=r"Z\.csv: has a header but no rows"):
+        load_global(d, format="plain", stressor="CO2")
+    (d / "Z.csv").write_bytes(good.replace("AUT", "\u00d6ST", 1).encode("latin-1"))
+    with pytest.raises(InputFileError, match=r"Z\.csv: line 1 is not UTF-8 text \(byte 0xd6"):
+        load_global(d, format="plain", stressor="CO2")
+
+
+def test_plain_duplicate_header_label_and_empty_units(tmp_path):
+    d = _plain_dir(tmp_path)
+    lines = (d / "Y.csv").read_text().splitlines(keepends=True)
+    cells = lines[1].rstrip("\n").split(",")
+    cells[3] = cells[2]
+    lines[1] = ",".join(cells) + "\n"
+    (d / "Y.csv").write_text("".join(lines))
+    with pytest.raises(MRIOError, match=r"Y\.csv.*duplicate"):
+        load_global(d, format="plain", stressor="CO2")
+    d = _plain_dir(tmp_path / "again")
+    (d / "units.csv").write_text("")
+    with pytest.raises(InputFileError, match=r"units\.csv: file is empty.*stressor,unit"):
+        load_global(d, format="plain", stressor="CO2")
+
+
+def test_plain_bom_and_crlf_read_the_same(tmp_path):
+    d = _plain_dir(tmp_path)
+    for path in d.glob("*.csv"):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    m, t = load_global(d, format="plain", stressor="CO2"), truth()
+    assert m.rows.equals(t.rows) and m.fd_columns.equals(t.fd_columns) and m.unit == "kg"
+    np.testing.assert_allclose(m.Z, t.Z, rtol=1e-15)
+
+
+def test_mrio_source_link_loop(tmp_path):
+    (tmp_path / "loop").symlink_to("loop")
+    with pytest.raises(InputFileError, match=r"loop: MRIO source is a symbolic link loop"):
+        load_global(tmp_path / "loop", format="plain", stressor="CO2")

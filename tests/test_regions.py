@@ -201,3 +201,50 @@ def test_region_raster_with_code_table(tmp_path):
     (tmp_path / "short.csv").write_text("id,code\n10,WEST\n20,EAST\n")
     with pytest.raises(GridError, match=r"ids\.tif: region ids \[30\] are not in .*short\.csv"):
         region_index_from_raster(path, coarse, codes_csv=tmp_path / "short.csv")
+
+
+def _collection(*features, **members):
+    return {"type": "FeatureCollection", **members, "features": list(features)}
+
+
+def _feature(code, geometry):
+    return {"type": "Feature", "properties": {"code": code}, "geometry": geometry}
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ([_feature("A", square(0, 0, 1))], r"is a list, not a GeoJSON FeatureCollection"),
+        ({"type": "Feature"}, r"an object without a features list"),
+        (_collection("A"), r"feature 0 is a string, not a GeoJSON Feature object"),
+        (_collection(_feature("A", None)), r"feature 0 \(code 'A'\) has no geometry"),
+        (
+            _collection(_feature("A", {"type": "Polygon", "coordinates": [[["a", "b"]]]})),
+            r"feature 0 has an invalid geometry",
+        ),
+        (
+            _collection(_feature("A", square(0, 0, 1)), crs={"properties": {"name": "EPSG:0"}}),
+            r"crs member names 'EPSG:0', which is not a known CRS",
+        ),
+        (_collection(_feature("A", square(0, 0, 1)), crs="EPSG:4326"), r"crs member .* no CRS"),
+    ],
+)
+def test_malformed_geojson_is_an_input_error(tmp_path, doc, message):
+    path = tmp_path / "b.geojson"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputFileError, match=r"b\.geojson: .*" + message):
+        read_regions(path)
+
+
+def test_geojson_text_problems(tmp_path):
+    path = tmp_path / "b.geojson"
+    doc = json.dumps(_collection(_feature("\u00c5", square(0, 0, 1))), ensure_ascii=False)
+    path.write_bytes(doc.encode("latin-1"))
+    with pytest.raises(InputFileError, match=r"b\.geojson: line 1 is not UTF-8"):
+        read_regions(path)
+    path.write_bytes(b"\xef\xbb\xbf" + doc.replace("\n", "\r\n").encode())  # BOM: fine
+    assert read_regions(path).codes == ("\u00c5",)
+    path.unlink()
+    path.symlink_to(path.name)
+    with pytest.raises(InputFileError, match="symbolic link loop"):
+        read_regions(path)

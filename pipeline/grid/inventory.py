@@ -29,13 +29,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from pyproj import CRS
 
 from pipeline.errors import ConfigError, GridError, InputFileError
+from pipeline.grid.inventory_checks import checked_tonnes, guarded_array
 from pipeline.grid.units import TONNES_PER_UNIT, cell_area, parse_unit, tonnes_factor
+from pipeline.textfiles import check_file
 
 __all__ = [
     "TONNES_PER_UNIT",
@@ -83,9 +86,7 @@ def open_layers(
     GridError
         If it has no CRS (and ``crs`` is not given) or no layer on a regular grid.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: inventory file not found; check [inventory] files")
+    path = check_file(path, what="inventory file", fix="check [inventory] files")
     if path.suffix.lower() in NETCDF_SUFFIXES:
         return _netcdf_layers(path, chunks, crs)
     return _raster_layers(path, chunks, crs)
@@ -104,6 +105,7 @@ def _raster_layers(path: Path, chunks: int, crs) -> list[tuple[str | None, xr.Da
         ) from exc
     if isinstance(opened, xr.Dataset | list):
         raise GridError(f"{path}: holds several subdatasets; export one raster per file")
+    opened = opened.copy(data=guarded_array(path, opened.shape, opened.dtype, chunks))
     opened = _with_crs(opened, path, crs)
     n = opened.sizes["band"]
     names = _per_band(opened.attrs.get("long_name"), n)
@@ -421,7 +423,7 @@ def _assemble(chosen: list[tuple[str, Path, xr.DataArray]], units: str | None) -
             raise GridError(
                 f"{path}: layer {sector!r} has no 'units' metadata; set [inventory] units"
             )
-        layers.append(_to_tonnes(layer, str(unit), path))
+        layers.append(_to_tonnes(layer, str(unit), path, sector))
     crs = first[1].rio.crs
     emissions = xr.concat(layers, dim="sector", join="override", combine_attrs="drop")
     emissions = emissions.assign_coords(sector=np.array(names, dtype=object))
@@ -433,8 +435,12 @@ def _assemble(chosen: list[tuple[str, Path, xr.DataArray]], units: str | None) -
     return emissions.rio.write_crs(crs)
 
 
-def _to_tonnes(layer: xr.DataArray, unit: str, path: Path) -> xr.DataArray:
-    """Layer in tonnes per cell: nodata to 0, CF scaling, unit factor, cell area."""
+def _to_tonnes(layer: xr.DataArray, unit: str, path: Path, sector: str) -> xr.DataArray:
+    """Layer in tonnes per cell: nodata to 0, CF scaling, unit factor, cell area.
+
+    A cell that is infinite, or that overflows float64 once converted, is an error
+    raised while the block is computed (:mod:`pipeline.grid.inventory_checks`).
+    """
     parsed = parse_unit(unit, source=str(path))
     nodata = layer.attrs.get("_FillValue", layer.attrs.get("missing_value", layer.rio.nodata))
     scale, offset = layer.attrs.get("scale_factor", 1.0), layer.attrs.get("add_offset", 0.0)
@@ -445,10 +451,15 @@ def _to_tonnes(layer: xr.DataArray, unit: str, path: Path) -> xr.DataArray:
         values = values.where(layer != nodata, 0.0)
     elif nodata is not None:
         values = values.fillna(0.0)
-    values = values * parsed.tonnes
+    values, rows = values.transpose("y", "x"), None
     if parsed.is_flux:
         area = cell_area(layer.rio.crs, layer.rio.transform(), layer["y"].values)
-        values = values * xr.DataArray(area.values / parsed.per_m2, dims="y")
+        rows = area.values / parsed.per_m2
+    data = values.data if isinstance(values.data, da.Array) else da.from_array(values.values)
+    checked = checked_tonnes(
+        data, tonnes=parsed.tonnes, rows=rows, path=path, sector=sector, unit=unit
+    )
+    values = values.copy(data=checked)
     return values.drop_vars("spatial_ref", errors="ignore")
 
 

@@ -32,7 +32,6 @@ cell containing the mean position of its source pixels.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -49,6 +48,8 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject, transform_geom
 
 from pipeline.errors import ConfigError, GridError, InputFileError
+from pipeline.grid.boundaries import read_geojson, read_ogr
+from pipeline.textfiles import check_file
 
 log = logging.getLogger(__name__)
 
@@ -145,47 +146,12 @@ def read_regions(
         return combine_regions(*parts)
     if not isinstance(code_field, str):
         raise ConfigError("[regions] code_field is a list but boundaries is one file")
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: boundary file not found; check [regions] boundaries")
+    path = check_file(path, what="boundary file", fix="check [regions] boundaries")
     if path.suffix.lower() in (".geojson", ".json"):
-        properties, geoms, crs = _read_geojson(path)
+        properties, geoms, crs = read_geojson(path)
     else:
-        properties, geoms, crs = _read_ogr(path, layer)
+        properties, geoms, crs = read_ogr(path, layer)
     return _build_regions(path, properties, geoms, crs, code_field)
-
-
-def _read_geojson(path: Path) -> tuple[list[dict], list[dict], CRS]:
-    try:
-        doc = json.loads(path.read_text())
-        features = doc["features"]
-    except (ValueError, KeyError) as exc:
-        raise InputFileError(f"{path}: not a GeoJSON FeatureCollection ({exc})") from exc
-    props = [feat.get("properties") or {} for feat in features]
-    crs_name = (doc.get("crs") or {}).get("properties", {}).get("name", "EPSG:4326")
-    return props, [feat["geometry"] for feat in features], CRS.from_user_input(crs_name)
-
-
-def _read_ogr(path: Path, layer: str | int | None) -> tuple[list[dict], list[dict], CRS]:
-    try:
-        from pyogrio.raw import read
-    except ImportError as exc:
-        raise InputFileError(
-            f"{path}: reading Shapefile/GeoPackage needs pyogrio; pip install pyogrio "
-            "or convert the file to GeoJSON (ogr2ogr -f GeoJSON out.geojson in.shp)"
-        ) from exc
-    try:
-        meta, _, wkb, values = read(path, layer=layer)
-    except Exception as exc:  # pyogrio raises its own DataSource/DataLayer errors
-        raise InputFileError(f"{path}: cannot read as a vector file ({exc})") from exc
-    if meta.get("crs") is None:
-        raise GridError(f"{path}: boundary file has no CRS; add a .prj or convert to GeoJSON")
-    names = list(meta["fields"])
-    props = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
-    if not names:
-        props = [{} for _ in wkb]
-    geoms = [shapely.geometry.mapping(g) for g in shapely.from_wkb(wkb)]
-    return props, geoms, CRS.from_user_input(meta["crs"])
 
 
 def _build_regions(
@@ -199,7 +165,12 @@ def _build_regions(
                 f"set [regions] code_field to one of {sorted(props)}"
             )
         code = props[code_field]
-        if code is None or geom is None or str(code).strip() == "":
+        if geom is None and code is not None and str(code).strip():
+            raise InputFileError(
+                f"{path}: feature {n} ({code_field} {str(code)!r}) has no geometry (null); "
+                "give it its polygon or drop the feature"
+            )
+        if code is None or str(code).strip() == "":
             skipped += 1
             continue
         codes.append(str(code))

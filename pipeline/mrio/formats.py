@@ -59,6 +59,7 @@ import xarray as xr
 from pipeline.errors import InputFileError, MRIOError
 from pipeline.mrio.model import FD_NAMES, MRIO, ROW_NAMES, from_pymrio
 from pipeline.mrio.plain import read_plain
+from pipeline.textfiles import check_exists
 
 GLOBAL_FORMATS = ("plain", "exiobase3", "eora26", "oecd", "gloria")
 #: GLORIA release read when ``version`` is not given (pymrio's default).
@@ -234,8 +235,7 @@ def load_global(
     if format not in GLOBAL_FORMATS:
         raise MRIOError(f"unknown MRIO format {format!r}; use one of {', '.join(GLOBAL_FORMATS)}")
     p = Path(path)
-    if not p.exists():
-        raise InputFileError(f"{p}: MRIO source not found; check the path")
+    check_exists(p, what="MRIO source", fix="check the path")
     if format == "plain":
         if version is not None:
             raise MRIOError(f"{p}: version= applies to format 'gloria' only, not 'plain'")

@@ -65,6 +65,7 @@ from pipeline.mrio.model import (
     check_unique,
     fmt_label,
 )
+from pipeline.textfiles import check_dir, numeric, read_csv
 
 FORMATS = ("csv", "parquet")
 
@@ -95,31 +96,39 @@ def _read(path: Path, *, header: int, index: int) -> pd.DataFrame:
             ):
                 df = df.set_index("stressor")
         else:
-            hdr = list(range(header)) if header > 1 else 0
-            df = pd.read_csv(path, header=hdr, index_col=list(range(index)))
-            # re-read the label columns as text so that e.g. "01" stays "01"
-            skip = header + (1 if header > 1 else 0)
-            lab = pd.read_csv(
-                path,
-                header=None,
-                skiprows=skip,
-                usecols=list(range(index)),
-                dtype=str,
-                keep_default_na=False,
-            )
-            if len(lab) == len(df):
-                names = list(df.index.names)
-                df.index = (
-                    pd.MultiIndex.from_frame(lab, names=names)
-                    if index > 1
-                    else pd.Index(lab.iloc[:, 0], name=names[0])
-                )
-    except (OSError, ValueError, pd.errors.ParserError, ImportError) as e:
+            df = _read_csv_table(path, header=header, index=index)
+    except (OSError, ValueError, ImportError) as e:
         raise InputFileError(f"cannot read {path}: {type(e).__name__}: {e}".splitlines()[0]) from e
     if df.index.nlevels != index or df.columns.nlevels != header:
         raise InputFileError(
             f"{path}: expected {index} index column(s) and {header} header row(s), got "
             f"{df.index.nlevels} and {df.columns.nlevels}; see the plain format description"
+        )
+    return df
+
+
+def _read_csv_table(path: Path, *, header: int, index: int) -> pd.DataFrame:
+    """A plain-format CSV, its labels re-read as text (so "01" stays "01", no ".1" suffixes)."""
+    layout = f"{header} header row(s) and {index} label column(s), comma-separated"
+    hdr = list(range(header)) if header > 1 else 0
+    df = read_csv(path, expect=layout, header=hdr, index_col=list(range(index)))
+    text = {"header": None, "dtype": str, "keep_default_na": False}
+    skip = header + (1 if header > 1 else 0)
+    lab = read_csv(path, expect=layout, skiprows=skip, usecols=list(range(index)), **text)
+    if len(lab) == len(df):
+        names = list(df.index.names)
+        df.index = (
+            pd.MultiIndex.from_frame(lab, names=names)
+            if index > 1
+            else pd.Index(lab.iloc[:, 0], name=names[0])
+        )
+    top = read_csv(path, expect=layout, nrows=header, **text).iloc[:, index:]
+    if top.shape[1] == df.shape[1] and df.columns.nlevels == header:
+        tuples = list(zip(*(top.iloc[r] for r in range(header)), strict=True))
+        df.columns = (
+            pd.MultiIndex.from_tuples(tuples, names=df.columns.names)
+            if header > 1
+            else pd.Index([t[0] for t in tuples], name=df.columns.name)
         )
     return df
 
@@ -160,7 +169,10 @@ def _unit(directory: Path, stressor: str) -> str:
     p = _find(directory, "units", required=False)
     if p is None:
         return "t"
-    df = pd.read_csv(p) if p.suffix == ".csv" else pd.read_parquet(p)
+    if p.suffix == ".csv":
+        df = read_csv(p, expect="header stressor,unit", dtype=str, keep_default_na=False)
+    else:
+        df = pd.read_parquet(p)
     if not {"stressor", "unit"} <= set(df.columns):
         raise InputFileError(f"{p}: needs columns stressor,unit; got {', '.join(df.columns)}")
     hit = df.loc[df["stressor"].astype(str) == stressor, "unit"]
@@ -175,7 +187,7 @@ def _vector(directory: Path, name: str, rows: pd.MultiIndex, ref: str) -> np.nda
     if name not in df.columns:
         raise InputFileError(f"{p}: needs a column named {name!r}; got {', '.join(df.columns)}")
     pos = _align(_mi(df.index, ROW_NAMES, p), rows, p, "row", ref)
-    return df[name].to_numpy(np.float64)[pos]
+    return numeric(df[[name]], p)[:, 0][pos]
 
 
 def _matrices(directory: Path, stressor: str) -> dict[str, object]:
@@ -196,24 +208,21 @@ def _matrices(directory: Path, stressor: str) -> dict[str, object]:
     out: dict[str, object] = {
         "rows": rows,
         "fd_columns": cols,
-        "Z": z.to_numpy(np.float64)[:, zc],
-        "Y": y.to_numpy(np.float64)[ypos],
-        "F": f.to_numpy(np.float64)[fpos],
+        "Z": numeric(z, pz)[:, zc],
+        "Y": numeric(y, py)[ypos],
+        "F": numeric(f.to_frame().T, pf)[0][fpos],
         "F_Y": None,
     }
     pfy = _find(directory, "F_Y", required=False)
     if pfy is not None:
         fy = _stressor_row(_read(pfy, header=2, index=1), stressor, pfy)
         pos = _align(_mi(fy.index, FD_NAMES, pfy), cols, pfy, "column", f"{py} columns")
-        out["F_Y"] = fy.to_numpy(np.float64)[pos]
+        out["F_Y"] = numeric(fy.to_frame().T, pfy)[0][pos]
     return out
 
 
 def _check_dir(path: str | Path) -> Path:
-    d = Path(path)
-    if not d.is_dir():
-        raise InputFileError(f"MRIO directory {d} does not exist; check the path")
-    return d
+    return check_dir(path, what="MRIO directory", fix="check the path", missing="does not exist")
 
 
 def read_plain(path: str | Path, *, stressor: str = "CO2", balance_rtol: float = 1e-6) -> MRIO:
