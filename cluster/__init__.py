@@ -45,7 +45,7 @@ def connect(settings: Mapping[str, Any], *, echo=print) -> Iterator[Client]:
     Parameters
     ----------
     settings : mapping
-        The ``[cluster]`` section (see :data:`pipeline.config.SCHEMA`).
+        The ``[cluster]`` section (see :data:`pipeline.workflow.config.SCHEMA`).
     echo : callable, keyword-only
         Where to report which cluster is used and its dashboard link.
 

@@ -8,9 +8,9 @@ __all__ = ["FootprintError", "__version__", "open_results"]
 
 
 def __getattr__(name: str):
-    """Import :func:`pipeline.results.open_results` on first use (keeps imports light)."""
+    """Import :func:`pipeline.results.api.open_results` on first use (keeps imports light)."""
     if name == "open_results":
-        from pipeline.results import open_results
+        from pipeline.results.api import open_results
 
         return open_results
     raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -326,7 +326,7 @@ def _bad_coordinates(doc):
 
 
 # ------------------------------------------------------------------------- OS errors
-def os_error(number: int, function: str = "pipeline.stages.load_mrio"):
+def os_error(number: int, function: str = "pipeline.workflow.stages.load_mrio"):
     """Raise ``OSError(number)`` naming a file when the run first reads the MRIO."""
 
     def corrupt(ctx):

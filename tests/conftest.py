@@ -16,7 +16,7 @@ def shared_results(tmp_path_factory):
 
     from demo_inputs import build_coarse_demo, demo_config
 
-    from pipeline.run import SYNTHETIC_NOTE, run_study
+    from pipeline.workflow.run import SYNTHETIC_NOTE, run_study
 
     root = tmp_path_factory.getbasetemp() / "shared-footprint-results"
     shutil.rmtree(root, ignore_errors=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pipeline.config import load_config
 from pipeline.demo.build import build_demo_inputs
 from pipeline.resources import config_file
+from pipeline.workflow.config import load_config
 
 COARSE_M = 50_000.0
 

@@ -22,12 +22,12 @@ import xarray as xr
 from affine import Affine
 from pyproj import CRS
 
-from pipeline.config import load_config
 from pipeline.demo.inventory import DEMO_SECTORS, demo_concordance
 from pipeline.demo.mrio import make_demo_tables
 from pipeline.grid.regions import GridSpec, rasterize_regions, read_regions
 from pipeline.mrio.plain import write_plain
-from pipeline.run import run_study
+from pipeline.workflow.config import load_config
+from pipeline.workflow.run import run_study
 
 RESOLUTION = 0.25
 WEST, EAST, SOUTH, NORTH = 118.0, 146.0, 30.0, 46.0

@@ -28,7 +28,7 @@ import rasterio
 from bad_input_cases import CASES as MORE_CASES
 from demo_inputs import build_coarse_demo, copy_inputs
 
-from pipeline.cli import main
+from pipeline.cli.main import main
 from pipeline.resources import config_file
 
 
@@ -573,7 +573,7 @@ def test_internal_error_is_one_line_with_a_log(pristine_inputs, tmp_path, capsys
     def bug(*_args, **_kwargs):
         raise ZeroDivisionError("division by zero in a reader")
 
-    monkeypatch.setattr("pipeline.stages.load_mrio", bug)
+    monkeypatch.setattr("pipeline.workflow.stages.load_mrio", bug)
     out = tmp_path / "out"
     argv = [
         "run",

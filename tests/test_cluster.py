@@ -31,7 +31,7 @@ from distributed import Client
 from processes import BIN, CliRun, fine_inputs, free_port, stop
 
 from pipeline.resources import config_file
-from pipeline.store import is_complete
+from pipeline.storage.versions import is_complete
 
 pytestmark = pytest.mark.cluster
 

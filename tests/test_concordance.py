@@ -4,7 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.concordance import concordance_from_table, read_concordance, sector_weights
+from pipeline.attribution.concordance import (
+    concordance_from_table,
+    read_concordance,
+    sector_weights,
+)
 from pipeline.errors import ConcordanceError, InputFileError
 
 MRIO = ["power", "steel", "cement", "services"]

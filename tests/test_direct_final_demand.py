@@ -16,7 +16,7 @@ import xarray as xr
 from demo_inputs import copy_inputs, demo_config
 
 from pipeline.demo.inventory import DEMO_SECTORS
-from pipeline.run import run_study
+from pipeline.workflow.run import run_study
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pipeline.config import StudyConfig
 from pipeline.errors import ConfigError
-from pipeline.stages import _domestic_regions
-from pipeline.summary import _warnings
+from pipeline.results.summary import _warnings
+from pipeline.workflow.config import StudyConfig
+from pipeline.workflow.stages import _domestic_regions
 
 
 class _Table:

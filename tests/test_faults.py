@@ -30,7 +30,7 @@ from processes import BIN, CliRun, fine_inputs, stop
 
 import pipeline
 from pipeline.resources import config_file
-from pipeline.store import is_complete
+from pipeline.storage.versions import is_complete
 
 pytestmark = pytest.mark.integration
 

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from pyproj import CRS, Geod
 
-from pipeline.analytics import Grid, city_discs
-from pipeline.config import load_config
 from pipeline.errors import ConfigError, InputFileError
-from pipeline.places import cities_on_land, read_cities
+from pipeline.results.analytics import Grid, city_discs
+from pipeline.results.places import cities_on_land, read_cities
+from pipeline.workflow.config import load_config
 
 STUDY = """
 [study]

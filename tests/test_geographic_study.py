@@ -20,11 +20,11 @@ from geographic_study import CITIES, IN_RANGE, RESOLUTION, build_study
 from pyproj import CRS, Geod
 
 from pipeline import open_results
-from pipeline.cli import main
+from pipeline.cli.main import main
 from pipeline.errors import ConfigError
-from pipeline.maps import axis_labels, draw_layer
-from pipeline.report import build_report, display_borders
-from pipeline.results import Results
+from pipeline.results.api import Results
+from pipeline.results.maps import axis_labels, draw_layer
+from pipeline.results.report import build_report, display_borders
 
 pytestmark = pytest.mark.integration
 
@@ -246,7 +246,7 @@ def test_report_on_the_geographic_study(study, raw, tmp_path):
 
 
 def test_run_maps_are_framed_on_the_land_not_the_boundary_file(study, raw):
-    from pipeline.maps import land_mask, mask_extent
+    from pipeline.results.maps import land_mask, mask_extent
 
     cube = xr.open_zarr(study[0] / "footprint.zarr")
     assert mask_extent(land_mask(cube)) == pytest.approx(land_frame(raw))

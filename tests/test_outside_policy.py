@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.stages import outside_position
+from pipeline.workflow.stages import outside_position
 
 CODES = ("JP-13", "JP-27", "KR-11")
 MRIO = ["JPN", "KOR", "ROW"]

@@ -16,9 +16,9 @@ from demo_inputs import build_coarse_demo, copy_inputs, demo_config
 import cluster
 from pipeline.demo.inventory import DEMO_SECTORS
 from pipeline.mrio import attribute
-from pipeline.run import run_study
-from pipeline.stages import load_mrio
-from pipeline.store import is_complete
+from pipeline.storage.versions import is_complete
+from pipeline.workflow.run import run_study
+from pipeline.workflow.stages import load_mrio
 
 pytestmark = pytest.mark.integration
 

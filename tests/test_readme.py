@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from pipeline.config import SCHEMA
+from pipeline.workflow.config import SCHEMA
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 ROW = re.compile(r"^\| (\w+) \| ((?:`\w+`(?:, )?)+) \|", re.MULTILINE)

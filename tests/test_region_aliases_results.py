@@ -18,9 +18,9 @@ import xarray as xr
 from demo_inputs import build_coarse_demo, demo_config
 
 from pipeline import open_results
-from pipeline.cli import main
-from pipeline.results import Results
-from pipeline.run import run_study
+from pipeline.cli.main import main
+from pipeline.results.api import Results
+from pipeline.workflow.run import run_study
 
 pytestmark = pytest.mark.integration
 

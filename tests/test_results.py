@@ -1,4 +1,4 @@
-"""The Python API (pipeline.results) against values computed independently with numpy."""
+"""The Python API (pipeline.results.api) against values computed independently with numpy."""
 
 from __future__ import annotations
 
@@ -201,8 +201,8 @@ def test_areas_on_the_albers_grid_are_the_constant_cell_area(res, raw):
 
 
 def test_albers_maps_have_metre_axes_and_land_frame(res, raw):
-    from pipeline.maps import draw_layer
-    from pipeline.report import display_borders
+    from pipeline.results.maps import draw_layer
+    from pipeline.results.report import display_borders
 
     ds, land = raw["ds"], raw["land"]
     borders = display_borders(res)

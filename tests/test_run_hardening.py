@@ -26,7 +26,7 @@ from demo_inputs import build_coarse_demo, demo_config
 from processes import BIN, CliRun
 
 from pipeline.resources import config_file
-from pipeline.store import VERSIONS
+from pipeline.storage.versions import VERSIONS
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +127,7 @@ def test_two_runs_into_one_out_one_completes_the_other_is_refused(coarse, tmp_pa
 def previous(coarse, tmp_path_factory):
     """A complete run with maps, copied by each test that breaks a rerun."""
     out = tmp_path_factory.mktemp("previous") / "out"
-    from pipeline.run import run_study
+    from pipeline.workflow.run import run_study
 
     run_study(demo_config(coarse), out, echo=lambda *_: None)
     return out
@@ -139,7 +139,7 @@ def test_failure_after_the_store_is_written_keeps_the_previous_result(
 ):
     import shutil
 
-    from pipeline import run as run_mod
+    from pipeline.workflow import run as run_mod
 
     out = Path(shutil.copytree(previous, tmp_path / "out", symlinks=True))
     before = result_files(out)

@@ -13,8 +13,8 @@ import pytest
 import xarray as xr
 
 from pipeline.errors import ConservationError, InputFileError, OutputError
-from pipeline.maps import safe_slug
-from pipeline.store import (
+from pipeline.results.maps import safe_slug
+from pipeline.storage.versions import (
     CURRENT,
     KEEP_VERSIONS,
     LOCK,
@@ -171,7 +171,7 @@ def test_clean_up_removes_only_temporaries_whose_owner_is_gone(tmp_path):
 # ------------------------------------------------------------------------ lock
 LOCK_HOLDER = """
 import sys, time
-from pipeline.store import output_lock
+from pipeline.storage.versions import output_lock
 with output_lock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(60)
@@ -229,7 +229,7 @@ def test_stage_key_depends_on_every_part():
 def test_resume_key_ignores_maps_and_input_location(tmp_path):
     from demo_inputs import demo_config
 
-    from pipeline.run import _Plan
+    from pipeline.workflow.run import _Plan
 
     class Layers:
         class emissions:  # noqa: N801 - stands in for the lazy inventory

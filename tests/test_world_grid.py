@@ -14,13 +14,13 @@ import xarray as xr
 from geodesy import exact_row_areas
 from pyproj import CRS
 
-from pipeline.config import load_config
 from pipeline.demo.inventory import DEMO_SECTORS, demo_concordance
 from pipeline.demo.mrio import make_demo_tables, write_demo_tables
 from pipeline.grid.regions import grid_covering, rasterize_regions, read_regions
 from pipeline.grid.units import SECONDS_PER_YEAR
 from pipeline.resources import data_file
-from pipeline.run import run_study
+from pipeline.workflow.config import load_config
+from pipeline.workflow.run import run_study
 
 pytestmark = pytest.mark.integration
 

@@ -1,12 +1,12 @@
 """Hotspot statistics on in-memory ``(y, x)`` layers: pure numpy and pandas.
 
-These functions back :class:`pipeline.results.Results`. Each works on one 2-D
+These functions back :class:`pipeline.results.api.Results`. Each works on one 2-D
 layer already loaded in memory (``ny * nx`` float64, 160 MB for a 1 km China
 grid) plus the region raster, and never on the whole cube.
 
 City rule
 ---------
-A city is a point of the study's city list (:mod:`pipeline.places`: the
+A city is a point of the study's city list (:mod:`pipeline.results.places`: the
 ``[regions] cities`` file, else the shipped GeoNames list
 ``data/china_cities.csv``), kept only if its point lies in a land cell or its
 disc holds a land cell centre. Its
@@ -375,7 +375,7 @@ def city_totals(values: np.ndarray, discs, cities: pd.DataFrame) -> pd.DataFrame
         ``(position, rows, cols, mask)`` of the cities' discs
         (:func:`city_discs`); a city without a disc gets 0.
     cities : pandas.DataFrame
-        The city list (:func:`pipeline.places.read_cities`).
+        The city list (:func:`pipeline.results.places.read_cities`).
 
     Returns
     -------

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.analytics import CITY_RADIUS_KM
 from pipeline.errors import ConfigError
+from pipeline.results.analytics import CITY_RADIUS_KM
 
 FORMATS = ("table", "csv", "json", "parquet", "geotiff", "png")
 FILE_FORMATS = ("parquet", "geotiff", "png")
@@ -146,7 +146,7 @@ def compute_context(scheduler: str | None) -> Iterator[None]:
 
 def cmd_query(args) -> int:
     """``footprint-map query``."""
-    from pipeline.results import open_results
+    from pipeline.results.api import open_results
 
     if args.format in FILE_FORMATS and args.output is None:
         raise ConfigError(f"--format {args.format} writes a file; add --output PATH")
@@ -189,7 +189,7 @@ def _drivers(results, args):
         if value is not None:
             frame = frame[frame[kind] == value]
     if args.group:
-        from pipeline.analytics import group_drivers
+        from pipeline.results.analytics import group_drivers
 
         frame = group_drivers(frame, [g.strip() for g in args.group.split(",") if g.strip()])
     return frame.head(args.top).reset_index(drop=True) if args.top else frame
@@ -228,12 +228,12 @@ def _write_layer(results, args) -> int:
         layer = _selected(results, args, "hotspots").mask.astype("uint8")
         layer.attrs["long_name"] = f"hotspot cells holding {args.share:.0%} of {label}"
     if args.format == "geotiff":
-        from pipeline.exports import write_geotiff
+        from pipeline.results.exports import write_geotiff
 
         write_geotiff(layer, args.output)
     else:
-        from pipeline.maps import plot_layer
-        from pipeline.report import display_borders
+        from pipeline.results.maps import plot_layer
+        from pipeline.results.report import display_borders
 
         borders = display_borders(results)
         plot_layer(
@@ -244,7 +244,7 @@ def _write_layer(results, args) -> int:
 
 
 def _emit(frame, args, header: str) -> None:
-    from pipeline.exports import format_table, write_table
+    from pipeline.results.exports import format_table, write_table
 
     if args.output is not None:
         write_table(frame, args.output, args.format)
@@ -255,8 +255,8 @@ def _emit(frame, args, header: str) -> None:
 
 def cmd_report(args) -> int:
     """``footprint-map report``."""
-    from pipeline.report import build_report
-    from pipeline.results import open_results
+    from pipeline.results.api import open_results
+    from pipeline.results.report import build_report
 
     results = open_results(args.dir)
     out = args.output or results.directory / "report"

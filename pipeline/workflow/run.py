@@ -16,14 +16,14 @@ import xarray as xr
 from dask.base import unpack_collections
 from distributed import Client, progress
 
-from pipeline import __version__, maps, stages, summary
-from pipeline import cube as cube_mod
-from pipeline.concordance import read_concordance, sector_weights
-from pipeline.config import StudyConfig
+from pipeline import __version__
+from pipeline.attribution import cube as cube_mod
+from pipeline.attribution.concordance import read_concordance, sector_weights
 from pipeline.mrio import attribution_shares
 from pipeline.mrio.engine import METHOD_NAMES, resolve_method
-from pipeline.places import place_attrs
-from pipeline.store import (
+from pipeline.results import maps, summary
+from pipeline.results.places import place_attrs
+from pipeline.storage.versions import (
     check_outside_inputs,
     clean_output,
     ensure_writable_dir,
@@ -38,6 +38,8 @@ from pipeline.store import (
     write_text_atomic,
     write_zarr_atomic,
 )
+from pipeline.workflow import stages
+from pipeline.workflow.config import StudyConfig
 
 STORE_NAME = "footprint.zarr"
 SYNTHETIC_NOTE = "SYNTHETIC demo data: economic and emission numbers are made up."

@@ -51,7 +51,7 @@ class CubeInputs:
     final_demand : numpy.ndarray or None
         ``(n_inventory_sectors,)`` position in ``shares.category`` of the category
         that a direct final-demand sector's emissions go to, -1 for industries
-        (see :mod:`pipeline.concordance`); None means no direct sectors.
+        (see :mod:`pipeline.attribution.concordance`); None means no direct sectors.
     """
 
     emissions: xr.DataArray

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.commands import add_query_parser, add_report_parser, cmd_query, cmd_report
+from pipeline.cli.commands import add_query_parser, add_report_parser, cmd_query, cmd_report
 from pipeline.errors import FootprintError
 
 EPILOG_RUN = """example:
@@ -163,9 +163,9 @@ def _dask_logs_to(path: Path) -> None:
 
 def _run_config(config, args, *, note: str = "") -> dict:
     import cluster
-    from pipeline.run import run_study
-    from pipeline.store import ensure_writable_dir
-    from pipeline.summary import format_table
+    from pipeline.results.summary import format_table
+    from pipeline.storage.versions import ensure_writable_dir
+    from pipeline.workflow.run import run_study
 
     _dask_logs_to(ensure_writable_dir(args.out) / LOG_NAME)
     if args.no_maps:
@@ -190,7 +190,7 @@ def _run_config(config, args, *, note: str = "") -> dict:
 def cmd_run(args) -> int:
     """``footprint-map run``."""
     from cluster import checked_settings
-    from pipeline.config import load_config
+    from pipeline.workflow.config import load_config
 
     checked_settings(_flag_settings(args))  # bad flags fail before anything is read
     _run_config(load_config(args.config, inputs=args.inputs), args)
@@ -200,11 +200,11 @@ def cmd_run(args) -> int:
 def cmd_demo(args) -> int:
     """``footprint-map demo``."""
     from cluster import checked_settings
-    from pipeline.config import load_config
     from pipeline.demo.build import build_demo_inputs, parse_resolution
     from pipeline.resources import config_file
-    from pipeline.run import SYNTHETIC_NOTE
-    from pipeline.store import ensure_writable_dir, output_lock
+    from pipeline.storage.versions import ensure_writable_dir, output_lock
+    from pipeline.workflow.config import load_config
+    from pipeline.workflow.run import SYNTHETIC_NOTE
 
     checked_settings(_flag_settings(args))
     resolution = parse_resolution(args.resolution)

@@ -25,12 +25,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import shapely.geometry  # noqa: E402
 
-from pipeline.analytics import CITY_RADIUS_KM  # noqa: E402
 from pipeline.errors import OutputError  # noqa: E402
 from pipeline.grid.regions import Regions  # noqa: E402
 from pipeline.kernels.concentration import concentration_curve  # noqa: E402
-from pipeline.maps import mask_extent, plot_layer  # noqa: E402
-from pipeline.results import Results  # noqa: E402
+from pipeline.results.analytics import CITY_RADIUS_KM  # noqa: E402
+from pipeline.results.api import Results  # noqa: E402
+from pipeline.results.maps import mask_extent, plot_layer  # noqa: E402
 
 CURVE_POINTS = 2000
 

@@ -25,13 +25,13 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from pipeline import analytics, places
-from pipeline.analytics import CITY_RADIUS_KM, Grid, unknown_code
-from pipeline.drivers import PlaceDrivers
 from pipeline.errors import ConfigError, InputFileError
 from pipeline.grid import blocks
 from pipeline.grid.mapping import store_mapping
-from pipeline.store import is_complete, resolve_store
+from pipeline.results import analytics, places
+from pipeline.results.analytics import CITY_RADIUS_KM, Grid, unknown_code
+from pipeline.results.drivers import PlaceDrivers
+from pipeline.storage.versions import is_complete, resolve_store
 
 STORE_NAME = "footprint.zarr"
 RANK_BY = ("cell", "city", "province")
@@ -47,7 +47,7 @@ class Hotspots:
         ``(y, x)`` bool, True on hotspot cells.
     table : pandas.DataFrame
         One row per hotspot cell, densest first (see
-        :func:`pipeline.analytics.hotspot_table`).
+        :func:`pipeline.results.analytics.hotspot_table`).
     share : float
         The requested share of emissions.
     land_share : float
@@ -178,7 +178,7 @@ class Results(PlaceDrivers):
     def cities_in_range(self, radius_km: float = CITY_RADIUS_KM):
         """The cities whose disc holds a land cell, and their discs (cached per radius).
 
-        See :func:`pipeline.places.cities_on_land`; the table's ``attrs["note"]``
+        See :func:`pipeline.results.places.cities_on_land`; the table's ``attrs["note"]``
         says how many of the list are ranked, or that none is in range.
         """
         cache = self._city_cache
@@ -432,7 +432,7 @@ class Results(PlaceDrivers):
         ``by="city"`` sums the cells whose centre lies within ``radius_km``
         (geodesic) of each of the study's cities in range of its land
         (:meth:`cities_in_range`; discs may overlap, see
-        :mod:`pipeline.analytics`); the table's ``attrs["note"]`` says how many
+        :mod:`pipeline.results.analytics`); the table's ``attrs["note"]`` says how many
         are ranked, or that none is. ``by="province"`` sums each region of the
         raster. ``top=None`` returns every row. Shares are of the layer's total.
         """

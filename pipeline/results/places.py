@@ -7,7 +7,7 @@ study's places and not China's:
 - **cities**: the ``[regions] cities`` CSV (columns :data:`CITY_COLUMNS`, as
   ``data/china_cities.csv``) replaces the shipped GeoNames list; without it the
   shipped list is used, and in both cases only the cities whose disc holds a
-  land cell of the grid are ranked (see :mod:`pipeline.analytics`);
+  land cell of the grid are ranked (see :mod:`pipeline.results.analytics`);
 - **borders**: the ``[regions] boundaries`` files, drawn on the report's maps.
 """
 
@@ -78,7 +78,7 @@ def place_attrs(config) -> dict[str, str]:
 
     Parameters
     ----------
-    config : pipeline.config.StudyConfig
+    config : pipeline.workflow.config.StudyConfig
         The study.
 
     Returns
@@ -145,14 +145,14 @@ def cities_on_land(grid, cities: pd.DataFrame, land: np.ndarray, radius_km: floa
 
     Parameters
     ----------
-    grid : pipeline.analytics.Grid
+    grid : pipeline.results.analytics.Grid
         The store's grid.
     cities : pandas.DataFrame
         A city list (:func:`read_cities`).
     land : numpy.ndarray
         ``(ny, nx)`` bool, the land cells (producer regions).
     radius_km : float
-        Disc radius (geodesic, see :func:`pipeline.analytics.city_discs`).
+        Disc radius (geodesic, see :func:`pipeline.results.analytics.city_discs`).
 
     Returns
     -------
@@ -162,7 +162,7 @@ def cities_on_land(grid, cities: pd.DataFrame, land: np.ndarray, radius_km: floa
     discs : list
         ``(position in kept, rows, cols, mask)`` of each kept city's disc.
     """
-    from pipeline.analytics import city_discs
+    from pipeline.results.analytics import city_discs
 
     px, py = grid.from_crs(cities["lon"].to_numpy(), cities["lat"].to_numpy(), "EPSG:4326")
     rows, cols, inside = grid.cells_of(px, py)

@@ -1,6 +1,6 @@
 """Pipeline stages: each takes checked inputs and returns plain results.
 
-The stages are wired together by :mod:`pipeline.run`. They raise
+The stages are wired together by :mod:`pipeline.workflow.run`. They raise
 :class:`pipeline.errors.FootprintError` subclasses with one-line messages.
 """
 
@@ -18,12 +18,12 @@ from affine import Affine
 
 from pipeline import mrio as mrio_api
 from pipeline import textfiles
-from pipeline.config import StudyConfig
 from pipeline.errors import ConcordanceError, ConfigError, GridError, InputFileError, MRIOError
 from pipeline.grid import blocks, inventory, region_blocks, regions
 from pipeline.grid.chunks import chunk_side
 from pipeline.grid.mapping import producer_codes  # noqa: F401  (re-export)
-from pipeline.store import write_zarr_atomic
+from pipeline.storage.versions import write_zarr_atomic
+from pipeline.workflow.config import StudyConfig
 
 DEFAULT_CHUNK = 512
 

@@ -1,6 +1,6 @@
 """Drivers of a place: a region, cell, bbox or city by consumer × category × sector.
 
-A mixin of :class:`pipeline.results.Results` (kept apart so each module stays
+A mixin of :class:`pipeline.results.api.Results` (kept apart so each module stays
 short); it uses the store, grid, land and city list of the results object.
 """
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import analytics
-from pipeline.analytics import CITY_RADIUS_KM
 from pipeline.errors import ConfigError
 from pipeline.grid import blocks
+from pipeline.results import analytics
+from pipeline.results.analytics import CITY_RADIUS_KM
 
 
 class PlaceDrivers:

@@ -1,0 +1,1 @@
+"""The attribution layer (see README.md, architecture)."""

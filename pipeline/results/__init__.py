@@ -1,0 +1,1 @@
+"""The results layer (see README.md, architecture)."""

@@ -1,0 +1,1 @@
+"""The storage layer (see README.md, architecture)."""

@@ -1,0 +1,1 @@
+"""The workflow layer (see README.md, architecture)."""
