@@ -28,7 +28,7 @@ import rasterio
 from bad_input_cases import CASES as MORE_CASES
 from demo_inputs import build_coarse_demo, copy_inputs
 
-from pipeline.cli.main import main
+from pipeline.cli.app import main
 from pipeline.resources import config_file
 
 

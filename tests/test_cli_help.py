@@ -9,7 +9,7 @@ import os
 import pytest
 from distributed.comm.core import CommClosedError
 
-from pipeline.cli.main import _run_handler, main
+from pipeline.cli.app import _run_handler, main
 from pipeline.errors import ConfigError
 
 

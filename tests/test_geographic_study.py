@@ -20,7 +20,7 @@ from geographic_study import CITIES, IN_RANGE, RESOLUTION, build_study
 from pyproj import CRS, Geod
 
 from pipeline import open_results
-from pipeline.cli.main import main
+from pipeline.cli.app import main
 from pipeline.errors import ConfigError
 from pipeline.results.api import Results
 from pipeline.results.maps import axis_labels, draw_layer

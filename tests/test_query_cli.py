@@ -11,7 +11,7 @@ import pytest
 import rasterio
 import xarray as xr
 
-from pipeline.cli.main import main
+from pipeline.cli.app import main
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import xarray as xr
 from demo_inputs import build_coarse_demo, demo_config
 
 from pipeline import open_results
-from pipeline.cli.main import main
+from pipeline.cli.app import main
 from pipeline.results.api import Results
 from pipeline.workflow.run import run_study
 

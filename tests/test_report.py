@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pipeline.cli.main import main
+from pipeline.cli.app import main
 
 CHROMIUM = Path("/usr/bin/chromium")
 

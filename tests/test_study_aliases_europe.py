@@ -27,7 +27,7 @@ from shapely.geometry import shape
 from study_tables import oracle_cell_footprint, oracle_shares, random_plain_table, sector_weights
 
 from pipeline import open_results
-from pipeline.cli.main import main
+from pipeline.cli.app import main
 from pipeline.resources import data_file
 
 pytestmark = pytest.mark.integration

@@ -32,7 +32,7 @@ from study_tables import (
 )
 
 from pipeline import open_results
-from pipeline.cli.main import main
+from pipeline.cli.app import main
 from pipeline.resources import data_file
 
 pytestmark = pytest.mark.integration

@@ -37,7 +37,7 @@ from study_tables import (
 )
 
 from pipeline import open_results
-from pipeline.cli.main import main
+from pipeline.cli.app import main
 from pipeline.mrio import write_plain, write_subnational
 
 pytestmark = pytest.mark.integration
