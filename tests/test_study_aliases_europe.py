@@ -181,18 +181,20 @@ def test_every_results_layer_sums_to_the_attribution(study, ds):
     """The Done-when of issue 10: every layer computed per cell, to 1e-9."""
     res = open_results(study["out"])
     a = ds["attribution"]
-    home = a.sel(region="POL")  # cells of the other regions are abroad
+    home = a.sel(region="POL")  # foreign-driven layers: Poland's cells only (others abroad)
     foreign = [c for c in REGIONS if c != "POL"]
     cases = {("consumer", c): a.sel(consumer=c).sum() for c in REGIONS}
     for c in ("DEU", "RoW"):
         for k in CATEGORIES:
             cases[("consumer+category", c, k)] = a.sel(consumer=c, category=k).sum()
     for s in BANDS:
-        cases[("sector", s)] = a.sel(sector=s, consumer=foreign).sum()
+        cases[("sector", s)] = home.sel(sector=s, consumer=foreign).sum()
         cases[("sector+consumer", s, "ITA")] = a.sel(sector=s, consumer="ITA").sum()
     for k in CATEGORIES:
-        cases[("category", k)] = a.sel(category=k, consumer=foreign).sum()
-    cases[("foreign",)] = a.sel(consumer=foreign).sum()
+        cases[("category", k)] = home.sel(category=k, consumer=foreign).sum()
+        cases[("sector+category", BANDS[0], k)] = home.sel(sector=BANDS[0], category=k,
+                                                          consumer=foreign).sum()  # fmt: skip
+    cases[("foreign",)] = home.sel(consumer=foreign).sum()
     for key, total in cases.items():
         kind, *args = key
         kwargs = dict(zip(kind.split("+"), args, strict=True)) if args else {}

@@ -271,3 +271,34 @@ def test_cell_areas_are_geodesic_per_row(study):
     expected = exact_row_areas(lat_edges, RESOLUTION) / 1e6
     np.testing.assert_allclose(res.row_area_km2, expected, rtol=1e-9)
     assert expected.sum() * 360 / RESOLUTION == pytest.approx(510.0656e6, rel=1e-5)  # Earth
+
+
+def test_foreign_cubes_cover_the_study_country_only(study, ds, oracle):
+    """Abroad, CO2 for the cell region's own demand is not 'foreign-driven'."""
+    _, cell_region = oracle
+    india = cell_region == REGIONS.index("IND")
+    foreign = ds["foreign_footprint"].values
+    assert np.abs(foreign[~india]).max() == 0.0
+    summary = json.loads((study["out"] / "summary.json").read_text())
+    assert foreign.sum() == pytest.approx(summary["foreign_total_t"], rel=1e-9)
+    by_category = ds["footprint_by_category"].sum(("y", "x"))
+    shares = by_category / by_category.sum()
+    for k, share in summary["category_shares"].items():
+        assert float(shares.sel(category=k)) == pytest.approx(share, rel=1e-9, abs=1e-15)
+
+
+def test_weights_on_a_zero_output_sector_are_refused_by_name(study, tmp_path, capsys):
+    """NGA has no services output: fixing IND -> services would attribute NGA's CO2 to nobody."""
+    import shutil
+
+    root = shutil.copytree(
+        study["out"].parent, tmp_path / "copy", ignore=shutil.ignore_patterns("out")
+    )
+    (root / "concordance.csv").write_text(
+        "inventory_sector,mrio_sector,weight\nENE,electricity,1\nIND,services,1\n"
+        "TRO,transport,1\nRCO,final_demand:households,\n"
+    )
+    code = main(["run", str(root / "study.toml"), "--out", str(root / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "'IND' emits in region 'NGA'" in err[0] and "(services)" in err[0]

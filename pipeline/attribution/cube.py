@@ -69,8 +69,10 @@ class CubeInputs:
 def build_cube(inputs: CubeInputs) -> xr.Dataset:
     """Return the lazy hotspot dataset (see module docstring)."""
     share_values = inputs.shares.transpose("region", "mrio_sector", "consumer", "category").values
-    m = _route_final_demand(inputs, tables.inventory_sector_shares(inputs.weights, share_values))
-    split = tables.split_outputs(m, inputs.foreign)
+    m = tables.inventory_sector_shares(inputs.weights, share_values)
+    _check_weights_reach_output(inputs, m)
+    m = _route_final_demand(inputs, m)
+    split = tables.split_outputs(m, inputs.foreign, home_producers(inputs.shares, inputs.foreign))
     n_consumers, n_categories = m.shape[2], m.shape[3]
     stacked = np.concatenate(
         [split["by_consumer"], split["by_category"], split["foreign"][:, :, None]], axis=2
@@ -104,6 +106,13 @@ def build_cube(inputs: CubeInputs) -> xr.Dataset:
     return cube.rio.write_crs(inputs.emissions.rio.crs)
 
 
+def home_producers(shares: xr.DataArray, foreign: np.ndarray) -> np.ndarray:
+    """Bool per producer region: the study country's own (a domestic consumer too)."""
+    consumers = np.asarray([str(c) for c in shares["consumer"].values])
+    domestic = set(consumers[~np.asarray(foreign, dtype=bool)])
+    return np.array([str(r) in domestic for r in shares["region"].values], dtype=bool)
+
+
 def _route_final_demand(inputs: CubeInputs, m: np.ndarray) -> np.ndarray:
     """Direct final-demand sectors: all of a region's emissions to its own consumer."""
     direct = _direct_categories(inputs)
@@ -130,6 +139,33 @@ def _direct_categories(inputs: CubeInputs) -> np.ndarray:
     if inputs.final_demand is None:
         return np.full(n_sectors, -1, dtype=np.int64)
     return np.asarray(inputs.final_demand, dtype=np.int64)
+
+
+def _check_weights_reach_output(inputs: CubeInputs, m: np.ndarray) -> None:
+    """Refuse an emitting region × inventory sector whose MRIO sectors have no output.
+
+    Its emissions would be attributed to nobody (the shares of a zero-output
+    row are zero), which conservation would only report as a bare gap.
+    """
+    covered = m.sum(axis=(2, 3))
+    emitting = _producer_totals(inputs) > 0
+    direct = _direct_categories(inputs) >= 0
+    lost = emitting & ~direct[None, :] & ~(covered >= 1 - CONSERVATION_RTOL)
+    if not lost.any():
+        return
+    r, s = (int(v[0]) for v in np.nonzero(lost))
+    region = str(inputs.shares["region"].values[r])
+    sector = str(inputs.emissions["sector"].values[s])
+    mrio = [str(v) for v in inputs.shares["mrio_sector"].values]
+    row_share = inputs.shares.sel(region=region).sum(("consumer", "category")).values
+    dead = (inputs.weights[r, s] > 0) & ~(row_share >= 1 - CONSERVATION_RTOL)
+    names = ", ".join(mrio[i] for i in np.flatnonzero(dead)) or "none"
+    raise ConcordanceError(
+        f"inventory sector {sector!r} emits in region {region!r}, but MRIO sector(s) it is "
+        f"mapped to there ({names}) have no output in that region, so "
+        f"{1 - covered[r, s]:.0%} of its CO2 would be attributed to nobody; map it to a "
+        "sector with output in the concordance, or remove those emissions"
+    )
 
 
 def _producer_totals(inputs: CubeInputs) -> np.ndarray:
@@ -228,19 +264,21 @@ def check_conservation(
     sums equal the ``attribution`` totals per consumer, and that the sector and
     category cubes add up to the foreign total.
     """
-    total = max(float(results["inventory_total"]), 1e-300)
+    inventory = float(results["inventory_total"])
+    total = max(inventory, 1e-300)  # an all-zero inventory conserves trivially
     per_consumer = attribution.sum(("region", "sector", "category")).values
     errors = {
         "per-cell consumers vs inventory": float(results["cell_max_rel_error"]),
         "cell sums vs attribution": float(
             np.abs(results["consumer_cell_totals"] - per_consumer).max() / total
         ),
-        "attribution vs inventory": abs(float(per_consumer.sum()) - total) / total,
+        "attribution vs inventory": abs(float(per_consumer.sum()) - inventory) / total,
         "sector cube vs foreign total": float(results["foreign_by_sector_error"]) / total,
         "category cube vs foreign total": float(results["foreign_by_category_error"]) / total,
     }
-    worst = max(errors, key=errors.get)
-    if errors[worst] > rtol:
+    bad = [k for k, v in errors.items() if not v <= rtol]  # NaN never passes
+    worst = bad[0] if bad else max(errors, key=errors.get)
+    if bad:
         raise ConservationError(
             f"conservation failed: {worst} differs by {errors[worst]:.3g} (relative) > {rtol:g}; "
             "check that the MRIO is balanced and every emitting region has MRIO rows"

@@ -57,16 +57,24 @@ def direct_final_demand(
     return out
 
 
-def split_outputs(m: np.ndarray, foreign: np.ndarray) -> dict[str, np.ndarray]:
+def split_outputs(
+    m: np.ndarray, foreign: np.ndarray, home: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Tables for each output cube from ``M[r, s, c, k]``.
+
+    ``home`` (bool per producer region ``r``, default all) limits the foreign
+    cubes to the study country's own producer regions: on a grid that reaches
+    abroad, a US cell's CO2 driven by US demand is not foreign-driven.
 
     Returns
     -------
     dict
         ``by_consumer (r, s, c)`` summed over categories; ``by_category (r, s, k)``
-        and ``foreign (r, s)`` summed over foreign consumers.
+        and ``foreign (r, s)`` summed over foreign consumers (zero outside ``home``).
     """
     by_category = m[:, :, foreign, :].sum(axis=2)
+    if home is not None:
+        by_category = by_category * np.asarray(home, dtype=bool)[:, None, None]
     return {
         "by_consumer": m.sum(axis=3),
         "by_category": by_category,

@@ -31,6 +31,7 @@ from pipeline.grid.mapping import store_mapping
 from pipeline.results import analytics, places
 from pipeline.results.analytics import CITY_RADIUS_KM, Grid, unknown_code
 from pipeline.results.drivers import PlaceDrivers
+from pipeline.results.summary import home_regions
 from pipeline.storage.versions import is_complete, resolve_store
 
 STORE_NAME = "footprint.zarr"
@@ -279,6 +280,8 @@ class Results(PlaceDrivers):
         if sector is not None:
             keep = np.array([s == sector for s in self.sectors])
             per_producer = per_producer * keep[None, :]
+        if not consumer:  # foreign-driven: the study country's cells only, as the cubes
+            per_producer = per_producer * home_regions(self.ds["attribution"])[:, None]
         tables = np.zeros((len(self.codes), len(self.sectors), 1))
         has = self.producer_of_code >= 0
         tables[has, :, 0] = per_producer[self.producer_of_code[has]]

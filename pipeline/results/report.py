@@ -30,7 +30,8 @@ from pipeline.grid.regions import Regions  # noqa: E402
 from pipeline.kernels.concentration import concentration_curve  # noqa: E402
 from pipeline.results.analytics import CITY_RADIUS_KM  # noqa: E402
 from pipeline.results.api import Results  # noqa: E402
-from pipeline.results.maps import mask_extent, plot_layer  # noqa: E402
+from pipeline.results.maps import mask_extent, plot_layer, safe_slug  # noqa: E402
+from pipeline.results.summary import home_regions  # noqa: E402
 
 CURVE_POINTS = 2000
 
@@ -45,8 +46,12 @@ class Figure:
 
 
 def foreign_shares(results: Results, dim: str) -> pd.Series:
-    """Shares of foreign-driven CO2 by ``dim`` (from ``attribution``), largest first."""
-    a = results.ds["attribution"].isel(consumer=np.flatnonzero(results.foreign))
+    """Shares of foreign-driven CO2 by ``dim`` (from ``attribution``), largest first.
+
+    As in ``summary.json``: the CO2 of the study country's own regions only.
+    """
+    a = results.ds["attribution"]
+    a = a.isel(consumer=np.flatnonzero(results.foreign), region=home_regions(a))
     sums = a.sum([d for d in a.dims if d != dim]).to_series()
     sums.index = sums.index.astype(str)
     total = float(sums.sum())
@@ -61,7 +66,7 @@ def paper_figures(results: Results) -> list[Figure]:
     for letter, consumer in zip("bcd", consumers[:3], strict=False):
         figures.append(
             Figure(
-                f"consumer_{consumer}.png",
+                f"consumer_{safe_slug(consumer)}.png",
                 f"Fig. 1{letter}: CO2 driven by final demand in {consumer}",
                 {"consumer": consumer},
             )
@@ -69,23 +74,38 @@ def paper_figures(results: Results) -> list[Figure]:
     for letter, sector in zip("ab", sectors[:2], strict=False):
         figures.append(
             Figure(
-                f"sector_{sector}.png",
+                f"sector_{safe_slug(sector)}.png",
                 f"Fig. 2{letter}: foreign-driven CO2 of sector {sector}",
                 {"sector": sector},
             )
         )
     if consumers:
         largest = consumers[0]
-        for letter, category in zip("ab", ("households", "capital_formation"), strict=True):
-            if category in results.categories:
+        for letter, category in zip("ab", _household_and_capital(results.categories), strict=True):
+            if category is not None:
                 figures.append(
                     Figure(
-                        f"consumer_{largest}_{category}.png",
+                        f"consumer_{safe_slug(largest)}_{safe_slug(category)}.png",
                         f"Fig. 3{letter}: CO2 driven by {largest} {category.replace('_', ' ')}",
                         {"consumer": largest, "category": category},
                     )
                 )
     return figures
+
+
+#: Words that name the paper's Fig. 3 categories in the usual MRIO spellings
+#: (``households``, EXIOBASE's "Final consumption expenditure by households",
+#: ``capital_formation``, "Gross fixed capital formation", ``GFCF``, ``investment``).
+_FIG3_WORDS = (("household",), ("capital", "gfcf", "investment"))
+
+
+def _household_and_capital(categories: list[str]) -> list[str | None]:
+    """The final-demand categories of households and of capital formation, if any."""
+    found = []
+    for words in _FIG3_WORDS:
+        hits = [c for c in categories if any(w in c.lower() for w in words)]
+        found.append(hits[0] if hits else None)
+    return found
 
 
 def display_borders(results: Results) -> Regions | None:

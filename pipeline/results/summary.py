@@ -123,15 +123,18 @@ def _warnings(attribution: xr.DataArray, foreign_total: float) -> list[str]:
     domestic = [str(c) for c in consumers[~attribution["foreign"].values]]
     if foreign_total > 0:
         return []
+    listed = ", ".join(domestic[:8]) + (" ..." if len(domestic) > 8 else "")
+    fix = "set [study] country to the mapped country or list [study] domestic_regions"
     if len(domestic) == len(consumers):
         cause = "every consumer region is domestic"
+    elif attribution.sizes["region"] == 0:
+        cause = "no cell of the grid lies in the study country's regions"
+    elif float(attribution.sum()) == 0.0:
+        cause = "the inventory's cells in the study country's regions emit 0 t"
+        fix = "check that the inventory covers the study country and its sector layers"
     else:
-        cause = "no foreign final demand reaches the mapped regions"
-    listed = ", ".join(domestic[:8]) + (" ..." if len(domestic) > 8 else "")
-    return [
-        f"foreign-driven CO2 is 0 t because {cause} (domestic: {listed or 'none'}); "
-        "set [study] country to the mapped country or list [study] domestic_regions"
-    ]
+        cause = "no foreign final demand reaches the study country's regions"
+    return [f"foreign-driven CO2 is 0 t because {cause} (domestic: {listed or 'none'}); {fix}"]
 
 
 def _shares(part: xr.DataArray, dim: str, total: float) -> dict[str, float]:
