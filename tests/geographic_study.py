@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 from affine import Affine
+from geodesy import write_latlon_netcdf
 from pyproj import CRS
 
 from pipeline.demo.inventory import DEMO_SECTORS, demo_concordance
@@ -140,11 +140,7 @@ def build_study(root: Path) -> tuple[Path, dict]:
     land = np.isin(index, [regions.codes.index("JPN"), regions.codes.index("KOR")])
     rng = np.random.default_rng(20)
     flux = rng.gamma(0.6, 2e-9, (len(DEMO_SECTORS), *grid.shape)) * land
-    lat, lon = grid.y, grid.x
-    xr.Dataset(
-        {"co2": (("sector", "lat", "lon"), flux[:, ::-1], {"units": "kg m-2 s-1"})},
-        coords={"sector": list(DEMO_SECTORS), "lat": lat[::-1], "lon": lon},
-    ).to_netcdf(root / "inventory.nc")
+    write_latlon_netcdf(root / "inventory.nc", grid, flux, DEMO_SECTORS)
     (root / "study.toml").write_text(STUDY)
     config = load_config(root / "study.toml")
     run_study(config, root / "out", connect=None, echo=lambda *_: None)

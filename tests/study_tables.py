@@ -8,6 +8,7 @@ It shares no code with the package, so a test that compares the two can fail.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,3 +158,23 @@ def oracle_cell_footprint(
     land = cell_region >= 0
     out[:, land] = np.einsum("sg,gsm->mg", emissions[:, land], per_region[cell_region[land]])
     return out
+
+
+def oracle_footprint(
+    table: PlainTable,
+    concordance_csv: str,
+    inventory_sectors: list[str],
+    tonnes: np.ndarray,
+    cell_region: np.ndarray,
+    direct: dict[int, int] | None = None,
+    stressor: str = "CO2",
+) -> np.ndarray:
+    """``footprint[consumer, category, y, x]`` of a study, from its table and concordance text."""
+    concordance = pd.read_csv(io.StringIO(concordance_csv))
+    weights = sector_weights(table, concordance, inventory_sectors, stressor)
+    n_sectors = len(dict.fromkeys(table.rows.get_level_values(1)))
+    values = oracle_cell_footprint(
+        tonnes, cell_region, weights, oracle_shares(table), n_sectors, direct=direct
+    )
+    n_regions = weights.shape[0]
+    return values.reshape(n_regions, values.shape[0] // n_regions, *cell_region.shape)

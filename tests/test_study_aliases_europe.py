@@ -24,7 +24,7 @@ from pyogrio.raw import write as write_vector
 from pyproj import CRS, Transformer
 from rasterio.transform import from_origin
 from shapely.geometry import shape
-from study_tables import oracle_cell_footprint, oracle_shares, random_plain_table, sector_weights
+from study_tables import oracle_footprint, random_plain_table
 
 from pipeline import open_results
 from pipeline.cli.app import main
@@ -154,11 +154,8 @@ def oracle(study, ds):
     mapped = np.array([REGIONS.index(ALIASES.get(c, "RoW")) for c in codes])
     idx = ds["region_index"].values
     cell_region = np.where(idx >= 0, mapped[np.clip(idx, 0, None)], -1)
-    weights = sector_weights(study["table"], pd.read_csv(io.StringIO(CONCORDANCE)), BANDS, "CO2")
-    values = oracle_cell_footprint(
-        study["tonnes"], cell_region, weights, oracle_shares(study["table"]), len(SECTORS)
-    )
-    return values.reshape(len(REGIONS), len(CATEGORIES), *SHAPE), cell_region
+    values = oracle_footprint(study["table"], CONCORDANCE, BANDS, study["tonnes"], cell_region)
+    return values, cell_region
 
 
 def test_raster_codes_are_the_boundary_codes(study, ds):

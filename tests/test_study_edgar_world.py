@@ -24,12 +24,7 @@ import shapely
 import xarray as xr
 from geodesy import exact_row_areas
 from shapely.geometry import shape
-from study_tables import (
-    oracle_cell_footprint,
-    oracle_shares,
-    random_plain_table,
-    sector_weights,
-)
+from study_tables import oracle_footprint, random_plain_table
 
 from pipeline import open_results
 from pipeline.cli.app import main
@@ -152,13 +147,9 @@ def oracle(study, ds):
     mapped = np.array([REGIONS.index(c) if c in REGIONS else REGIONS.index("ROW") for c in codes])
     idx = ds["region_index"].values
     cell_region = np.where(idx >= 0, mapped[np.clip(idx, 0, None)], -1)
-    concordance = pd.read_csv(io.StringIO(CONCORDANCE))
-    weights = sector_weights(table, concordance, EDGAR, "CO2")
-    values = oracle_cell_footprint(
-        study["tonnes"], cell_region, weights, oracle_shares(table), len(SECTORS),
-        direct={EDGAR.index("RCO"): CATEGORIES.index("households")},
-    )  # fmt: skip
-    return values.reshape(len(REGIONS), len(CATEGORIES), *idx.shape), cell_region
+    direct = {EDGAR.index("RCO"): CATEGORIES.index("households")}
+    values = oracle_footprint(table, CONCORDANCE, EDGAR, study["tonnes"], cell_region, direct)
+    return values, cell_region
 
 
 def test_region_raster_follows_cell_centres(study, oracle):

@@ -25,16 +25,11 @@ import pytest
 import rasterio
 import shapely
 import xarray as xr
-from nesting_truth import CATS, NESTED_ORDER, PROV, SECT, build_truth
+from nesting_truth import CATS, NESTED_ORDER, PROV, build_truth
 from pyproj import CRS, Transformer
 from rasterio.transform import from_origin
 from shapely.geometry import box, mapping
-from study_tables import (
-    PlainTable,
-    oracle_cell_footprint,
-    oracle_shares,
-    sector_weights,
-)
+from study_tables import PlainTable, oracle_footprint
 
 from pipeline import open_results
 from pipeline.cli.app import main
@@ -165,13 +160,9 @@ def oracle(study):
         F_Y=pd.DataFrame(true.F_Y[None, :], index=["CO2"], columns=true.fd_columns),
     )
     cell_region = province_of_cell()
-    concordance = pd.read_csv(io.StringIO(CONCORDANCE))
-    weights = sector_weights(table, concordance, LAYERS, "CO2")
-    values = oracle_cell_footprint(
-        study["tonnes"], cell_region, weights, oracle_shares(table), len(SECT),
-        direct={LAYERS.index("homes"): CATS.index("households")},
-    )  # fmt: skip
-    return values.reshape(len(NESTED_ORDER), len(CATS), *SHAPE), cell_region
+    direct = {LAYERS.index("homes"): CATS.index("households")}
+    values = oracle_footprint(table, CONCORDANCE, LAYERS, study["tonnes"], cell_region, direct)
+    return values, cell_region
 
 
 def test_raster_is_the_provinces(ds, oracle):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from geodesy import exact_row_areas
+from geodesy import exact_row_areas, write_latlon_netcdf
 from pyproj import CRS
 
 from pipeline.demo.inventory import DEMO_SECTORS, demo_concordance
@@ -62,11 +62,7 @@ def world_run(tmp_path_factory):
     index = rasterize_regions(regions, grid)
     rng = np.random.default_rng(1)
     flux = rng.gamma(0.5, 1e-10, (len(DEMO_SECTORS), *grid.shape)) * (index >= 0)
-    lat, lon = grid.y, grid.x
-    xr.Dataset(
-        {"co2": (("sector", "lat", "lon"), flux[:, ::-1], {"units": "kg m-2 s-1"})},
-        coords={"sector": list(DEMO_SECTORS), "lat": lat[::-1], "lon": lon},
-    ).to_netcdf(root / "inventory.nc")
+    write_latlon_netcdf(root / "inventory.nc", grid, flux, DEMO_SECTORS)
     (root / "study.toml").write_text(STUDY)
     config = load_config(root / "study.toml")
     summary = run_study(config, root / "out", connect=None, echo=lambda *_: None)

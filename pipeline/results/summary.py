@@ -8,6 +8,7 @@ import dask
 import numpy as np
 import xarray as xr
 
+from pipeline.attribution.cube import home_producers
 from pipeline.grid.mapping import store_mapping
 from pipeline.kernels.concentration import land_share_holding
 
@@ -82,11 +83,10 @@ def home_regions(attribution: xr.DataArray) -> np.ndarray:
     provinces of a nested table, or ``[study] domestic_regions``). On a grid
     that reaches beyond the country (a worldwide inventory) the other
     producers are *abroad*; the headline totals and shares cover the home
-    regions only.
+    regions only. The same rule limits the stored foreign-driven cubes
+    (:func:`pipeline.attribution.cube.home_producers`).
     """
-    consumers = attribution["consumer"].values
-    domestic = {str(c) for c in consumers[~attribution["foreign"].values]}
-    return np.array([str(r) in domestic for r in attribution["region"].values], dtype=bool)
+    return home_producers(attribution, attribution["foreign"].values)
 
 
 def home_codes(cube: xr.Dataset, producer_codes) -> list[int]:
