@@ -1,0 +1,156 @@
+"""Scale benchmark: the demo's run with the factorized and the materialized store.
+
+Usage::
+
+    python bench/scale.py                                   # 1 km; 43 and 190 consumers
+    python bench/scale.py --resolution 500m --foreign 159 --stores factorized
+    python bench/scale.py --resolution 250m --foreign 159 --stores factorized --keep /data/b
+
+For each resolution and number of foreign regions the demo inputs are generated
+once (timed apart). Then ``footprint-map run`` runs on them once per store kind,
+side by side in this one invocation:
+
+* ``factorized``: the default store (per-consumer layers computed on read);
+* ``materialized``: the same with ``[output] materialize = ["footprint"]``.
+
+Each run's wall time and peak RSS summed over the whole process tree (driver and
+Dask workers, see ``bench/treemem.py``) are measured, and the store's bytes on
+disk. The table ends with the ratios the README quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from treemem import run_measured
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [str(Path(sys.executable).with_name("footprint-map"))]
+
+
+def build_inputs(directory: Path, resolution: str, foreign: int, seed: int) -> float:
+    """Generate the demo inputs in ``directory``; return the seconds it took."""
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from pipeline.demo.build import build_demo_inputs, parse_resolution\n"
+        f"build_demo_inputs(Path({str(directory)!r}), seed={seed}, foreign={foreign},"
+        f" resolution_m=parse_resolution({resolution!r}))\n"
+    )
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def study_config(directory: Path, inputs: Path, store: str, workers: int, threads: int) -> Path:
+    """``config/demo.toml`` pointed at ``inputs``, with the store kind and cluster size."""
+    text = (ROOT / "config" / "demo.toml").read_text()
+    text = re.sub(r"(?m)^inputs = .*$", f"inputs = {str(inputs)!r}", text)
+    text = re.sub(r"(?m)^maps = .*$", "maps = false", text)
+    if store == "materialized":
+        text = re.sub(r"(?m)^\[output\]$", '[output]\nmaterialize = ["footprint"]', text)
+    text = re.sub(r"(?m)^n_workers = .*$", f"n_workers = {workers}", text)
+    text = re.sub(r"(?m)^threads_per_worker = .*$", f"threads_per_worker = {threads}", text)
+    path = directory / f"study-{store}.toml"
+    path.write_text(text)
+    return path
+
+
+def tree_bytes(path: Path) -> int:
+    """Bytes of the files under ``path`` (links resolved once)."""
+    real = Path(os.path.realpath(path))
+    return sum(p.stat().st_size for p in real.rglob("*") if p.is_file())
+
+
+def measure_run(config: Path, out: Path) -> dict:
+    """One ``footprint-map run``: wall, peak tree RSS, store bytes."""
+    code, wall, peak = run_measured([*CLI, "run", str(config), "--out", str(out)])
+    if code != 0:
+        raise SystemExit(f"run of {config} failed with exit {code}")
+    return {
+        "wall_s": wall,
+        "rss_gib": peak / 2**30,
+        "store_gb": tree_bytes(out / "footprint.zarr") / 1e9,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--resolution", nargs="+", default=["1km"])
+    parser.add_argument("--foreign", nargs="+", type=int, default=[12, 159])
+    parser.add_argument("--stores", nargs="+", default=["factorized", "materialized"])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=2012)
+    parser.add_argument("--keep", type=Path, help="work here and keep the outputs")
+    args = parser.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="footprint-scale-"))
+    rows = []
+    for resolution in args.resolution:
+        for foreign in args.foreign:
+            case = root / f"{resolution}-f{foreign}"
+            inputs = case / "inputs"
+            shutil.rmtree(case, ignore_errors=True)
+            seconds = build_inputs(inputs, resolution, foreign, args.seed)
+            print(
+                f"# {resolution}, {foreign} foreign regions: inputs in {seconds:.0f} s", flush=True
+            )
+            for store in args.stores:
+                config = study_config(case, inputs, store, args.workers, args.threads)
+                found = measure_run(config, case / f"out-{store}")
+                rows.append(
+                    {"resolution": resolution, "consumers": 31 + foreign, "store": store, **found}
+                )
+                print(_row(rows[-1]), flush=True)
+    print(_table(rows))
+    if args.keep is None:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+def _row(row: dict) -> str:
+    return (
+        f"{row['resolution']:>6} {row['consumers']:>4} consumers {row['store']:>12}: "
+        f"{row['wall_s']:7.1f} s  {row['rss_gib']:5.2f} GiB  store {row['store_gb']:6.2f} GB"
+    )
+
+
+def _table(rows: list[dict]) -> str:
+    lines = [
+        "",
+        "| resolution | consumers | store | wall s | peak tree RSS GiB | store GB |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['resolution']} | {r['consumers']} | {r['store']} | {r['wall_s']:.1f} | "
+            f"{r['rss_gib']:.2f} | {r['store_gb']:.2f} |"
+        )
+    by = {(r["resolution"], r["consumers"], r["store"]): r for r in rows}
+    for (res, n, store), r in by.items():
+        other = by.get((res, n, "materialized"))
+        if store == "factorized" and other:
+            wall = r["wall_s"] / other["wall_s"]
+            size = r["store_gb"] / other["store_gb"]
+            lines.append(
+                f"\n{res}, {n} consumers: factorized / materialized wall {wall:.2f}, "
+                f"store bytes {size:.2f}"
+            )
+        small = by.get((res, 43, store))
+        if n != 43 and small:
+            lines.append(
+                f"{res}, {store}: {n} / 43 consumers wall {r['wall_s'] / small['wall_s']:.2f}, "
+                f"RSS {r['rss_gib']:.2f} GiB"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
