@@ -134,10 +134,22 @@ def read_csv(path: Path, *, expect: str, **kwargs: Any) -> pd.DataFrame:
         ) from exc
 
 
-def _label(value: Any) -> str:
-    if isinstance(value, tuple):
-        return repr(tuple(str(v) for v in value))
-    return repr(str(value))
+def format_label(label: Any) -> str:
+    """A row, column or (multi-)index label as text for a message.
+
+    Parameters
+    ----------
+    label : object
+        A label, or a tuple of the levels of a MultiIndex label.
+
+    Returns
+    -------
+    str
+        Quoted, e.g. ``'CN-BJ'`` or ``('CN-BJ', 'power')``.
+    """
+    if isinstance(label, tuple):
+        return repr(tuple(str(v) for v in label))
+    return repr(str(label))
 
 
 def numeric(frame: pd.DataFrame, path: Path) -> np.ndarray:
@@ -152,8 +164,9 @@ def numeric(frame: pd.DataFrame, path: Path) -> np.ndarray:
         bad = np.flatnonzero((coerced.isna() & values.notna()).to_numpy())
         if bad.size:
             i = int(bad[0])
+            row, col = format_label(frame.index[i]), format_label(column)
             raise InputFileError(
-                f"{path}: the cell in row {_label(frame.index[i])}, column {_label(column)} "
+                f"{path}: the cell in row {row}, column {col} "
                 f"is {values.iloc[i]!r}, not a number; write a number there (0 if none)"
             )
     return frame.apply(pd.to_numeric).to_numpy(np.float64)

@@ -164,7 +164,7 @@ def _netcdf_layers(path: Path, chunks: int, crs) -> list[tuple[str | None, xr.Da
         if "sector" in var.dims:
             for value in var["sector"].values:
                 layer = var.sel(sector=value, drop=True).chunk({"y": chunks, "x": chunks})
-                layers.append((_label(value), layer))
+                layers.append((_sector_name(value), layer))
         else:
             layers.append((str(name), var.chunk({"y": chunks, "x": chunks})))
     if not layers:
@@ -249,7 +249,8 @@ def _netcdf_crs(var: xr.DataArray, path: Path, crs, geographic: bool) -> xr.Data
     return _with_crs(var, path, crs)
 
 
-def _label(value) -> str:
+def _sector_name(value: object) -> str:
+    """A NetCDF ``sector`` coordinate value as text (bytes decoded)."""
     return value.decode() if isinstance(value, bytes) else str(value)
 
 

@@ -45,6 +45,7 @@ import scipy.sparse as sp
 
 from pipeline.errors import MRIOError
 from pipeline.kernels.spmm import TiledCSR, over_row_blocks, row_bounds
+from pipeline.textfiles import format_label
 
 Method = Literal["lu", "mixed", "iterative"]
 METHODS: tuple[str, ...] = ("lu", "mixed", "iterative")
@@ -60,13 +61,8 @@ _LAPACK_LOCK = threading.Lock()
 
 
 def _label(labels: Sequence[Any] | None, i: int) -> str:
-    """Return a printable label for position ``i``."""
-    if labels is None:
-        return f"#{i}"
-    lab = labels[i]
-    if isinstance(lab, tuple):
-        return repr(tuple(str(v) for v in lab))
-    return repr(str(lab))
+    """The label of position ``i`` for a message, or ``#i`` without labels."""
+    return f"#{i}" if labels is None else format_label(labels[i])
 
 
 def technical_coefficients(Z: np.ndarray | sp.spmatrix, x: np.ndarray) -> np.ndarray | sp.csr_array:

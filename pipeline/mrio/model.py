@@ -24,17 +24,11 @@ from pipeline.kernels.leontief import (
     coefficient_column_sums,
     technical_coefficients,
 )
+from pipeline.textfiles import format_label
 
 ROW_NAMES = ("region", "sector")
 FD_NAMES = ("region", "category")
 _TINY = np.finfo(np.float64).tiny
-
-
-def fmt_label(label: Any) -> str:
-    """Format a (multi-)index label for an error message, e.g. ``('CN-BJ', 'power')``."""
-    if isinstance(label, tuple):
-        return repr(tuple(str(v) for v in label))
-    return repr(str(label))
 
 
 def as_multiindex(
@@ -70,7 +64,9 @@ def check_unique(index: pd.Index, what: str, source: str) -> None:
     """Raise MRIOError naming the first duplicated label of ``index``."""
     dup = index[index.duplicated()]
     if len(dup):
-        raise MRIOError(f"{source}: duplicate {what} label {fmt_label(dup[0])}; make labels unique")
+        raise MRIOError(
+            f"{source}: duplicate {what} label {format_label(dup[0])}; make labels unique"
+        )
 
 
 def check_shape(name: str, a: Any, shape: tuple[int, ...], source: str) -> None:
@@ -104,9 +100,9 @@ def check_finite_nonneg(
     if not bad.any():
         return
     k = int(np.flatnonzero(bad)[0])
-    where = fmt_label(row_labels[int(r[k])])
+    where = format_label(row_labels[int(r[k])])
     if col_labels is not None and np.ndim(a) == 2:
-        where = f"row {where}, column {fmt_label(col_labels[int(c[k])])}"
+        where = f"row {where}, column {format_label(col_labels[int(c[k])])}"
     what = "non-finite" if not np.isfinite(vals[k]) else "negative"
     raise MRIOError(
         f"{source}: {what} value {float(vals[k]):.6g} in {name} at {where}; fix or drop it"
@@ -122,7 +118,7 @@ def check_balance(
     i = int(np.argmax(rel)) if rel.size else 0
     if rel.size and rel[i] > rtol:
         raise MRIOError(
-            f"{source}: unbalanced row {fmt_label(rows[i])} has x={x[i]:.10g} but "
+            f"{source}: unbalanced row {format_label(rows[i])} has x={x[i]:.10g} but "
             f"{rhs}={uses[i]:.10g} (rel. diff {rel[i]:.3g} > {rtol:g}); "
             "fix the table or pass balance_rtol"
         )
@@ -132,7 +128,7 @@ def check_emitting_zero_output(x: np.ndarray, F: np.ndarray, rows: pd.Index, sou
     """Raise MRIOError if a row has emissions but zero output."""
     bad = np.flatnonzero((x == 0) & (F > 0))
     if bad.size:
-        names = ", ".join(fmt_label(rows[i]) for i in bad[:5])
+        names = ", ".join(format_label(rows[i]) for i in bad[:5])
         more = f" (+{bad.size - 5} more)" if bad.size > 5 else ""
         raise MRIOError(
             f"{source}: sector with emissions but zero output: {names}{more}; "
