@@ -434,15 +434,6 @@ def region_cell_counts(index: np.ndarray, n_regions: int) -> np.ndarray:
     return np.bincount(index[index >= 0].ravel(), minlength=n_regions)
 
 
-def select_codes(codes: Sequence[str], wanted: Sequence[str]) -> np.ndarray:
-    """Positions of ``wanted`` in ``codes``; raise naming unknown codes."""
-    lookup = {c: i for i, c in enumerate(codes)}
-    unknown = [w for w in wanted if w not in lookup]
-    if unknown:
-        raise ConfigError(f"unknown region codes {unknown}; known codes are {list(codes)}")
-    return np.array([lookup[w] for w in wanted], dtype=np.int64)
-
-
 def region_index_from_raster(
     path: str | Path,
     grid: GridSpec,

@@ -37,7 +37,7 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -47,7 +47,6 @@ from pipeline.errors import MRIOError
 from pipeline.kernels.spmm import TiledCSR, over_row_blocks, row_bounds
 from pipeline.textfiles import format_label
 
-Method = Literal["lu", "mixed", "iterative"]
 METHODS: tuple[str, ...] = ("lu", "mixed", "iterative")
 
 #: Reciprocal condition number below which ``I - A`` is treated as singular.
@@ -80,9 +79,7 @@ def technical_coefficients(Z: np.ndarray | sp.spmatrix, x: np.ndarray) -> np.nda
     ndarray or scipy.sparse.csr_array
         Technical coefficients, sparse if ``Z`` is sparse.
     """
-    x = np.asarray(x, dtype=np.float64)
-    inv = np.zeros_like(x)
-    np.divide(1.0, x, out=inv, where=x != 0)
+    inv = inverse_output(x)
     if sp.issparse(Z):
         return sp.csr_array(sp.csr_array(Z, dtype=np.float64) @ sp.diags_array(inv))
     return np.asarray(Z, dtype=np.float64) * inv[None, :]
@@ -91,28 +88,6 @@ def technical_coefficients(Z: np.ndarray | sp.spmatrix, x: np.ndarray) -> np.nda
 def column_sums(A: np.ndarray | sp.spmatrix) -> np.ndarray:
     """Return the column sums of ``A`` as a 1-d float64 array."""
     return np.asarray(A.sum(axis=0), dtype=np.float64).ravel()
-
-
-def check_nonsingular(
-    A: np.ndarray | sp.spmatrix, *, labels: Sequence[Any] | None = None, source: str = "MRIO"
-) -> None:
-    """Raise :class:`MRIOError` if a column sum of ``A`` is >= 1.
-
-    With non-negative ``A`` and every column sum < 1, ``||A||_1 < 1`` so ``I - A``
-    is non-singular and its inverse is non-negative. A column sum >= 1 means the
-    sector uses at least as much input as it produces: the table or its units
-    are inconsistent.
-
-    Parameters
-    ----------
-    A : ndarray or sparse matrix, shape (n, n)
-        Technical coefficients.
-    labels : sequence, optional
-        Row/column labels used in the message.
-    source : str
-        Name of the table or file, used in the message.
-    """
-    check_column_sums(column_sums(A), labels=labels, source=source)
 
 
 def inverse_output(x: np.ndarray) -> np.ndarray:

@@ -50,11 +50,6 @@ def _unique(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def _dense(a: np.ndarray | sp.spmatrix) -> np.ndarray:
-    """Return a dense float64 view/copy."""
-    return a.toarray() if sp.issparse(a) else np.asarray(a, dtype=np.float64)
-
-
 def _row_sums(a: np.ndarray | sp.spmatrix) -> np.ndarray:
     return np.asarray(a.sum(axis=1), dtype=np.float64).ravel()
 
