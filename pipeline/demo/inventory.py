@@ -24,7 +24,7 @@ import rasterio
 from pyproj import Transformer
 from scipy.ndimage import gaussian_filter
 
-from pipeline.grid.regions import GridSpec
+from pipeline.grid.spec import GridSpec
 
 
 @dataclass(frozen=True)

@@ -49,42 +49,12 @@ from rasterio.warp import reproject, transform_geom
 
 from pipeline.errors import ConfigError, GridError, InputFileError
 from pipeline.grid.boundaries import read_geojson, read_ogr
+from pipeline.grid.spec import GridSpec
 from pipeline.textfiles import check_file
 
 log = logging.getLogger(__name__)
 
 OUTSIDE = -1
-
-
-@dataclass(frozen=True)
-class GridSpec:
-    """A regular grid: CRS, affine transform of the upper-left corner and shape.
-
-    Parameters
-    ----------
-    crs : pyproj.CRS
-        Coordinate reference system of the grid.
-    transform : affine.Affine
-        Maps (col, row) to (x, y) of the upper-left cell corner, rows going south.
-    shape : tuple of int
-        ``(ny, nx)``.
-    """
-
-    crs: CRS
-    transform: Affine
-    shape: tuple[int, int]
-
-    @property
-    def x(self) -> np.ndarray:
-        """Cell-centre x coordinates."""
-        cols = np.arange(self.shape[1]) + 0.5
-        return self.transform.c + cols * self.transform.a
-
-    @property
-    def y(self) -> np.ndarray:
-        """Cell-centre y coordinates."""
-        rows = np.arange(self.shape[0]) + 0.5
-        return self.transform.f + rows * self.transform.e
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ import xarray as xr
 from pipeline.errors import ConfigError, InputFileError
 from pipeline.grid import blocks
 from pipeline.grid.mapping import store_mapping
+from pipeline.grid.spec import GridSpec
 from pipeline.results import analytics, places
-from pipeline.results.analytics import CITY_RADIUS_KM, Grid, unknown_code
+from pipeline.results.analytics import CITY_RADIUS_KM, unknown_code
 from pipeline.results.drivers import PlaceDrivers
 from pipeline.results.summary import home_regions
 from pipeline.storage.versions import is_complete, resolve_store
@@ -158,16 +159,17 @@ class Results(PlaceDrivers):
         return store_mapping(self.ds["region_index"].attrs, self.codes, self.producers)
 
     @cached_property
-    def grid(self) -> Grid:
-        """Cell centres and CRS."""
-        return Grid(self.ds["x"].values, self.ds["y"].values, self.ds.rio.crs)
+    def grid(self) -> GridSpec:
+        """The store's grid: its cell centres and CRS."""
+        return GridSpec.from_centres(self.ds["x"].values, self.ds["y"].values, self.ds.rio.crs)
 
     @cached_property
     def row_area_km2(self) -> np.ndarray:
         """``(ny,)`` ground area in km² of one cell of each row.
 
         Per row on the ellipsoid on a lat/lon grid, constant on a projected one:
-        the rule of the inventory's unit conversion (:meth:`Grid.row_areas_km2`).
+        the rule of the inventory's unit conversion
+        (:meth:`~pipeline.grid.spec.GridSpec.row_areas_km2`).
         """
         return self.grid.row_areas_km2()
 
