@@ -26,6 +26,7 @@ from pyproj import CRS, Transformer
 
 from pipeline.errors import ConfigError
 from pipeline.grid.spec import GridSpec
+from pipeline.kernels.concentration import cells_holding_share, densest_first
 
 CITY_RADIUS_KM = 25.0
 
@@ -49,23 +50,22 @@ def hotspot_order(values: np.ndarray, land: np.ndarray, share: float) -> tuple[n
         (ties in cell order).
     k : int
         The smallest number of leading cells of ``order`` holding at least
-        ``share`` of the land total; 0 if the total is 0. Same rule as
-        :func:`pipeline.kernels.concentration.land_share_holding`.
+        ``share`` of the land total; 0 if the total is 0
+        (:func:`pipeline.kernels.concentration.cells_holding_share`).
 
     Notes
     -----
     Peak memory is about 24 bytes per land cell on top of ``values``.
     """
     check_share(share)
-    cells = np.flatnonzero(np.asarray(land).ravel())
-    flat = np.asarray(values, dtype=np.float64).ravel()[cells]
-    local = np.argsort(-flat, kind="stable")
-    cumulative = np.cumsum(flat[local])
-    total = cumulative[-1] if cumulative.size else 0.0
-    if total <= 0:
-        return cells[local], 0
-    k = int(np.searchsorted(cumulative / total, share * (1 - 1e-12), side="left")) + 1
-    return cells[local], min(k, cells.size)
+    order, cumulative = _land_order(values, land)
+    return order, cells_holding_share(cumulative, share)
+
+
+def _land_order(values: np.ndarray, land: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Land cells densest first and their running sum (one ordering: ``densest_first``)."""
+    order = densest_first(values, np.flatnonzero(np.asarray(land).ravel()))
+    return order, np.cumsum(np.asarray(values, dtype=np.float64).ravel()[order])
 
 
 def cells_holding(
@@ -99,17 +99,12 @@ def cells_holding(
     One sort of the land cells: about 32 bytes per land cell of memory.
     """
     values = np.asarray(values, dtype=np.float64)
-    order, _ = hotspot_order(values, land, 1.0)
-    cumulative = np.cumsum(values.ravel()[order])
+    order, cumulative = _land_order(values, land)
     areas = np.cumsum(np.asarray(row_area_km2, dtype=np.float64)[order // values.shape[1]])
-    total = cumulative[-1] if cumulative.size else 0.0
     counts, held = [], []
     for share in shares:
         check_share(share)
-        k = 0
-        if total > 0:
-            k = int(np.searchsorted(cumulative / total, share * (1 - 1e-12), side="left")) + 1
-            k = min(k, order.size)
+        k = cells_holding_share(cumulative, share)
         counts.append(k)
         held.append(float(areas[k - 1]) if k else 0.0)
     return counts, int(order.size), held

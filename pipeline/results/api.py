@@ -29,6 +29,7 @@ from pipeline.errors import ConfigError, InputFileError
 from pipeline.grid import blocks
 from pipeline.grid.mapping import store_mapping
 from pipeline.grid.spec import GridSpec
+from pipeline.kernels.concentration import concentration_curve, densest_first
 from pipeline.results import analytics, places
 from pipeline.results.analytics import CITY_RADIUS_KM, unknown_code
 from pipeline.results.drivers import PlaceDrivers
@@ -349,8 +350,6 @@ class Results(PlaceDrivers):
         pandas.DataFrame
             ``land_share, emission_share``, ``n_land + 1`` rows from (0, 0).
         """
-        from pipeline.kernels.concentration import concentration_curve
-
         values = self._values(consumer, sector, category)[self.land]
         land, emitted = concentration_curve(values)
         return pd.DataFrame({"land_share": land, "emission_share": emitted})
@@ -455,10 +454,7 @@ class Results(PlaceDrivers):
             table = analytics.city_totals(values, discs, cities)
             table.attrs.update(note=cities.attrs["note"], source=cities.attrs["source"])
         else:
-            n = values.size if top is None else min(top, values.size)
-            flat = values.ravel()
-            best = np.argpartition(-flat, n - 1)[:n] if n < flat.size else np.arange(flat.size)
-            best = best[np.argsort(-flat[best], kind="stable")]
+            best = densest_first(values, top=top)
             codes = analytics.region_codes_of(self.region_index, best, self.codes)
             table = analytics.hotspot_table(values, best, self.grid, codes)
         if top is None:
