@@ -15,7 +15,6 @@ chunk by chunk from ``emissions`` and the attribution shares.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -34,7 +33,7 @@ from pipeline.results import analytics, places
 from pipeline.results.analytics import CITY_RADIUS_KM, unknown_code
 from pipeline.results.drivers import PlaceDrivers
 from pipeline.results.summary import home_regions
-from pipeline.storage.versions import is_complete, resolve_store
+from pipeline.storage.versions import is_complete, open_version
 
 STORE_NAME = "footprint.zarr"
 RANK_BY = ("cell", "city", "province")
@@ -86,11 +85,9 @@ def open_results(path: str | Path) -> Results:
         raise InputFileError(
             f"{store}: store is incomplete (a run did not finish); run `footprint-map run` again"
         )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        # Resolve the version link once, so a rerun swapping it never mixes versions.
-        ds = xr.open_zarr(resolve_store(store))
-    return Results(ds, store.parent)
+    # The version is resolved once, so a rerun swapping the link never mixes
+    # versions, and reading it once a later run deleted it raises.
+    return Results(open_version(store), store.parent)
 
 
 class Results(PlaceDrivers):
