@@ -33,9 +33,8 @@ from pipeline.results import analytics, places
 from pipeline.results.analytics import CITY_RADIUS_KM, unknown_code
 from pipeline.results.drivers import PlaceDrivers
 from pipeline.results.summary import home_regions
-from pipeline.storage.versions import is_complete, open_version
+from pipeline.storage.versions import STORE_NAME, is_complete, open_version
 
-STORE_NAME = "footprint.zarr"
 RANK_BY = ("cell", "city", "province")
 
 
