@@ -289,12 +289,8 @@ def factorize(
         If a column sum of ``A`` is >= 1, or ``I - A`` is numerically singular
         (reciprocal condition number below ``RCOND_MIN``).
     """
-    if method not in METHODS:
-        raise MRIOError(f"unknown Leontief method {method!r}; use one of {', '.join(METHODS)}")
-    n = A.shape[0]
-    if A.shape != (n, n):
-        raise MRIOError(f"{source}: A must be square, got shape {A.shape}; check Z")
-    Z = sp.csr_array(A, dtype=np.float64) if sp.issparse(A) else np.asarray(A, np.float64)
+    Z = _square_flows(A, method, source)
+    n = Z.shape[0]
     inv_x = np.ones(n) if x is None else inverse_output(x)
     s = column_sums(Z) * inv_x
     check_column_sums(s, labels=labels, source=source)
@@ -304,17 +300,38 @@ def factorize(
     if method == "iterative":
         return LeontiefFactor("iterative", n, **keep)
     dtype = np.float64 if method == "lu" else np.float32
+    lu, piv, rcond = _lu_factor(Z, inv_x, dtype, norm1, max(rcond_needed, RCOND_MIN))
+    _check_rcond(rcond, lu, labels, source)
+    if method == "lu":
+        return LeontiefFactor("lu", n, lu=lu, piv=piv, norm1=norm1, rcond=rcond)
+    return LeontiefFactor("mixed", n, lu=lu, piv=piv, rcond=rcond, **keep)
+
+
+def _square_flows(A: Any, method: str, source: str) -> np.ndarray | sp.csr_array:
+    """``A`` (or ``Z``) as float64 CSR or ndarray; raise on a bad method or a non-square ``A``."""
+    if method not in METHODS:
+        raise MRIOError(f"unknown Leontief method {method!r}; use one of {', '.join(METHODS)}")
+    if A.shape != (A.shape[0], A.shape[0]):
+        raise MRIOError(f"{source}: A must be square, got shape {A.shape}; check Z")
+    return sp.csr_array(A, dtype=np.float64) if sp.issparse(A) else np.asarray(A, np.float64)
+
+
+def _lu_factor(
+    Z: Any, inv_x: np.ndarray, dtype: type, norm1: float, rcond_needed: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """LU factors of ``(I - A)^T`` in ``dtype`` and the reciprocal condition number.
+
+    The free bound :func:`_rcond_bound` when it reaches ``rcond_needed``, else
+    LAPACK's estimate from the factors.
+    """
     MT = _i_minus_a_transposed(Z, inv_x, dtype)
     rcond = _rcond_bound(Z, inv_x, norm1)
     with _LAPACK_LOCK:
         lu, piv = sla.lu_factor(MT, overwrite_a=True, check_finite=False)
         del MT
-        if not rcond >= max(rcond_needed, RCOND_MIN):
+        if not rcond >= rcond_needed:
             rcond = _rcond(lu, _norm_i_minus_a_rows(Z, inv_x))
-    _check_rcond(rcond, lu, labels, source)
-    if method == "lu":
-        return LeontiefFactor("lu", n, lu=lu, piv=piv, norm1=norm1, rcond=rcond)
-    return LeontiefFactor("mixed", n, lu=lu, piv=piv, rcond=rcond, **keep)
+    return lu, piv, rcond
 
 
 def _check_rcond(rcond: float, lu: np.ndarray, labels: Sequence[Any] | None, source: str) -> None:
