@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputFileError
+from pipeline.errors import InputFileError, format_label
 
 #: What to do about non-UTF-8 text.
 UTF8_FIX = "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 IN > OUT)"
@@ -132,24 +132,6 @@ def read_csv(path: Path, *, expect: str, **kwargs: Any) -> pd.DataFrame:
         raise InputFileError(
             f"{path}: not a valid CSV table ({reason}); fix the file ({expect})"
         ) from exc
-
-
-def format_label(label: Any) -> str:
-    """A row, column or (multi-)index label as text for a message.
-
-    Parameters
-    ----------
-    label : object
-        A label, or a tuple of the levels of a MultiIndex label.
-
-    Returns
-    -------
-    str
-        Quoted, e.g. ``'CN-BJ'`` or ``('CN-BJ', 'power')``.
-    """
-    if isinstance(label, tuple):
-        return repr(tuple(str(v) for v in label))
-    return repr(str(label))
 
 
 def numeric(frame: pd.DataFrame, path: Path) -> np.ndarray:

@@ -43,9 +43,8 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from pipeline.errors import MRIOError
+from pipeline.errors import MRIOError, format_label
 from pipeline.kernels.spmm import TiledCSR, over_row_blocks, row_bounds
-from pipeline.textfiles import format_label
 
 METHODS: tuple[str, ...] = ("lu", "mixed", "iterative")
 

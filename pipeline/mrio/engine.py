@@ -56,7 +56,7 @@ import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
 
-from pipeline.errors import MRIOError
+from pipeline.errors import MRIOError, format_label
 from pipeline.kernels.leontief import (
     METHODS,
     LeontiefFactor,
@@ -70,7 +70,6 @@ from pipeline.kernels.leontief import (
     solve_columns,
 )
 from pipeline.mrio.model import MRIO
-from pipeline.textfiles import format_label
 
 #: ``method="auto"`` uses float64 LU up to this many rows.
 AUTO_LU_MAX = 2_000

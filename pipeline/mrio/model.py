@@ -17,13 +17,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from pipeline.errors import MRIOError
+from pipeline.errors import MRIOError, format_label
 from pipeline.kernels.leontief import (
     check_column_sums,
     coefficient_column_sums,
     technical_coefficients,
 )
-from pipeline.textfiles import format_label
 
 ROW_NAMES = ("region", "sector")
 FD_NAMES = ("region", "category")

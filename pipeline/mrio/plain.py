@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from pipeline.errors import InputFileError, MRIOError
+from pipeline.errors import InputFileError, MRIOError, format_label
 from pipeline.mrio.model import (
     FD_NAMES,
     MRIO,
@@ -64,7 +64,7 @@ from pipeline.mrio.model import (
     as_multiindex,
     check_unique,
 )
-from pipeline.textfiles import check_dir, format_label, numeric, read_csv
+from pipeline.textfiles import check_dir, numeric, read_csv
 
 FORMATS = ("csv", "parquet")
 
