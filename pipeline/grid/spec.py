@@ -83,18 +83,20 @@ class GridSpec:
     @property
     def x(self) -> np.ndarray:
         """Cell-centre x coordinates."""
-        if self.centres is not None:
-            return self.centres[0]
-        cols = np.arange(self.shape[1]) + 0.5
-        return self.transform.c + cols * self.transform.a
+        return self._centres_along(1)
 
     @property
     def y(self) -> np.ndarray:
         """Cell-centre y coordinates."""
+        return self._centres_along(0)
+
+    def _centres_along(self, axis: int) -> np.ndarray:
+        """The stored centres of ``axis`` (0: y, 1: x), else those of the transform."""
         if self.centres is not None:
-            return self.centres[1]
-        rows = np.arange(self.shape[0]) + 0.5
-        return self.transform.f + rows * self.transform.e
+            return self.centres[1 - axis]
+        t = self.transform
+        start, step = (t.f, t.e) if axis == 0 else (t.c, t.a)
+        return start + (np.arange(self.shape[axis]) + 0.5) * step
 
     @property
     def geographic(self) -> bool:
