@@ -3,9 +3,12 @@
 Every error the pipeline raises on bad input derives from :class:`FootprintError`.
 Messages are one line and say *what* is wrong, *where* (file, label or row) and
 *what to do*. The CLI prints ``error: <message>`` and exits with status 2.
+Labels in messages are written by the one formatter, :func:`format_label`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class FootprintError(Exception):
@@ -38,3 +41,21 @@ class ConservationError(FootprintError):
 
 class OutputError(FootprintError):
     """An output location cannot be written."""
+
+
+def format_label(label: Any) -> str:
+    """A row, column or (multi-)index label as text for a message.
+
+    Parameters
+    ----------
+    label : object
+        A label, or a tuple of the levels of a MultiIndex label.
+
+    Returns
+    -------
+    str
+        Quoted, e.g. ``'CN-BJ'`` or ``('CN-BJ', 'power')``.
+    """
+    if isinstance(label, tuple):
+        return repr(tuple(str(v) for v in label))
+    return repr(str(label))

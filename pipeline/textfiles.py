@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputFileError
+from pipeline.errors import InputFileError, format_label
 
 #: What to do about non-UTF-8 text.
 UTF8_FIX = "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 IN > OUT)"
@@ -134,12 +134,6 @@ def read_csv(path: Path, *, expect: str, **kwargs: Any) -> pd.DataFrame:
         ) from exc
 
 
-def _label(value: Any) -> str:
-    if isinstance(value, tuple):
-        return repr(tuple(str(v) for v in value))
-    return repr(str(value))
-
-
 def numeric(frame: pd.DataFrame, path: Path) -> np.ndarray:
     """``frame`` as float64; a cell that is not a number is an error naming row and column."""
     try:
@@ -152,8 +146,9 @@ def numeric(frame: pd.DataFrame, path: Path) -> np.ndarray:
         bad = np.flatnonzero((coerced.isna() & values.notna()).to_numpy())
         if bad.size:
             i = int(bad[0])
+            row, col = format_label(frame.index[i]), format_label(column)
             raise InputFileError(
-                f"{path}: the cell in row {_label(frame.index[i])}, column {_label(column)} "
+                f"{path}: the cell in row {row}, column {col} "
                 f"is {values.iloc[i]!r}, not a number; write a number there (0 if none)"
             )
     return frame.apply(pd.to_numeric).to_numpy(np.float64)

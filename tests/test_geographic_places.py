@@ -8,7 +8,8 @@ import pytest
 from pyproj import CRS, Geod
 
 from pipeline.errors import ConfigError, InputFileError
-from pipeline.results.analytics import Grid, city_discs
+from pipeline.grid.spec import GridSpec
+from pipeline.results.analytics import city_discs
 from pipeline.results.places import cities_on_land, read_cities
 from pipeline.workflow.config import load_config
 
@@ -71,7 +72,7 @@ def test_disc_wraps_across_the_antimeridian():
     """A city at 179.9 E on a world grid takes cells on both sides of 180."""
     x = np.arange(-179.5, 180.0, 1.0)
     y = np.arange(89.5, -90.0, -1.0)
-    grid = Grid(x, y, CRS.from_epsg(4326))
+    grid = GridSpec.from_centres(x, y, CRS.from_epsg(4326))
     city = pd.DataFrame({"lon": [179.9], "lat": [0.2]})
     ((_, rows, cols, mask),) = list(city_discs(grid, city, 250.0))
     inside = {

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.errors import InputFileError, MRIOError
 from pipeline.mrio import MRIO, attribute, from_pymrio, load_global, write_netcdf, write_plain
-from pipeline.mrio.model import resolve_stressor
+from pipeline.mrio.pymrio_adapter import resolve_stressor
 
 REGIONS = ["AUT", "DEU", "CHN"]
 SECTORS = ["A01", "C10T12", "D35"]

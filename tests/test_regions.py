@@ -8,15 +8,15 @@ from affine import Affine
 from pyproj import CRS
 
 from pipeline.errors import ConfigError, GridError, InputFileError
+from pipeline.grid.region_raster import region_index_from_raster
 from pipeline.grid.regions import (
-    GridSpec,
     Regions,
     grid_covering,
     rasterize_regions,
     read_regions,
     region_cell_counts,
-    region_index_from_raster,
 )
+from pipeline.grid.spec import GridSpec
 from pipeline.resources import data_file
 
 ALBERS = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +units=m"

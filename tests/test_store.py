@@ -14,16 +14,15 @@ import xarray as xr
 
 from pipeline.errors import ConservationError, InputFileError, OutputError
 from pipeline.results.maps import safe_slug
+from pipeline.storage.lock import LOCK, output_lock
 from pipeline.storage.versions import (
     CURRENT,
     KEEP_VERSIONS,
-    LOCK,
     VERSIONS,
     clean_output,
     is_complete,
     new_version,
     open_version,
-    output_lock,
     resolve_store,
     stage_key,
     stored_key,
@@ -171,7 +170,7 @@ def test_clean_up_removes_only_temporaries_whose_owner_is_gone(tmp_path):
 # ------------------------------------------------------------------------ lock
 LOCK_HOLDER = """
 import sys, time
-from pipeline.storage.versions import output_lock
+from pipeline.storage.lock import output_lock
 with output_lock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(60)

@@ -202,7 +202,8 @@ def cmd_demo(args) -> int:
     from cluster import checked_settings
     from pipeline.demo.build import build_demo_inputs, parse_resolution
     from pipeline.resources import config_file
-    from pipeline.storage.versions import ensure_writable_dir, output_lock
+    from pipeline.storage.lock import output_lock
+    from pipeline.storage.versions import ensure_writable_dir
     from pipeline.workflow.config import load_config
     from pipeline.workflow.run import SYNTHETIC_NOTE
 

@@ -71,7 +71,7 @@ def build_demo_inputs(
             grid=grid,
             rng=rng,
         )
-        demo_inventory.write_geotiff(
+        demo_inventory.write_sector_layer(
             directory / "inventory" / f"{sector}.tif", layer, grid, units=INVENTORY_UNITS
         )
         del layer

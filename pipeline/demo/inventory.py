@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import rasterio
+import xarray as xr
 from pyproj import Transformer
 from scipy.ndimage import gaussian_filter
 
-from pipeline.grid.regions import GridSpec
+from pipeline.grid.spec import GridSpec
+from pipeline.results.exports import write_geotiff
 
 
 @dataclass(frozen=True)
@@ -176,25 +177,24 @@ def _normalise_per_region(raw, totals, background, region_index, region_codes) -
     return out.reshape(region_index.shape)
 
 
-def write_geotiff(path: Path, values: np.ndarray, grid: GridSpec, *, units: str) -> Path:
-    """Write one float64 layer as a tiled, deflate-compressed GeoTIFF with CRS and units."""
-    profile = {
-        "driver": "GTiff",
-        "height": values.shape[0],
-        "width": values.shape[1],
-        "count": 1,
-        "dtype": "float64",
-        "crs": grid.crs.to_wkt(),
-        "transform": grid.transform,
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-        "compress": "deflate",
-        "predictor": 3,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(values, 1)
-        dst.update_tags(units=units, note="SYNTHETIC demo emissions (footprint-map)")
-        dst.update_tags(1, units=units)
-    return path
+def write_sector_layer(path: Path, values: np.ndarray, grid: GridSpec, *, units: str) -> Path:
+    """Write one float64 layer as a GeoTIFF with CRS and units, marked synthetic.
+
+    :func:`pipeline.results.exports.write_geotiff` with the floating-point
+    predictor, no nodata, and ``units`` as file and band tags.
+    """
+    layer = xr.DataArray(
+        values,
+        dims=("y", "x"),
+        coords={"y": grid.y, "x": grid.x},
+        attrs={"units": units, "note": "SYNTHETIC demo emissions (footprint-map)"},
+    )
+    return write_geotiff(
+        layer,
+        path,
+        crs=grid.crs,
+        transform=grid.transform,
+        band_tags={"units": units},
+        nodata=None,
+        predictor=3,
+    )

@@ -5,6 +5,7 @@ emission intensities are invented, loosely shaped like the literature (China abo
 9.5 Gt CO2, power and heat the largest emitter, the USA, Hong Kong and Japan the
 largest foreign final consumers of China's export-driven CO2, cf. Yang et al. 2020)
 so that the pipeline has something realistic-looking to map. Do not cite them.
+They are in :mod:`pipeline.demo.parameters`.
 
 Construction: a *true nested* table (31 provinces + 12 foreign regions, 14 sectors)
 is built first so that it satisfies the proportionality assumptions of
@@ -25,219 +26,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.demo.parameters import (
+    CAT_SHARE,
+    CATEGORIES,
+    CHINA_CO2,
+    CHINA_FD,
+    CHINA_FY,
+    COL_TOTAL,
+    COUNTRY,
+    FOREIGN,
+    FOREIGN_CO2,
+    FOREIGN_FD,
+    HOME_SHARE,
+    IMPORT_SHARE,
+    INTENSITY,
+    PHI,
+    PROV_COAL,
+    PROV_COAST,
+    PROV_SIZE,
+    PROVINCES,
+    SECTORS,
+    TARGET_CONSUMER,
+    TARGET_METAL,
+    TARGET_POWER,
+    TRADABLE,
+)
 from pipeline.mrio.model import FD_NAMES, MRIO, ROW_NAMES, SubnationalTable
 from pipeline.mrio.plain import write_plain, write_subnational
-
-COUNTRY = "CHN"
-#: The 31 mainland provinces, in the order of ``data/china_provinces.geojson``.
-PROVINCES: tuple[str, ...] = (
-    "CN-BJ",
-    "CN-TJ",
-    "CN-HE",
-    "CN-SX",
-    "CN-NM",
-    "CN-LN",
-    "CN-JL",
-    "CN-HL",
-    "CN-SH",
-    "CN-JS",
-    "CN-ZJ",
-    "CN-AH",
-    "CN-FJ",
-    "CN-JX",
-    "CN-SD",
-    "CN-HA",
-    "CN-HB",
-    "CN-HN",
-    "CN-GD",
-    "CN-GX",
-    "CN-HI",
-    "CN-CQ",
-    "CN-SC",
-    "CN-GZ",
-    "CN-YN",
-    "CN-XZ",
-    "CN-SN",
-    "CN-GS",
-    "CN-QH",
-    "CN-NX",
-    "CN-XJ",
-)
-FOREIGN: tuple[str, ...] = (
-    "USA",
-    "HKG",
-    "JPN",
-    "KOR",
-    "DEU",
-    "GBR",
-    "FRA",
-    "IND",
-    "RUS",
-    "AUS",
-    "BRA",
-    "ROW",
-)
-SECTORS: tuple[str, ...] = (
-    "agriculture",
-    "mining",
-    "food",
-    "textiles",
-    "petroleum_coking",
-    "chemicals",
-    "nonmetallic_minerals",
-    "metal_smelting",
-    "machinery",
-    "electronics",
-    "electricity_heat",
-    "construction",
-    "transport",
-    "services",
-)
-CATEGORIES: tuple[str, ...] = ("households", "government", "capital_formation", "inventory_change")
-
-# Synthetic relative economic size of provinces (coastal larger).
-_PROV_SIZE = np.array(
-    [
-        1.8,
-        1.3,
-        2.7,
-        1.2,
-        1.6,
-        2.5,
-        1.2,
-        1.4,
-        2.0,
-        5.4,
-        3.5,
-        1.7,
-        2.0,
-        1.3,
-        5.0,
-        3.0,
-        2.2,
-        2.2,
-        5.7,
-        1.3,
-        0.3,
-        1.1,
-        2.4,
-        0.7,
-        1.0,
-        0.07,
-        1.5,
-        0.6,
-        0.19,
-        0.23,
-        0.75,
-    ]
-)
-# Synthetic export orientation (coastal provinces export more).
-_PROV_COAST = np.array(
-    [
-        1.2,
-        1.5,
-        0.6,
-        0.4,
-        0.4,
-        1.0,
-        0.4,
-        0.4,
-        2.0,
-        1.8,
-        1.8,
-        0.5,
-        1.6,
-        0.5,
-        1.2,
-        0.4,
-        0.5,
-        0.5,
-        2.5,
-        0.7,
-        0.6,
-        0.5,
-        0.5,
-        0.3,
-        0.4,
-        0.2,
-        0.4,
-        0.3,
-        0.3,
-        0.3,
-        0.4,
-    ]
-)
-# Synthetic carbon-intensity factor (coal-heavy north high, hydro-rich south-west low).
-_PROV_COAL = np.array(
-    [
-        0.8,
-        1.1,
-        1.5,
-        1.8,
-        1.8,
-        1.3,
-        1.1,
-        1.2,
-        0.8,
-        1.0,
-        0.9,
-        1.2,
-        0.8,
-        1.0,
-        1.5,
-        1.2,
-        0.9,
-        0.9,
-        0.8,
-        0.8,
-        0.9,
-        0.9,
-        0.6,
-        1.1,
-        0.6,
-        0.5,
-        1.2,
-        1.2,
-        0.7,
-        1.7,
-        1.3,
-    ]
-)
-# Synthetic final demand of foreign regions (million USD) and their CO2 totals (t).
-_FOREIGN_FD = np.array(
-    [1.6e7, 1.5e6, 6.0e6, 1.2e6, 3.5e6, 2.6e6, 2.7e6, 1.8e6, 2.0e6, 1.5e6, 2.4e6, 3.0e7]
-)
-_FOREIGN_CO2 = np.array(
-    [5.0e9, 4.5e7, 1.2e9, 6.0e8, 7.5e8, 4.5e8, 3.3e8, 2.0e9, 1.6e9, 4.0e8, 4.5e8, 1.0e10]
-)
-# Target shares of China's export-driven CO2 by foreign final consumer (synthetic).
-_TARGET_CONSUMER = np.array(
-    [0.235, 0.105, 0.092, 0.075, 0.07, 0.055, 0.05, 0.055, 0.055, 0.05, 0.05, 0.055]
-)
-# Target shares of power/heat and metal smelting in China's export-driven CO2 (synthetic).
-_TARGET_POWER, _TARGET_METAL = 0.43, 0.145
-CHINA_FD = 8.0e6
-CHINA_CO2 = 9.5e9
-CHINA_FY = 3.5e8  # synthetic household direct emissions
-# Sector output intensities (relative) and per-sector ordering used for CO2.
-_INTENSITY = np.array([40, 45, 30, 28, 90, 70, 110, 1000, 35, 22, 9000, 30, 55, 25.0])
-_IMPORT_SHARE = np.array(
-    [0.08, 0.25, 0.04, 0.05, 0.08, 0.10, 0.02, 0.06, 0.10, 0.20, 0, 0, 0.03, 0.03]
-)
-_TRADABLE = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0.02, 0.02, 0.3, 0.15])
-_COL_TOTAL = np.array(
-    [0.38, 0.45, 0.62, 0.62, 0.66, 0.62, 0.58, 0.64, 0.62, 0.64, 0.55, 0.62, 0.5, 0.4]
-)
-# final-demand product composition by category (rows: categories, columns: SECTORS)
-_PHI = np.array(
-    [
-        [8, 0.5, 12, 7, 2, 2, 0.5, 0.2, 3, 6, 4, 0.5, 5, 48],
-        [0.5, 0.1, 1, 0.5, 0.5, 1, 0.1, 0.1, 2, 2, 1, 4, 3, 85],
-        [1, 0.5, 0.3, 0.3, 0.2, 0.5, 1, 1, 22, 10, 0.2, 58, 2, 4],
-        [10, 5, 8, 8, 5, 10, 5, 10, 15, 15, 0.1, 0.1, 0.1, 0.1],
-    ]
-)
-_CAT_SHARE = np.array([0.48, 0.16, 0.345, 0.015])
 
 
 @dataclass(frozen=True)
@@ -263,7 +78,7 @@ class DemoTables:
 
 
 def _technology(rng: np.random.Generator) -> np.ndarray:
-    """Base input structure ``T[i, j]`` with column sums ``_COL_TOTAL`` (synthetic)."""
+    """Base input structure ``T[i, j]`` with column sums ``COL_TOTAL`` (synthetic)."""
     G = len(SECTORS)
     s = {k: i for i, k in enumerate(SECTORS)}
     W = np.full((G, G), 0.3) + 2.0 * np.eye(G)
@@ -288,7 +103,7 @@ def _technology(rng: np.random.Generator) -> np.ndarray:
         for sup in suppliers:
             W[s[sup], s[user]] += 3.0
     W *= rng.lognormal(0.0, 0.2, size=W.shape)
-    return W / W.sum(axis=0) * _COL_TOTAL
+    return W / W.sum(axis=0) * COL_TOTAL
 
 
 def _labels() -> tuple[pd.MultiIndex, pd.MultiIndex]:
@@ -298,106 +113,149 @@ def _labels() -> tuple[pd.MultiIndex, pd.MultiIndex]:
     return rows, cols
 
 
-def _build_true(rng: np.random.Generator, chi: np.ndarray, intensity: np.ndarray) -> MRIO:
-    """Build the true nested table for foreign China-sourcing levels ``chi``."""
-    P, Fn, G, K = len(PROVINCES), len(FOREIGN), len(SECTORS), len(CATEGORIES)
-    R = P + Fn
+@dataclass(frozen=True)
+class _Sourcing:
+    """Who supplies whom in the true nested table (all synthetic).
+
+    Shapes use ``P`` provinces, ``Fn`` foreign regions, ``R = P + Fn`` regions
+    and ``G`` sectors.
+    """
+
+    T: np.ndarray  #: (G, G) base technology
+    size: np.ndarray  #: (R,) economic size
+    cap: np.ndarray  #: (R, G) supply capacity
+    capP: np.ndarray  #: (P, G) province share of the country's capacity of product i
+    w: np.ndarray  #: (P, G) province share of the country's exports of product i
+    m_imp: np.ndarray  #: (P, G) province share of the country's imports of product i
+    rho: np.ndarray  #: (P,) intra-province sourcing
+    orig: np.ndarray  #: (Fn, G) origin of the country's imports among foreign regions
+    china: np.ndarray  #: (Fn, G) share of foreign users' purchases from the country
+    dom: np.ndarray  #: (Fn, G) share of foreign users' purchases from their own region
+    other: np.ndarray  #: (Fn, G) share from the other foreign regions
+
+
+def _sourcing(rng: np.random.Generator, chi: np.ndarray) -> _Sourcing:
+    """Draw the sourcing structure for foreign China-sourcing levels ``chi``."""
+    P, G = len(PROVINCES), len(SECTORS)
     T = _technology(np.random.default_rng(rng.integers(2**32)))
-    struct = np.clip(rng.lognormal(0.0, 0.3, size=(R, G)), 0.5, 2.0)
-    size = np.concatenate([_PROV_SIZE / _PROV_SIZE.sum() * CHINA_FD, _FOREIGN_FD])
-    cap = size[:, None] * struct  # supply capacity (r, i)
-    capP = cap[:P] / cap[:P].sum(axis=0)  # province share of product i
-    w = capP * _PROV_COAST[:, None]
-    w /= w.sum(axis=0)  # export shares w[p, i]
+    struct = np.clip(rng.lognormal(0.0, 0.3, size=(P + len(FOREIGN), G)), 0.5, 2.0)
+    size = np.concatenate([PROV_SIZE / PROV_SIZE.sum() * CHINA_FD, FOREIGN_FD])
+    cap = size[:, None] * struct
+    capP = cap[:P] / cap[:P].sum(axis=0)
+    w = capP * PROV_COAST[:, None]
+    w /= w.sum(axis=0)
     m_imp = capP * rng.uniform(0.8, 1.25, size=(P, G))
-    m_imp /= m_imp.sum(axis=0)  # import shares m[p, i]
-    rho = rng.uniform(0.3, 0.6, size=P)  # intra-province sourcing
-    home = np.array([0.8, 0.3, 0.82, 0.75, 0.7, 0.72, 0.72, 0.85, 0.85, 0.75, 0.85, 0.97])
-    # origin of China's imports of product i among foreign regions (by capacity)
-    orig = cap[P:] / cap[P:].sum(axis=0)  # (Fn, G)
-    # sourcing of foreign users: src[S, origin region R (foreign), i] and China share
-    china = chi[:, None] * _TRADABLE[None, :]  # (Fn, G)
-    dom = np.where(_TRADABLE[None, :] < 0.1, 0.98, home[:, None] * np.ones_like(china))
+    m_imp /= m_imp.sum(axis=0)
+    rho = rng.uniform(0.3, 0.6, size=P)
+    orig = cap[P:] / cap[P:].sum(axis=0)
+    china = chi[:, None] * TRADABLE[None, :]
+    dom = np.where(TRADABLE[None, :] < 0.1, 0.98, HOME_SHARE[:, None] * np.ones_like(china))
     other = np.clip(1.0 - dom - china, 0.0, None)
-    # --- coefficient operator L (n x n) and final demand Y (n x m)
-    n, m = R * G, R * K
-    L = np.zeros((R, G, R, G))
-    dshare = 1.0 - _IMPORT_SHARE
+    return _Sourcing(T, size, cap, capP, w, m_imp, rho, orig, china, dom, other)
+
+
+def _province_mix(s: _Sourcing, p: int) -> np.ndarray:
+    """``(P, G)`` shares of each province in province ``p``'s domestic purchases."""
+    mix = s.capP.copy()
+    mix[p] = 0.0
+    mix = mix / mix.sum(axis=0) * (1 - s.rho[p])
+    mix[p] = s.rho[p]
+    return mix
+
+
+def _foreign_mix(s: _Sourcing, S: int) -> np.ndarray:
+    """``(Fn - 1, G)`` shares of the other foreign regions in foreign region ``S``'s purchases."""
+    mix = np.delete(s.cap[len(PROVINCES) :], S, axis=0)
+    return mix / mix.sum(axis=0) * s.other[S]
+
+
+def _coefficients(rng: np.random.Generator, s: _Sourcing) -> tuple[np.ndarray, np.ndarray]:
+    """Input coefficients ``L[(r, i), (c, j)]`` and the import coefficients of the country."""
+    P, Fn, G = len(PROVINCES), len(FOREIGN), len(SECTORS)
+    L = np.zeros((P + Fn, G, P + Fn, G))
     for p in range(P):  # province users
-        intra = rho[p]
-        oth = capP.copy()
-        oth[p] = 0.0
-        oth = oth / oth.sum(axis=0) * (1 - intra)
-        oth[p] = intra
-        L[:P, :, p, :] = (oth * dshare)[:, :, None] * T[None, :, :]
+        L[:P, :, p, :] = (_province_mix(s, p) * (1.0 - IMPORT_SHARE))[:, :, None] * s.T[None]
     # imports: Z[(R,i),(p,j)] = m[p,i] * IMP[i] T[i,j] orig[R,i] * sum_q x[q,j]
-    imp_coef = (_IMPORT_SHARE[:, None] * T)[None, :, :] * orig[:, :, None]  # (Fn, G, G)
+    imp_coef = (IMPORT_SHARE[:, None] * s.T)[None, :, :] * s.orig[:, :, None]  # (Fn, G, G)
     L[P:, :, :P, :] = imp_coef[:, :, None, :]
     for S in range(Fn):
         f = P + S
-        T_S = T * rng.uniform(0.9, 1.1)
-        oth_w = np.delete(cap[P:], S, axis=0)
-        oth_w = oth_w / oth_w.sum(axis=0) * other[S]
-        L[P:, :, f, :][np.arange(Fn) != S] = oth_w[:, :, None] * T_S[None]
-        L[f, :, f, :] = dom[S][:, None] * T_S
-        L[:P, :, f, :] = (w * china[S])[:, :, None] * T_S[None]
-    # final demand designs
-    Y = np.zeros((R, G, R, K))
-    fd_comp = _PHI / _PHI.sum(axis=1, keepdims=True) * _CAT_SHARE[:, None]  # (K, G)
-    inv_sign = rng.uniform(-0.6, 1.0, size=(R, G))
-    for c in range(R):
-        demand = size[c] * fd_comp.T  # (G, K)
+        T_S = s.T * rng.uniform(0.9, 1.1)
+        L[P:, :, f, :][np.arange(Fn) != S] = _foreign_mix(s, S)[:, :, None] * T_S[None]
+        L[f, :, f, :] = s.dom[S][:, None] * T_S
+        L[:P, :, f, :] = (s.w * s.china[S])[:, :, None] * T_S[None]
+    return L, imp_coef
+
+
+def _final_demand(rng: np.random.Generator, s: _Sourcing) -> np.ndarray:
+    """Final demand ``Y[(r, i), (c, k)]`` of every region's categories."""
+    P, Fn, G, K = len(PROVINCES), len(FOREIGN), len(SECTORS), len(CATEGORIES)
+    Y = np.zeros((P + Fn, G, P + Fn, K))
+    fd_comp = PHI / PHI.sum(axis=1, keepdims=True) * CAT_SHARE[:, None]  # (K, G)
+    inv_sign = rng.uniform(-0.6, 1.0, size=(P + Fn, G))
+    for c in range(P + Fn):
+        demand = s.size[c] * fd_comp.T  # (G, K)
         demand[:, 3] *= inv_sign[c]
         if c < P:
-            intra = rho[c]
-            oth = capP.copy()
-            oth[c] = 0.0
-            oth = oth / oth.sum(axis=0) * (1 - intra)
-            oth[c] = intra
-            Y[:P, :, c, :] = (oth * dshare)[:, :, None] * demand[None]
+            Y[:P, :, c, :] = (_province_mix(s, c) * (1.0 - IMPORT_SHARE))[:, :, None] * demand[None]
         else:
             S = c - P
-            oth_w = np.delete(cap[P:], S, axis=0)
-            oth_w = oth_w / oth_w.sum(axis=0) * other[S]
-            Y[P:, :, c, :][np.arange(Fn) != S] = oth_w[:, :, None] * demand[None]
-            Y[c, :, c, :] = dom[S][:, None] * demand
-            Y[:P, :, c, :] = (w * china[S])[:, :, None] * demand[None]
+            Y[P:, :, c, :][np.arange(Fn) != S] = _foreign_mix(s, S)[:, :, None] * demand[None]
+            Y[c, :, c, :] = s.dom[S][:, None] * demand
+            Y[:P, :, c, :] = (s.w * s.china[S])[:, :, None] * demand[None]
     china_fd = (
-        sum(size[p] * fd_comp.T for p in range(P))
+        sum(s.size[p] * fd_comp.T for p in range(P))
         * np.where(np.arange(K) == 3, inv_sign[:P].mean(), 1.0)[None, :]
     )
-    ym = (_IMPORT_SHARE[:, None] * china_fd)[None] * orig[:, :, None]  # (Fn, G, K)
-    Y[P:, :, :P, :] = ym[:, :, None, :] * m_imp.T[None, :, :, None]
-    L2, Y2 = L.reshape(n, n), Y.reshape(n, m)
-    x = np.linalg.solve(np.eye(n) - L2, Y2.sum(axis=1))
-    # explicit flows
-    X4 = x.reshape(R, G)
+    ym = (IMPORT_SHARE[:, None] * china_fd)[None] * s.orig[:, :, None]  # (Fn, G, K)
+    Y[P:, :, :P, :] = ym[:, :, None, :] * s.m_imp.T[None, :, :, None]
+    return Y
+
+
+def _flows(
+    L: np.ndarray, Y: np.ndarray, imp_coef: np.ndarray, s: _Sourcing
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``Z``, ``Y`` and ``x`` as matrices: outputs solve ``x = L x + y``, then row sums."""
+    P, (R, G), m = len(PROVINCES), L.shape[:2], Y.shape[2] * Y.shape[3]
+    L2, Y2 = L.reshape(R * G, R * G), Y.reshape(R * G, m)
+    X4 = np.linalg.solve(np.eye(R * G) - L2, Y2.sum(axis=1)).reshape(R, G)
     Z = L * X4[None, None, :, :]
     Xc = X4[:P].sum(axis=0)
-    Z[P:, :, :P, :] = imp_coef[:, :, None, :] * Xc[None, None, None, :] * m_imp.T[None, :, :, None]
-    Z2 = Z.reshape(n, n)
-    x = Z2.sum(axis=1) + Y2.sum(axis=1)
-    # emissions
+    Z[P:, :, :P, :] = (
+        imp_coef[:, :, None, :] * Xc[None, None, None, :] * s.m_imp.T[None, :, :, None]
+    )
+    Z2 = Z.reshape(R * G, R * G)
+    return Z2, Y2, Z2.sum(axis=1) + Y2.sum(axis=1)
+
+
+def _emissions(
+    rng: np.random.Generator, x: np.ndarray, intensity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Production emissions ``F`` and direct household emissions ``F_Y``, scaled to totals."""
+    P, R, G, K = len(PROVINCES), len(PROVINCES) + len(FOREIGN), len(SECTORS), len(CATEGORIES)
     fac = np.ones((R, G))
-    fac[:P] = _PROV_COAL[:, None] ** 0.5 * rng.uniform(0.9, 1.1, size=(P, G))
-    fac[:P, SECTORS.index("electricity_heat")] = _PROV_COAL * rng.uniform(0.9, 1.1, size=P)
+    fac[:P] = PROV_COAL[:, None] ** 0.5 * rng.uniform(0.9, 1.1, size=(P, G))
+    fac[:P, SECTORS.index("electricity_heat")] = PROV_COAL * rng.uniform(0.9, 1.1, size=P)
     F = intensity[None, :] * fac * x.reshape(R, G)
     F[:P] *= CHINA_CO2 / F[:P].sum()
-    F[P:] *= (_FOREIGN_CO2 / F[P:].sum(axis=1))[:, None]
+    F[P:] *= (FOREIGN_CO2 / F[P:].sum(axis=1))[:, None]
     F_Y = np.zeros((R, K))
-    F_Y[:, 0] = np.concatenate([_PROV_SIZE / _PROV_SIZE.sum() * CHINA_FY, 0.08 * _FOREIGN_CO2])
+    F_Y[:, 0] = np.concatenate([PROV_SIZE / PROV_SIZE.sum() * CHINA_FY, 0.08 * FOREIGN_CO2])
+    return F.reshape(-1), F_Y.reshape(-1)
+
+
+def _build_true(rng: np.random.Generator, chi: np.ndarray, intensity: np.ndarray) -> MRIO:
+    """Build the true nested table for foreign China-sourcing levels ``chi``.
+
+    The steps draw from ``rng`` in this order: sourcing, coefficients, final
+    demand, emissions.
+    """
+    s = _sourcing(rng, chi)
+    L, imp_coef = _coefficients(rng, s)
+    Z, Y, x = _flows(L, _final_demand(rng, s), imp_coef, s)
+    F, F_Y = _emissions(rng, x, intensity)
     rows, cols = _labels()
-    return MRIO(
-        Z=Z2,
-        Y=Y2,
-        x=x,
-        F=F.reshape(-1),
-        F_Y=F_Y.reshape(-1),
-        rows=rows,
-        fd_columns=cols,
-        stressor="CO2",
-        unit="t",
-    )
+    return MRIO(Z=Z, Y=Y, x=x, F=F, F_Y=F_Y, rows=rows, fd_columns=cols, stressor="CO2", unit="t")
 
 
 def _export_driven(true: MRIO) -> tuple[np.ndarray, np.ndarray]:
@@ -475,19 +333,19 @@ def make_demo_tables(*, seed: int = 2012, calibrate: int = 5) -> DemoTables:
     DemoTables
         All numbers synthetic.
     """
-    chi = np.clip(0.06 * _TARGET_CONSUMER / _TARGET_CONSUMER.mean(), 0.005, 0.5)
-    intensity = _INTENSITY.copy()
+    chi = np.clip(0.06 * TARGET_CONSUMER / TARGET_CONSUMER.mean(), 0.005, 0.5)
+    intensity = INTENSITY.copy()
     for _ in range(calibrate):
         by_cons, _ = _export_driven(_build_true(np.random.default_rng(seed), chi, intensity))
-        chi = np.clip(chi * (_TARGET_CONSUMER / (by_cons / by_cons.sum())), 1e-4, 0.65)
+        chi = np.clip(chi * (TARGET_CONSUMER / (by_cons / by_cons.sum())), 1e-4, 0.65)
     # attribution is linear in each sector's intensity and x does not depend on it:
     # solve for power/heat and metal smelting intensities hitting their shares exactly
     _, by_sec = _export_driven(_build_true(np.random.default_rng(seed), chi, intensity))
     e, ms = SECTORS.index("electricity_heat"), SECTORS.index("metal_smelting")
     rest = by_sec.sum() - by_sec[e] - by_sec[ms]
-    total = rest / (1.0 - _TARGET_POWER - _TARGET_METAL)
-    intensity[e] *= _TARGET_POWER * total / by_sec[e]
-    intensity[ms] *= _TARGET_METAL * total / by_sec[ms]
+    total = rest / (1.0 - TARGET_POWER - TARGET_METAL)
+    intensity[e] *= TARGET_POWER * total / by_sec[e]
+    intensity[ms] *= TARGET_METAL * total / by_sec[ms]
     true = _build_true(np.random.default_rng(seed), chi, intensity)
     true = true.validate(balance_rtol=1e-12, source="synthetic true nested MRIO")
     g, sub = _aggregate(true)

@@ -45,7 +45,6 @@ __all__ = [
     "count_invalid",
     "open_inventory",
     "open_inventory_file",
-    "open_layer",
     "open_layers",
     "tonnes_factor",
 ]
@@ -164,7 +163,7 @@ def _netcdf_layers(path: Path, chunks: int, crs) -> list[tuple[str | None, xr.Da
         if "sector" in var.dims:
             for value in var["sector"].values:
                 layer = var.sel(sector=value, drop=True).chunk({"y": chunks, "x": chunks})
-                layers.append((_label(value), layer))
+                layers.append((_sector_name(value), layer))
         else:
             layers.append((str(name), var.chunk({"y": chunks, "x": chunks})))
     if not layers:
@@ -249,22 +248,9 @@ def _netcdf_crs(var: xr.DataArray, path: Path, crs, geographic: bool) -> xr.Data
     return _with_crs(var, path, crs)
 
 
-def _label(value) -> str:
+def _sector_name(value: object) -> str:
+    """A NetCDF ``sector`` coordinate value as text (bytes decoded)."""
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def open_layer(path: Path, *, chunks: int | dict, variable: str | None = None) -> xr.DataArray:
-    """Open one single-layer raster, or one NetCDF variable, lazily in native units.
-
-    Raises
-    ------
-    InputFileError
-        If the file is missing or unreadable.
-    GridError
-        If it has no CRS, or several layers and ``variable`` does not name one.
-    """
-    edge = chunks if isinstance(chunks, int) else max(chunks.values())
-    return _select(open_layers(path, chunks=edge), variable, Path(path))
 
 
 def _select(layers: list, key: LayerKey | None, path: Path) -> xr.DataArray:

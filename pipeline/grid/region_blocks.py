@@ -33,7 +33,6 @@ import numpy as np
 
 from pipeline.grid.regions import (
     OUTSIDE,
-    GridSpec,
     Regions,
     Window,
     burn_window,
@@ -41,6 +40,7 @@ from pipeline.grid.regions import (
     geometry_window,
     small_region_claims,
 )
+from pipeline.grid.spec import GridSpec
 
 Claim = tuple[np.ndarray, np.ndarray, int]
 

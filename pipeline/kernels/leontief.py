@@ -37,16 +37,15 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from pipeline.errors import MRIOError
+from pipeline.errors import MRIOError, format_label
 from pipeline.kernels.spmm import TiledCSR, over_row_blocks, row_bounds
 
-Method = Literal["lu", "mixed", "iterative"]
 METHODS: tuple[str, ...] = ("lu", "mixed", "iterative")
 
 #: Reciprocal condition number below which ``I - A`` is treated as singular.
@@ -60,13 +59,8 @@ _LAPACK_LOCK = threading.Lock()
 
 
 def _label(labels: Sequence[Any] | None, i: int) -> str:
-    """Return a printable label for position ``i``."""
-    if labels is None:
-        return f"#{i}"
-    lab = labels[i]
-    if isinstance(lab, tuple):
-        return repr(tuple(str(v) for v in lab))
-    return repr(str(lab))
+    """The label of position ``i`` for a message, or ``#i`` without labels."""
+    return f"#{i}" if labels is None else format_label(labels[i])
 
 
 def technical_coefficients(Z: np.ndarray | sp.spmatrix, x: np.ndarray) -> np.ndarray | sp.csr_array:
@@ -84,9 +78,7 @@ def technical_coefficients(Z: np.ndarray | sp.spmatrix, x: np.ndarray) -> np.nda
     ndarray or scipy.sparse.csr_array
         Technical coefficients, sparse if ``Z`` is sparse.
     """
-    x = np.asarray(x, dtype=np.float64)
-    inv = np.zeros_like(x)
-    np.divide(1.0, x, out=inv, where=x != 0)
+    inv = inverse_output(x)
     if sp.issparse(Z):
         return sp.csr_array(sp.csr_array(Z, dtype=np.float64) @ sp.diags_array(inv))
     return np.asarray(Z, dtype=np.float64) * inv[None, :]
@@ -95,28 +87,6 @@ def technical_coefficients(Z: np.ndarray | sp.spmatrix, x: np.ndarray) -> np.nda
 def column_sums(A: np.ndarray | sp.spmatrix) -> np.ndarray:
     """Return the column sums of ``A`` as a 1-d float64 array."""
     return np.asarray(A.sum(axis=0), dtype=np.float64).ravel()
-
-
-def check_nonsingular(
-    A: np.ndarray | sp.spmatrix, *, labels: Sequence[Any] | None = None, source: str = "MRIO"
-) -> None:
-    """Raise :class:`MRIOError` if a column sum of ``A`` is >= 1.
-
-    With non-negative ``A`` and every column sum < 1, ``||A||_1 < 1`` so ``I - A``
-    is non-singular and its inverse is non-negative. A column sum >= 1 means the
-    sector uses at least as much input as it produces: the table or its units
-    are inconsistent.
-
-    Parameters
-    ----------
-    A : ndarray or sparse matrix, shape (n, n)
-        Technical coefficients.
-    labels : sequence, optional
-        Row/column labels used in the message.
-    source : str
-        Name of the table or file, used in the message.
-    """
-    check_column_sums(column_sums(A), labels=labels, source=source)
 
 
 def inverse_output(x: np.ndarray) -> np.ndarray:
@@ -318,12 +288,8 @@ def factorize(
         If a column sum of ``A`` is >= 1, or ``I - A`` is numerically singular
         (reciprocal condition number below ``RCOND_MIN``).
     """
-    if method not in METHODS:
-        raise MRIOError(f"unknown Leontief method {method!r}; use one of {', '.join(METHODS)}")
-    n = A.shape[0]
-    if A.shape != (n, n):
-        raise MRIOError(f"{source}: A must be square, got shape {A.shape}; check Z")
-    Z = sp.csr_array(A, dtype=np.float64) if sp.issparse(A) else np.asarray(A, np.float64)
+    Z = _square_flows(A, method, source)
+    n = Z.shape[0]
     inv_x = np.ones(n) if x is None else inverse_output(x)
     s = column_sums(Z) * inv_x
     check_column_sums(s, labels=labels, source=source)
@@ -333,17 +299,38 @@ def factorize(
     if method == "iterative":
         return LeontiefFactor("iterative", n, **keep)
     dtype = np.float64 if method == "lu" else np.float32
+    lu, piv, rcond = _lu_factor(Z, inv_x, dtype, norm1, max(rcond_needed, RCOND_MIN))
+    _check_rcond(rcond, lu, labels, source)
+    if method == "lu":
+        return LeontiefFactor("lu", n, lu=lu, piv=piv, norm1=norm1, rcond=rcond)
+    return LeontiefFactor("mixed", n, lu=lu, piv=piv, rcond=rcond, **keep)
+
+
+def _square_flows(A: Any, method: str, source: str) -> np.ndarray | sp.csr_array:
+    """``A`` (or ``Z``) as float64 CSR or ndarray; raise on a bad method or a non-square ``A``."""
+    if method not in METHODS:
+        raise MRIOError(f"unknown Leontief method {method!r}; use one of {', '.join(METHODS)}")
+    if A.shape != (A.shape[0], A.shape[0]):
+        raise MRIOError(f"{source}: A must be square, got shape {A.shape}; check Z")
+    return sp.csr_array(A, dtype=np.float64) if sp.issparse(A) else np.asarray(A, np.float64)
+
+
+def _lu_factor(
+    Z: Any, inv_x: np.ndarray, dtype: type, norm1: float, rcond_needed: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """LU factors of ``(I - A)^T`` in ``dtype`` and the reciprocal condition number.
+
+    The free bound :func:`_rcond_bound` when it reaches ``rcond_needed``, else
+    LAPACK's estimate from the factors.
+    """
     MT = _i_minus_a_transposed(Z, inv_x, dtype)
     rcond = _rcond_bound(Z, inv_x, norm1)
     with _LAPACK_LOCK:
         lu, piv = sla.lu_factor(MT, overwrite_a=True, check_finite=False)
         del MT
-        if not rcond >= max(rcond_needed, RCOND_MIN):
+        if not rcond >= rcond_needed:
             rcond = _rcond(lu, _norm_i_minus_a_rows(Z, inv_x))
-    _check_rcond(rcond, lu, labels, source)
-    if method == "lu":
-        return LeontiefFactor("lu", n, lu=lu, piv=piv, norm1=norm1, rcond=rcond)
-    return LeontiefFactor("mixed", n, lu=lu, piv=piv, rcond=rcond, **keep)
+    return lu, piv, rcond
 
 
 def _check_rcond(rcond: float, lu: np.ndarray, labels: Sequence[Any] | None, source: str) -> None:

@@ -56,7 +56,7 @@ import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
 
-from pipeline.errors import MRIOError
+from pipeline.errors import MRIOError, format_label
 from pipeline.kernels.leontief import (
     METHODS,
     LeontiefFactor,
@@ -69,7 +69,7 @@ from pipeline.kernels.leontief import (
     shares,
     solve_columns,
 )
-from pipeline.mrio.model import MRIO, fmt_label
+from pipeline.mrio.model import MRIO
 
 #: ``method="auto"`` uses float64 LU up to this many rows.
 AUTO_LU_MAX = 2_000
@@ -309,7 +309,7 @@ def row_conservation(mrio: MRIO, row_sums: np.ndarray) -> tuple[float, str]:
     gaps = row_errors(F, intensities(F, mrio.x) * row_sums)
     worst = int(np.argmax(np.where(np.isnan(gaps), np.inf, gaps))) if gaps.size else 0
     error = float(np.nan if np.isnan(gaps).any() else gaps.max(initial=0.0))
-    label = fmt_label(mrio.rows[worst]) if gaps.size else ""
+    label = format_label(mrio.rows[worst]) if gaps.size else ""
     return error, label
 
 

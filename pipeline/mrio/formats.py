@@ -21,7 +21,7 @@
 =============  ===============================  =============================================
 
 Every pymrio format goes through ``pymrio.parse_<format>`` then
-:func:`~pipeline.mrio.model.from_pymrio` (pymrio's ``calc_all`` is never called).
+:func:`~pipeline.mrio.pymrio_adapter.from_pymrio` (pymrio's ``calc_all`` is never called).
 
 GLORIA
 ------
@@ -57,8 +57,9 @@ import scipy.sparse as sp
 import xarray as xr
 
 from pipeline.errors import InputFileError, MRIOError
-from pipeline.mrio.model import FD_NAMES, MRIO, ROW_NAMES, from_pymrio
+from pipeline.mrio.model import FD_NAMES, MRIO, ROW_NAMES
 from pipeline.mrio.plain import read_plain
+from pipeline.mrio.pymrio_adapter import from_pymrio
 from pipeline.textfiles import check_exists
 
 GLOBAL_FORMATS = ("plain", "exiobase3", "eora26", "oecd", "gloria")

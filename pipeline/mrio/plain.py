@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from pipeline.errors import InputFileError, MRIOError
+from pipeline.errors import InputFileError, MRIOError, format_label
 from pipeline.mrio.model import (
     FD_NAMES,
     MRIO,
@@ -63,7 +63,6 @@ from pipeline.mrio.model import (
     SubnationalTable,
     as_multiindex,
     check_unique,
-    fmt_label,
 )
 from pipeline.textfiles import check_dir, numeric, read_csv
 
@@ -148,10 +147,10 @@ def _align(
     pos = idx.get_indexer(target)
     if (pos < 0).any():
         lab = target[int(np.flatnonzero(pos < 0)[0])]
-        raise MRIOError(f"{path}: {axis} label {fmt_label(lab)} of {ref} is missing; add it")
+        raise MRIOError(f"{path}: {axis} label {format_label(lab)} of {ref} is missing; add it")
     extra = idx.difference(target, sort=False)
     if len(extra):
-        raise MRIOError(f"{path}: {axis} label {fmt_label(extra[0])} is not in {ref}; drop it")
+        raise MRIOError(f"{path}: {axis} label {format_label(extra[0])} is not in {ref}; drop it")
     return pos
 
 

@@ -20,105 +20,15 @@ same cell can count for several cities and city totals must not be added up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
-from affine import Affine
-from pyproj import CRS, Geod, Transformer
+from pyproj import CRS, Transformer
 
 from pipeline.errors import ConfigError
-from pipeline.grid.units import cell_area
+from pipeline.grid.spec import GridSpec
+from pipeline.kernels.concentration import cells_holding_share, densest_first
 
 CITY_RADIUS_KM = 25.0
-
-
-@dataclass(frozen=True)
-class Grid:
-    """Cell-centre coordinates and CRS of a store's grid.
-
-    Parameters
-    ----------
-    x, y : numpy.ndarray
-        Cell-centre coordinates in the CRS's units: metres on a projected CRS,
-        degrees of longitude and latitude on a geographic one (``y`` descending).
-    crs : pyproj.CRS
-        The grid's CRS.
-    """
-
-    x: np.ndarray
-    y: np.ndarray
-    crs: CRS
-
-    @property
-    def geographic(self) -> bool:
-        """Whether the grid is in longitude/latitude degrees."""
-        return CRS.from_user_input(self.crs).is_geographic
-
-    @property
-    def spacing(self) -> tuple[float, float]:
-        """Cell width and height in CRS units (1.0 along an axis of one cell)."""
-        dx = abs(float(self.x[1] - self.x[0])) if self.x.size > 1 else 1.0
-        dy = abs(float(self.y[1] - self.y[0])) if self.y.size > 1 else 1.0
-        return dx, dy
-
-    def row_areas_km2(self) -> np.ndarray:
-        """``(ny,)`` ground area in km² of one cell of each row.
-
-        The rule of the inventory's unit conversion,
-        :func:`pipeline.grid.units.cell_area`: the exact ellipsoidal area of
-        each row's cells on a geographic CRS, the constant ``dx * dy`` on a
-        projected one.
-        """
-        dx, dy = self.spacing
-        transform = Affine(dx, 0.0, float(self.x[0]) - dx / 2, 0.0, -dy, float(self.y[0]) + dy / 2)
-        return np.asarray(cell_area(self.crs, transform, self.y).values) / 1e6
-
-    @property
-    def geod(self) -> Geod:
-        """The geodesic calculator of the CRS's ellipsoid."""
-        return CRS.from_user_input(self.crs).get_geod()
-
-    def to_lonlat(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Longitude and latitude (EPSG:4326) of points in the grid CRS."""
-        transformer = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
-        return transformer.transform(np.asarray(x), np.asarray(y))
-
-    def from_crs(self, x, y, crs) -> tuple[np.ndarray, np.ndarray]:
-        """Points in ``crs`` (e.g. ``"EPSG:4326"`` for lon/lat) in the grid CRS."""
-        transformer = Transformer.from_crs(CRS.from_user_input(crs), self.crs, always_xy=True)
-        return transformer.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-
-    def cells_of(self, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(rows, cols, inside)`` of the cells containing points in the grid CRS.
-
-        ``rows`` and ``cols`` are 0 where ``inside`` is False (outside the grid).
-        """
-        x = np.atleast_1d(np.asarray(x, dtype=float))
-        y = np.atleast_1d(np.asarray(y, dtype=float))
-        dx, dy = self.spacing
-        with np.errstate(invalid="ignore"):
-            cols = np.floor((x - (self.x[0] - dx / 2)) / dx)
-            rows = np.floor(((self.y[0] + dy / 2) - y) / dy)
-        inside = (cols >= 0) & (cols < self.x.size) & (rows >= 0) & (rows < self.y.size)
-        return (
-            np.where(inside, rows, 0).astype(np.int64),
-            np.where(inside, cols, 0).astype(np.int64),
-            inside,
-        )
-
-    def cell_of(self, x: float, y: float) -> tuple[int, int]:
-        """``(row, col)`` of the cell containing the point; raise if outside."""
-        rows, cols, inside = self.cells_of(x, y)
-        if not inside[0]:
-            unit = "degrees" if self.geographic else "CRS units (metres)"
-            xs = f"{self.x.min():.6g}..{self.x.max():.6g}"
-            ys = f"{self.y.min():.6g}..{self.y.max():.6g}"
-            raise ConfigError(
-                f"point ({x:.6g}, {y:.6g}) is outside the grid x {xs}, y {ys} "
-                f"(store {unit}; pass crs='EPSG:4326' for lon/lat)"
-            )
-        return int(rows[0]), int(cols[0])
 
 
 def hotspot_order(values: np.ndarray, land: np.ndarray, share: float) -> tuple[np.ndarray, int]:
@@ -140,23 +50,22 @@ def hotspot_order(values: np.ndarray, land: np.ndarray, share: float) -> tuple[n
         (ties in cell order).
     k : int
         The smallest number of leading cells of ``order`` holding at least
-        ``share`` of the land total; 0 if the total is 0. Same rule as
-        :func:`pipeline.kernels.concentration.land_share_holding`.
+        ``share`` of the land total; 0 if the total is 0
+        (:func:`pipeline.kernels.concentration.cells_holding_share`).
 
     Notes
     -----
     Peak memory is about 24 bytes per land cell on top of ``values``.
     """
     check_share(share)
-    cells = np.flatnonzero(np.asarray(land).ravel())
-    flat = np.asarray(values, dtype=np.float64).ravel()[cells]
-    local = np.argsort(-flat, kind="stable")
-    cumulative = np.cumsum(flat[local])
-    total = cumulative[-1] if cumulative.size else 0.0
-    if total <= 0:
-        return cells[local], 0
-    k = int(np.searchsorted(cumulative / total, share * (1 - 1e-12), side="left")) + 1
-    return cells[local], min(k, cells.size)
+    order, cumulative = _land_order(values, land)
+    return order, cells_holding_share(cumulative, share)
+
+
+def _land_order(values: np.ndarray, land: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Land cells densest first and their running sum (one ordering: ``densest_first``)."""
+    order = densest_first(values, np.flatnonzero(np.asarray(land).ravel()))
+    return order, np.cumsum(np.asarray(values, dtype=np.float64).ravel()[order])
 
 
 def cells_holding(
@@ -173,7 +82,8 @@ def cells_holding(
     shares : sequence of float
         Shares in ``(0, 1]``.
     row_area_km2 : numpy.ndarray
-        ``(ny,)`` area of one cell of each row (:meth:`Grid.row_areas_km2`).
+        ``(ny,)`` area of one cell of each row
+        (:meth:`~pipeline.grid.spec.GridSpec.row_areas_km2`).
 
     Returns
     -------
@@ -189,17 +99,12 @@ def cells_holding(
     One sort of the land cells: about 32 bytes per land cell of memory.
     """
     values = np.asarray(values, dtype=np.float64)
-    order, _ = hotspot_order(values, land, 1.0)
-    cumulative = np.cumsum(values.ravel()[order])
+    order, cumulative = _land_order(values, land)
     areas = np.cumsum(np.asarray(row_area_km2, dtype=np.float64)[order // values.shape[1]])
-    total = cumulative[-1] if cumulative.size else 0.0
     counts, held = [], []
     for share in shares:
         check_share(share)
-        k = 0
-        if total > 0:
-            k = int(np.searchsorted(cumulative / total, share * (1 - 1e-12), side="left")) + 1
-            k = min(k, order.size)
+        k = cells_holding_share(cumulative, share)
         counts.append(k)
         held.append(float(areas[k - 1]) if k else 0.0)
     return counts, int(order.size), held
@@ -217,7 +122,9 @@ def check_share(share: float) -> None:
         raise ConfigError(f"share {share!r} must be in (0, 1], e.g. 0.75 for 75%")
 
 
-def hotspot_table(values: np.ndarray, flat_cells: np.ndarray, grid: Grid, codes) -> pd.DataFrame:
+def hotspot_table(
+    values: np.ndarray, flat_cells: np.ndarray, grid: GridSpec, codes
+) -> pd.DataFrame:
     """Table of the given cells in the given order (one row per cell).
 
     Columns: ``rank, row, col, x, y, lon, lat, region, t_co2, share,
@@ -290,15 +197,15 @@ _MIN_CURVATURE_M = 6_335_000.0
 _WINDOW_MARGIN = 1.02
 
 
-def city_discs(grid: Grid, cities: pd.DataFrame, radius_km: float):
+def city_discs(grid: GridSpec, cities: pd.DataFrame, radius_km: float):
     """Yield ``(position, rows, cols, mask)`` of each city's disc.
 
     ``rows`` and ``cols`` are sorted index arrays of a window of the grid and
     ``mask`` the bool ``(rows, cols)`` window of the cells whose centre lies
     within ``radius_km`` of the city, by geodesic distance on the CRS's
-    ellipsoid (:attr:`Grid.geod`). On a projected grid the cell centres are
-    first transformed to the CRS's longitude/latitude, so the rule is the same
-    on every grid. Cities whose disc holds no cell centre are skipped.
+    ellipsoid (:attr:`~pipeline.grid.spec.GridSpec.geod`). On a projected grid
+    the cell centres are first transformed to the CRS's longitude/latitude, so
+    the rule is the same on every grid. Cities whose disc holds no cell centre are skipped.
     """
     if not radius_km > 0:
         raise ConfigError(f"radius_km {radius_km!r} must be positive, e.g. 25")
@@ -318,7 +225,7 @@ def city_discs(grid: Grid, cities: pd.DataFrame, radius_km: float):
             yield n, rows, cols, mask
 
 
-def _centres_lonlat(grid: Grid, rows: np.ndarray, cols: np.ndarray):
+def _centres_lonlat(grid: GridSpec, rows: np.ndarray, cols: np.ndarray):
     """``(len(rows), len(cols))`` longitudes and latitudes of window cell centres."""
     xx, yy = np.meshgrid(grid.x[cols], grid.y[rows])
     if grid.geographic:
@@ -328,7 +235,7 @@ def _centres_lonlat(grid: Grid, rows: np.ndarray, cols: np.ndarray):
     return transformer.transform(xx, yy)
 
 
-def _lonlat_window(grid: Grid, lon: float, lat: float, radius: float):
+def _lonlat_window(grid: GridSpec, lon: float, lat: float, radius: float):
     """Rows and columns that can hold a disc on a lon/lat grid (wraps at ±180°)."""
     angle = radius / _MIN_CURVATURE_M * _WINDOW_MARGIN
     dlat = np.degrees(angle)
@@ -341,7 +248,7 @@ def _lonlat_window(grid: Grid, lon: float, lat: float, radius: float):
     return rows, np.flatnonzero(np.abs(offset) <= dlon)
 
 
-def _projected_window(grid: Grid, lon: float, lat: float, radius: float):
+def _projected_window(grid: GridSpec, lon: float, lat: float, radius: float):
     """Rows and columns inside the bounding box of the disc's projected outline."""
     azimuths = np.linspace(0.0, 360.0, 73)[:-1]
     geod = grid.geod

@@ -15,7 +15,6 @@ chunk by chunk from ``emissions`` and the attribution shares.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -28,13 +27,14 @@ import xarray as xr
 from pipeline.errors import ConfigError, InputFileError
 from pipeline.grid import blocks
 from pipeline.grid.mapping import store_mapping
+from pipeline.grid.spec import GridSpec
+from pipeline.kernels.concentration import concentration_curve, densest_first
 from pipeline.results import analytics, places
-from pipeline.results.analytics import CITY_RADIUS_KM, Grid, unknown_code
+from pipeline.results.analytics import CITY_RADIUS_KM, unknown_code
 from pipeline.results.drivers import PlaceDrivers
 from pipeline.results.summary import home_regions
-from pipeline.storage.versions import is_complete, resolve_store
+from pipeline.storage.versions import STORE_NAME, is_complete, open_version
 
-STORE_NAME = "footprint.zarr"
 RANK_BY = ("cell", "city", "province")
 
 
@@ -84,11 +84,9 @@ def open_results(path: str | Path) -> Results:
         raise InputFileError(
             f"{store}: store is incomplete (a run did not finish); run `footprint-map run` again"
         )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        # Resolve the version link once, so a rerun swapping it never mixes versions.
-        ds = xr.open_zarr(resolve_store(store))
-    return Results(ds, store.parent)
+    # The version is resolved once, so a rerun swapping the link never mixes
+    # versions, and reading it once a later run deleted it raises.
+    return Results(open_version(store), store.parent)
 
 
 class Results(PlaceDrivers):
@@ -158,16 +156,17 @@ class Results(PlaceDrivers):
         return store_mapping(self.ds["region_index"].attrs, self.codes, self.producers)
 
     @cached_property
-    def grid(self) -> Grid:
-        """Cell centres and CRS."""
-        return Grid(self.ds["x"].values, self.ds["y"].values, self.ds.rio.crs)
+    def grid(self) -> GridSpec:
+        """The store's grid: its cell centres and CRS."""
+        return GridSpec.from_centres(self.ds["x"].values, self.ds["y"].values, self.ds.rio.crs)
 
     @cached_property
     def row_area_km2(self) -> np.ndarray:
         """``(ny,)`` ground area in km² of one cell of each row.
 
         Per row on the ellipsoid on a lat/lon grid, constant on a projected one:
-        the rule of the inventory's unit conversion (:meth:`Grid.row_areas_km2`).
+        the rule of the inventory's unit conversion
+        (:meth:`~pipeline.grid.spec.GridSpec.row_areas_km2`).
         """
         return self.grid.row_areas_km2()
 
@@ -347,8 +346,6 @@ class Results(PlaceDrivers):
         pandas.DataFrame
             ``land_share, emission_share``, ``n_land + 1`` rows from (0, 0).
         """
-        from pipeline.kernels.concentration import concentration_curve
-
         values = self._values(consumer, sector, category)[self.land]
         land, emitted = concentration_curve(values)
         return pd.DataFrame({"land_share": land, "emission_share": emitted})
@@ -453,10 +450,7 @@ class Results(PlaceDrivers):
             table = analytics.city_totals(values, discs, cities)
             table.attrs.update(note=cities.attrs["note"], source=cities.attrs["source"])
         else:
-            n = values.size if top is None else min(top, values.size)
-            flat = values.ravel()
-            best = np.argpartition(-flat, n - 1)[:n] if n < flat.size else np.arange(flat.size)
-            best = best[np.argsort(-flat[best], kind="stable")]
+            best = densest_first(values, top=top)
             codes = analytics.region_codes_of(self.region_index, best, self.codes)
             table = analytics.hotspot_table(values, best, self.grid, codes)
         if top is None:

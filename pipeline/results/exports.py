@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -16,36 +17,58 @@ from pipeline.errors import ConfigError, OutputError
 TABLE_FORMATS = ("table", "csv", "json", "parquet")
 
 
-def write_geotiff(layer: xr.DataArray, path: Path, *, crs=None, transform=None) -> Path:
-    """Write one ``(y, x)`` layer as a tiled, DEFLATE-compressed float GeoTIFF.
+def write_geotiff(
+    layer: xr.DataArray,
+    path: Path,
+    *,
+    crs=None,
+    transform=None,
+    band_tags: Mapping[str, str] | None = None,
+    nodata: float | None = np.nan,
+    predictor: int | None = None,
+) -> Path:
+    """Write one ``(y, x)`` layer as a tiled, DEFLATE-compressed GeoTIFF.
+
+    The one GeoTIFF writer: query exports and the demo's inventory layers.
 
     Parameters
     ----------
     layer : xarray.DataArray
-        ``(y, x)`` layer of a footprint store (lazy is fine; it is computed).
+        ``(y, x)`` layer (lazy is fine; it is computed). Its attributes become
+        the file's tags.
     path : Path
         Output ``.tif``.
     crs, transform : optional
         Override the CRS and affine transform; by default those of ``layer``.
+    band_tags : mapping, optional
+        Tags of band 1 (e.g. ``units``).
+    nodata : float or None
+        Nodata tag of a float layer; NaN by default, which never occurs in a
+        store; None writes none.
+    predictor : int, optional
+        DEFLATE predictor (3, the floating-point one, for float layers).
 
     Notes
     -----
     Float layers are written as float64, unchanged (t CO2 per cell; 0 where
-    nothing is emitted), with a NaN nodata tag, which never occurs in a store.
-    Integer layers (e.g. a hotspot mask as uint8) keep their dtype, no nodata. GDAL, rasterio and
-    QGIS read the CRS (WKT) and the transform from the file.
+    nothing is emitted). Integer layers (e.g. a hotspot mask as uint8) keep
+    their dtype, no nodata. GDAL, rasterio and QGIS read the CRS (WKT) and the
+    transform from the file.
     """
     path = Path(path)
     floating = np.issubdtype(layer.dtype, np.floating)
-    data = layer.astype(np.float64) if floating else layer
+    data = layer.astype(np.float64, copy=False) if floating else layer
     crs = crs if crs is not None else layer.rio.crs
     transform = transform if transform is not None else layer.rio.transform()
     data = data.rio.write_crs(crs).rio.write_transform(transform)
-    data = data.rio.write_nodata(np.nan) if floating else data
+    data = data.rio.write_nodata(nodata) if floating and nodata is not None else data
     data.attrs = {k: str(v) for k, v in layer.attrs.items()}
+    if band_tags:
+        data.attrs["band_tags"] = [{k: str(v) for k, v in band_tags.items()}]
+    options = {} if predictor is None else {"predictor": predictor}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        data.rio.to_raster(path, driver="GTiff", compress="DEFLATE", tiled=True)
+        data.rio.to_raster(path, driver="GTiff", compress="DEFLATE", tiled=True, **options)
     except OSError as exc:
         raise OutputError(
             f"{path}: cannot write the GeoTIFF ({_first_line(exc)}); choose another --output"

@@ -25,6 +25,7 @@ from matplotlib.colors import LogNorm  # noqa: E402
 from pyproj import CRS  # noqa: E402
 
 from pipeline.grid.regions import Regions  # noqa: E402
+from pipeline.grid.spec import centre_spacing  # noqa: E402
 
 MAX_PIXELS = 1200
 #: Short names of CRS axis units in axis labels.
@@ -82,7 +83,7 @@ def mask_extent(mask: xr.DataArray) -> tuple[float, float, float, float] | None:
     xs, ys = np.asarray(mask["x"].values), np.asarray(mask["y"].values)
     cols = np.flatnonzero(values.any(axis=0))
     rows = np.flatnonzero(values.any(axis=1))
-    return _extent(xs[cols[[0, -1]]], ys[rows[[0, -1]]], spacing=_spacing(xs, ys))
+    return _extent(xs[cols[[0, -1]]], ys[rows[[0, -1]]], spacing=centre_spacing(xs, ys))
 
 
 def plot_layer(layer: xr.DataArray, path: Path, **options) -> Path:
@@ -163,16 +164,10 @@ def _frame_axes(ax, frame: tuple[float, float, float, float], crs) -> None:
         ax.set_aspect(1.0 / np.cos(np.radians(middle)))
 
 
-def _spacing(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
-    dx = abs(float(xs[1] - xs[0])) if xs.size > 1 else 1.0
-    dy = abs(float(ys[1] - ys[0])) if ys.size > 1 else 1.0
-    return dx, dy
-
-
 def _extent(xs, ys, spacing=None) -> tuple[float, float, float, float]:
     """Cell-edge extent of cell centres ``xs``, ``ys`` (spacing from them unless given)."""
     xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    dx, dy = spacing or _spacing(xs, ys)
+    dx, dy = spacing or centre_spacing(xs, ys)
     return (xs.min() - dx / 2, xs.max() + dx / 2, ys.min() - dy / 2, ys.max() + dy / 2)
 
 

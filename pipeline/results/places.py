@@ -145,7 +145,7 @@ def cities_on_land(grid, cities: pd.DataFrame, land: np.ndarray, radius_km: floa
 
     Parameters
     ----------
-    grid : pipeline.results.analytics.Grid
+    grid : pipeline.grid.spec.GridSpec
         The store's grid.
     cities : pandas.DataFrame
         A city list (:func:`read_cities`).

@@ -121,7 +121,7 @@ def display_borders(results: Results) -> Regions | None:
         return borders
     if borders is None:
         return raster_outlines(results)
-    borders = borders.to_crs(results.ds.rio.crs)
+    borders = borders.to_crs(results.grid.crs)
     tolerance = min(results.grid.spacing) / 4
     simple = tuple(
         shapely.geometry.mapping(shapely.geometry.shape(g).simplify(tolerance))
@@ -136,13 +136,13 @@ def raster_outlines(results: Results) -> Regions:
 
     index = np.asarray(results.region_index, dtype=np.int32)
     shapes = rasterio.features.shapes(
-        index, mask=index >= 0, transform=results.ds.rio.transform(), connectivity=4
+        index, mask=index >= 0, transform=results.grid.transform, connectivity=4
     )
     pieces = [(results.codes[int(value)], geometry) for geometry, value in shapes]
     return Regions(
         tuple(code for code, _ in pieces),
         tuple(geometry for _, geometry in pieces),
-        results.ds.rio.crs,
+        results.grid.crs,
         "region_index of the store",
     )
 

@@ -1,4 +1,4 @@
-"""Atomic zarr and file outputs, result versions, the output lock, stage keys, provenance.
+"""Atomic zarr and file outputs, result versions, stage keys, provenance.
 
 A store is written to a hidden temporary beside its final path, checked,
 stamped complete, and only then moved into place. Temporaries carry their
@@ -16,9 +16,8 @@ versions are kept (the current one and the one before); an older version is
 first renamed away (``.versions/.trash-*``), then deleted. A reader that opened
 a version with :func:`open_version` gets an error, never NaN, once it is gone.
 
-**One writer per directory.** :func:`output_lock` holds ``DIR/.lock`` (pid, host,
-start time; created with ``O_EXCL``) for the run; a second run fails naming the
-holder. A lock whose process is gone on this host is taken over.
+**One writer per directory**: :func:`pipeline.storage.lock.output_lock`; only its
+holder cleans temporaries.
 
 Nothing outside ``DIR`` is ever deleted: ``DIR/.versions`` may not be a link,
 and every removal checks that its path lies inside ``DIR``.
@@ -35,7 +34,6 @@ import os
 import re
 import shutil
 import socket
-import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -48,17 +46,19 @@ import zarr
 import zarr.storage
 
 from pipeline.errors import InputFileError, OutputError
+from pipeline.storage.lock import pid_alive
 
 COMPLETE_ATTR = "footprint_map_complete"
 KEY_ATTR = "footprint_map_stage_key"
 VERSIONS = ".versions"
 CURRENT = ".current"
-LOCK = ".lock"
 #: Result versions kept: the current one and the one before it.
 KEEP_VERSIONS = 2
 _STAMP_RE = re.compile(r"\d{8}T\d{6}\d*")
+#: The footprint store of a results directory.
+STORE_NAME = "footprint.zarr"
 #: What a version holds; ``DIR/<name>`` links to ``DIR/.current/<name>``.
-RESULT_NAMES = ("footprint.zarr", "summary.json", "maps")
+RESULT_NAMES = (STORE_NAME, "summary.json", "maps")
 _VERSION_RE = re.compile(r"^(v\d{8}T\d{6}\d*-[0-9a-f]{8}|footprint-\d{8}T\d{6}-[0-9a-f]{8}\.zarr)$")
 _PACKAGES = (
     "footprint-map",
@@ -107,7 +107,7 @@ def _owner_gone(path: Path) -> bool:
     parts = path.name.rsplit("~", 3)
     if len(parts) != 4 or not parts[2].isdigit():
         return False
-    return parts[1] != socket.gethostname() or not _pid_alive(int(parts[2]))
+    return parts[1] != socket.gethostname() or not pid_alive(int(parts[2]))
 
 
 def _remove(path: Path, root: Path) -> None:
@@ -206,126 +206,6 @@ def write_zarr_atomic(
             )
             zarr.consolidate_metadata(tmp)
     return results
-
-
-# ----------------------------------------------------------------------- the lock
-def _pid_alive(pid: int, started: float | None = None) -> bool:
-    """Whether process ``pid`` runs on this host (and started at ``started``, if given)."""
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        return started is None or abs(proc.create_time() - started) < 1.0
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return True
-
-
-def _read_lock(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _lock_alive(holder: dict) -> bool:
-    if holder.get("host") != socket.gethostname():
-        return True  # cannot tell from here
-    return _pid_alive(int(holder.get("pid", -1)), holder.get("started_at"))
-
-
-_HELD: dict[Path, int] = {}
-
-
-@contextlib.contextmanager
-def output_lock(out: Path) -> Iterator[Path]:
-    """Hold ``out/.lock`` while the block runs; re-entrant within one process.
-
-    Raises
-    ------
-    OutputError
-        If another live run holds the lock (naming its pid, host and start).
-    """
-    path = Path(os.path.realpath(out)) / LOCK
-    if path in _HELD:
-        _HELD[path] += 1
-        try:
-            yield path
-        finally:
-            _HELD[path] -= 1
-        return
-    mine = _take_lock(path)
-    _HELD[path] = 1
-    try:
-        yield path
-    finally:
-        del _HELD[path]
-        if _read_lock(path) == mine:
-            path.unlink(missing_ok=True)
-
-
-def _take_lock(path: Path) -> dict:
-    import psutil
-
-    mine = {
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "started_at": psutil.Process().create_time(),
-        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    for _ in range(50):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _read_lock(path)
-            if holder is None:  # being written right now, or an empty leftover
-                if time.time() - _mtime(path) > 10:
-                    _break_lock(path, None)
-                time.sleep(0.1)
-                continue
-            if _lock_alive(holder):
-                raise OutputError(_locked_message(path, holder)) from None
-            _break_lock(path, holder)
-            continue
-        with os.fdopen(fd, "w") as fh:
-            json.dump(mine, fh)
-        return mine
-    raise OutputError(f"{path}: could not take the output lock; delete it if no run is writing")
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return time.time()
-
-
-def _break_lock(path: Path, holder: dict | None) -> None:
-    """Remove a stale lock, unless another process replaced it meanwhile."""
-    guard = path.with_name(LOCK + ".break")
-    try:
-        fd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        if time.time() - _mtime(guard) > 10:
-            guard.unlink(missing_ok=True)
-        return
-    os.close(fd)
-    try:
-        if _read_lock(path) == holder:
-            path.unlink(missing_ok=True)
-    finally:
-        guard.unlink(missing_ok=True)
-
-
-def _locked_message(path: Path, holder: dict) -> str:
-    where = f"pid {holder.get('pid')} on host {holder.get('host')}"
-    elsewhere = holder.get("host") != socket.gethostname()
-    return (
-        f"{path.parent}: another footprint-map run ({where}, started {holder.get('started')}) "
-        "is writing this output directory; wait for it to finish or choose another --out"
-        + (f" (if that run is gone, delete {path})" if elsewhere else "")
-    )
 
 
 # ------------------------------------------------------------------- versions

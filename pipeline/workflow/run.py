@@ -23,14 +23,15 @@ from pipeline.mrio import attribution_shares
 from pipeline.mrio.engine import METHOD_NAMES, resolve_method
 from pipeline.results import maps, summary
 from pipeline.results.places import place_attrs
+from pipeline.storage.lock import output_lock
 from pipeline.storage.versions import (
+    STORE_NAME,
     check_outside_inputs,
     clean_output,
     ensure_writable_dir,
     input_checksums,
     link_copy,
     new_version,
-    output_lock,
     provenance,
     resolve_store,
     stage_key,
@@ -41,7 +42,6 @@ from pipeline.storage.versions import (
 from pipeline.workflow import stages
 from pipeline.workflow.config import StudyConfig
 
-STORE_NAME = "footprint.zarr"
 SYNTHETIC_NOTE = "SYNTHETIC demo data: economic and emission numbers are made up."
 
 

@@ -19,7 +19,7 @@ from affine import Affine
 from pipeline import mrio as mrio_api
 from pipeline import textfiles
 from pipeline.errors import ConcordanceError, ConfigError, GridError, InputFileError, MRIOError
-from pipeline.grid import blocks, inventory, region_blocks, regions
+from pipeline.grid import blocks, inventory, region_blocks, region_raster, regions
 from pipeline.grid.chunks import chunk_side
 from pipeline.grid.mapping import producer_codes  # noqa: F401  (re-export)
 from pipeline.storage.versions import write_zarr_atomic
@@ -210,7 +210,7 @@ def ingest_grid(
     )
     if layers.region_raster is not None:
         raster, codes_csv, resampling = layers.region_raster
-        index, codes = regions.region_index_from_raster(
+        index, codes = region_raster.region_index_from_raster(
             raster, grid, codes_csv=codes_csv, resampling=resampling
         )
     else:
