@@ -10,14 +10,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.grid.threshold_blocks import cells_holding, hotspot_mask, top_cells
-from pipeline.kernels.concentration import land_share_holding
-from pipeline.results.analytics import hotspot_order
+from pipeline.kernels.concentration import (
+    cells_holding_share,
+    densest_first,
+    land_share_holding,
+)
 
 SHARES = (0.5, 0.75, 0.9, 0.999, 1.0)
 
 
 def in_memory(values, land, share):
-    order, k = hotspot_order(values, land, share)
+    """The in-memory oracle: sort every land cell (kernels.concentration)."""
+    order = densest_first(values, np.flatnonzero(land.ravel()))
+    k = cells_holding_share(np.cumsum(values.ravel()[order]), share)
     mask = np.zeros(values.size, bool)
     mask[order[:k]] = True
     return k, mask.reshape(values.shape)
