@@ -14,7 +14,7 @@ def shared_results(tmp_path_factory):
     """One coarse demo run per test session, shared by the results/query/report tests."""
     import shutil
 
-    from demo_inputs import build_coarse_demo, demo_config
+    from helpers.demo_inputs import build_coarse_demo, demo_config
 
     from pipeline.workflow.run import SYNTHETIC_NOTE, run_study
 

@@ -5,7 +5,7 @@ Every case corrupts a private copy of the coarse demo inputs and/or of
 exactly one stderr line ``error: ...`` that names the input (file, label, row or
 key) and says what to do, and no new or changed result: ``--out`` first holds a
 good previous result (a copy of the session's shared demo run), which must stay
-byte for byte as it was. More cases (issue #11) are in :mod:`bad_input_cases`.
+byte for byte as it was. More cases (issue #11) are in :mod:`helpers.bad_input_cases`.
 
 Most cases fail while the inputs are loaded, before any cluster starts; the few
 that need the grid (NaN/negative cells, regions) start a one-worker LocalCluster.
@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from bad_input_cases import CASES as MORE_CASES
-from demo_inputs import build_coarse_demo, copy_inputs
+from helpers.bad_input_cases import CASES as MORE_CASES
+from helpers.demo_inputs import build_coarse_demo, copy_inputs
 
 from pipeline.cli.app import main
 from pipeline.resources import config_file

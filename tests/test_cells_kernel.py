@@ -3,10 +3,10 @@
 import dask.array as da
 import numpy as np
 import pytest
+from helpers.lazy import ComputeTriggered, forbid_compute
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from lazy import ComputeTriggered, forbid_compute
 
 from pipeline.grid import blocks
 from pipeline.kernels import cells

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from demo_inputs import build_coarse_demo
 from distributed import Client
-from processes import BIN, CliRun, fine_inputs, free_port, stop
+from helpers.demo_inputs import build_coarse_demo
+from helpers.processes import BIN, CliRun, fine_inputs, free_port, stop
 
 from pipeline.resources import config_file
 from pipeline.storage.versions import is_complete

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import rasterio
 import xarray as xr
-from demo_inputs import copy_inputs, demo_config
+from helpers.demo_inputs import copy_inputs, demo_config
 
 from pipeline.demo.inventory import DEMO_SECTORS
 from pipeline.workflow.run import run_study

@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 import rasterio
 import xarray as xr
-from demo_inputs import build_coarse_demo, copy_inputs
-from processes import BIN, CliRun, fine_inputs, stop
+from helpers.demo_inputs import build_coarse_demo, copy_inputs
+from helpers.processes import BIN, CliRun, fine_inputs, stop
 
 import pipeline
 from pipeline.resources import config_file

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import shapely.geometry
 import xarray as xr
-from geographic_study import CITIES, IN_RANGE, RESOLUTION, build_study
+from helpers.geographic_study import CITIES, IN_RANGE, RESOLUTION, build_study
 from pyproj import CRS, Geod
 
 from pipeline import open_results

@@ -1,6 +1,6 @@
 """GLORIA: a tiny release in the real on-disk layout, parsed by pymrio, loaded via load_global.
 
-The files (and which pymrio function reads which) are described in ``gloria_files``:
+The files (and which pymrio function reads which) are described in ``helpers.gloria_files``:
 3 regions x 2 sectors plus an empty region the parser drops, supply-use tables with
 some secondary production, three EDGAR satellite rows and the ReadMe workbook.
 """
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pymrio
 import pytest
-from gloria_files import (
+from helpers.gloria_files import (
     FD_CATS,
     REGIONS,
     SATELLITES,

@@ -2,7 +2,7 @@
 
 GLORIA (a supply-use release: zips of per-matrix CSVs plus the ReadMe workbook) has
 its own module, ``test_gloria_files.py``, with the file generator in
-``gloria_files.py``; ``test_from_pymrio_a_only`` below checks the same A-and-Y-only
+``helpers/gloria_files.py``; ``test_from_pymrio_a_only`` below checks the same A-and-Y-only
 path through ``from_pymrio`` on an in-memory system, without any files.
 """
 

@@ -7,7 +7,15 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from nesting_truth import COUNTRY, FOREIGN, PROV, SECT, build_truth, errors, row_conservation
+from helpers.nesting_truth import (
+    COUNTRY,
+    FOREIGN,
+    PROV,
+    SECT,
+    build_truth,
+    errors,
+    row_conservation,
+)
 
 from pipeline.errors import MRIOError
 from pipeline.mrio import nest, read_subnational, write_subnational

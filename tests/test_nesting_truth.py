@@ -1,6 +1,6 @@
 """Nesting against a ground truth: a fully disaggregated table, aggregated and nested back.
 
-The study differs from the demo on purpose (see :mod:`nesting_truth`): country
+The study differs from the demo on purpose (see :mod:`helpers.nesting_truth`): country
 ``XLN`` between foreign regions, 5 provinces, 4 sectors, negative stocks.
 """
 
@@ -11,9 +11,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from nesting_truth import (
+from helpers.nesting_truth import (
     COUNTRY,
     NESTED_ORDER,
     PROV,
@@ -25,6 +23,8 @@ from nesting_truth import (
     errors,
     row_conservation,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.errors import MRIOError
 from pipeline.mrio import SubnationalTable, nest

@@ -11,7 +11,7 @@ import rasterio
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 import zarr
-from demo_inputs import build_coarse_demo, copy_inputs, demo_config
+from helpers.demo_inputs import build_coarse_demo, copy_inputs, demo_config
 
 import cluster
 from pipeline.demo.inventory import DEMO_SECTORS

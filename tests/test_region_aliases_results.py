@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from demo_inputs import build_coarse_demo, demo_config
+from helpers.demo_inputs import build_coarse_demo, demo_config
 
 from pipeline import open_results
 from pipeline.cli.app import main

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from demo_inputs import build_coarse_demo, demo_config
-from processes import BIN, CliRun
+from helpers.demo_inputs import build_coarse_demo, demo_config
+from helpers.processes import BIN, CliRun
 
 from pipeline.resources import config_file
 from pipeline.storage.versions import VERSIONS

@@ -227,7 +227,7 @@ def test_stage_key_depends_on_every_part():
 
 
 def test_resume_key_ignores_maps_and_input_location(tmp_path):
-    from demo_inputs import demo_config
+    from helpers.demo_inputs import demo_config
 
     from pipeline.workflow.run import _Plan
 

@@ -20,11 +20,11 @@ import pytest
 import rasterio
 import shapely
 import xarray as xr
+from helpers.study_tables import oracle_footprint, random_plain_table
 from pyogrio.raw import write as write_vector
 from pyproj import CRS, Transformer
 from rasterio.transform import from_origin
 from shapely.geometry import shape
-from study_tables import oracle_footprint, random_plain_table
 
 from pipeline import open_results
 from pipeline.cli.app import main

@@ -7,7 +7,7 @@ sector and two stressors, no nesting, India as the study country, a residential
 layer mapped to household final demand, and every country outside the MRIO
 mapped to ``ROW`` by ``default_region``.
 
-Every number is checked against :mod:`study_tables`, a dense numpy oracle that
+Every number is checked against :mod:`helpers.study_tables`, a dense numpy oracle that
 shares no code with the package.
 """
 
@@ -22,9 +22,9 @@ import pytest
 import rasterio
 import shapely
 import xarray as xr
-from geodesy import exact_row_areas
+from helpers.geodesy import exact_row_areas
+from helpers.study_tables import oracle_footprint, random_plain_table
 from shapely.geometry import shape
-from study_tables import oracle_footprint, random_plain_table
 
 from pipeline import open_results
 from pipeline.cli.app import main

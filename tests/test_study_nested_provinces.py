@@ -1,7 +1,7 @@
 """End-to-end study 2: a nested provincial table checked against the true full table.
 
 Unlike the demo: a fictional country ``XLN`` of 5 provinces between three foreign
-regions (:mod:`nesting_truth`), nested into a global table where it is not the
+regions (:mod:`helpers.nesting_truth`), nested into a global table where it is not the
 first region; provincial sector names that differ from the global ones (mapped by
 a sector concordance); province-sectors at 3 %, 0.3 % and 0 % of the national
 sector; negative inventory change; ``F_Y``; a custom LAEA grid (10 km) with
@@ -25,11 +25,11 @@ import pytest
 import rasterio
 import shapely
 import xarray as xr
-from nesting_truth import CATS, NESTED_ORDER, PROV, build_truth
+from helpers.nesting_truth import CATS, NESTED_ORDER, PROV, build_truth
+from helpers.study_tables import PlainTable, oracle_footprint
 from pyproj import CRS, Transformer
 from rasterio.transform import from_origin
 from shapely.geometry import box, mapping
-from study_tables import PlainTable, oracle_footprint
 
 from pipeline import open_results
 from pipeline.cli.app import main

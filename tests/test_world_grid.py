@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from geodesy import exact_row_areas, write_latlon_netcdf
+from helpers.geodesy import exact_row_areas, write_latlon_netcdf
 from pyproj import CRS
 
 from pipeline.demo.inventory import DEMO_SECTORS, demo_concordance

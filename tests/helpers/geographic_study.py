@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from affine import Affine
-from geodesy import write_latlon_netcdf
 from pyproj import CRS
 
+from helpers.geodesy import write_latlon_netcdf
 from pipeline.demo.inventory import DEMO_SECTORS, demo_concordance
 from pipeline.demo.mrio import make_demo_tables
 from pipeline.grid.regions import GridSpec, rasterize_regions, read_regions
