@@ -1,6 +1,6 @@
-"""More malformed inputs for :mod:`test_bad_inputs` (issue #11): readers and values.
+"""More malformed inputs for :mod:`integration.test_bad_inputs` (issue #11): readers, values.
 
-Each function corrupts the private copy described by ``test_bad_inputs.Ctx``;
+Each function corrupts the private copy described by ``integration.test_bad_inputs.Ctx``;
 :data:`CASES` maps a case name to the corruption and the needles its one
 ``error:`` line must contain (the input it names and the fix).
 """
@@ -24,7 +24,7 @@ class Case:
     corrupt: Callable
     needles: tuple[str, ...]
     flags: tuple[str, ...] = field(default=())
-    #: starts a LocalCluster (the check runs in the Dask tasks): marked integration
+    #: starts a LocalCluster (the check runs in the Dask tasks)
     slow: bool = False
     #: a known gap outside the readers, with the reason (strict xfail)
     xfail: str = ""
