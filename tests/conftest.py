@@ -1,4 +1,30 @@
+"""Session fixtures shared by every folder, and the markers the folders decide.
+
+``tests/unit/<layer>/`` mirrors ``pipeline/``'s subpackages (fast, no cluster);
+every test under ``tests/integration/`` is marked ``integration`` and every test
+under ``tests/cluster/`` is marked ``cluster``, so
+``pytest -m "not integration and not cluster"`` is the fast path.
+Shared helpers are in ``tests/helpers/`` (imported as ``helpers.<module>``).
+"""
+
+from pathlib import Path
+
 import pytest
+
+TESTS = Path(__file__).resolve().parent
+#: First folder under tests/ -> the marker every test in it gets.
+FOLDER_MARKERS = {"integration": "integration", "cluster": "cluster"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items):
+    for item in items:
+        try:
+            folder = item.path.resolve().relative_to(TESTS).parts[0]
+        except ValueError:  # a test file outside tests/
+            continue
+        if folder in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[folder])
 
 
 @pytest.fixture(scope="session")
@@ -14,7 +40,7 @@ def shared_results(tmp_path_factory):
     """One coarse demo run per test session, shared by the results/query/report tests."""
     import shutil
 
-    from demo_inputs import build_coarse_demo, demo_config
+    from helpers.demo_inputs import build_coarse_demo, demo_config
 
     from pipeline.workflow.run import SYNTHETIC_NOTE, run_study
 
