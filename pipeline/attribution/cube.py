@@ -266,7 +266,7 @@ def check_conservation(
     """
     inventory = float(results["inventory_total"])
     total = max(inventory, 1e-300)  # an all-zero inventory conserves trivially
-    per_consumer = attribution.sum(("region", "sector", "category")).values
+    per_consumer = attribution.sum(("region", "sector", "category"), skipna=False).values
     errors = {
         "per-cell consumers vs inventory": float(results["cell_max_rel_error"]),
         "cell sums vs attribution": float(

@@ -2,7 +2,7 @@
 
 :func:`rasterize_regions_lazy` follows the rule of :mod:`pipeline.grid.regions`
 and gives the same array as :func:`~pipeline.grid.regions.rasterize_regions` (the
-numpy oracle, see ``tests/test_region_blocks.py``), without ever holding an array
+numpy oracle, see ``tests/unit/grid/test_region_blocks.py``), without ever holding an array
 of the grid's size:
 
 1. each chunk burns only the polygons whose bounding boxes reach it

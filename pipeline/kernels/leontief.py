@@ -53,8 +53,8 @@ RCOND_MIN = 1e-12
 
 #: Serializes LAPACK solves within a process. Concurrent ``lu_solve`` calls from
 #: several Python threads returned wrong numbers with the bundled OpenBLAS
-#: (found by ``tests/test_mrio.py``); BLAS is multithreaded itself, and processes
-#: (dask workers) still run in parallel.
+#: (found by ``tests/integration/test_mrio_cluster.py``); BLAS is multithreaded
+#: itself, and processes (dask workers) still run in parallel.
 _LAPACK_LOCK = threading.Lock()
 
 

@@ -180,11 +180,6 @@ def test_nan_and_inf_never_pass(where, value, check, shown):
     assert str(info.value) == failure(check, shown)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="check_conservation sums the attribution with xarray's default skipna=True, "
-    "so a NaN entry counts as 0 t (pipeline/attribution/cube.py)",
-)
 def test_a_nan_in_the_attribution_never_passes():
     """Every term agrees, but one (region, sector) of consumer A is NaN."""
     values = np.zeros((2, 1, 2, 1))
