@@ -56,7 +56,7 @@ def test_config_refuses_bad_cities(tmp_path, line, match):
 def test_reader_names_the_file_and_the_fix(tmp_path):
     path = tmp_path / "towns.csv"
     path.write_text("name,lat,lon\nA,1,2\n")
-    with pytest.raises(InputFileError, match=r"towns.csv \(\[regions\] cities\): missing col"):
+    with pytest.raises(InputFileError, match=r"towns.csv \(`cities`\): missing col"):
         read_cities(path)
     path.write_text("geonameid,name,lat,lon,population,province\n1,A,95,2,10,X\n")
     with pytest.raises(InputFileError, match="row 2 \\('A'\\) has lat = '95'"):

@@ -270,8 +270,11 @@ def _run_handler(handler, args) -> int:
     """Run ``handler(args)``; turn every failure into one stderr line and an exit status."""
     from distributed.scheduler import KilledWorker
 
+    from pipeline.workflow.keys import naming_keys
+
     try:
-        return handler(args)
+        with naming_keys():  # library errors name their arguments; the user's file has keys
+            return handler(args)
     except FootprintError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
     except KeyboardInterrupt:

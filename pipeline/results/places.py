@@ -45,7 +45,7 @@ def read_cities(path: str | Path | None = None) -> pd.DataFrame:
         column, or has a non-numeric or out-of-range coordinate.
     """
     source = Path(path) if path is not None else data_file(SHIPPED_CITIES)
-    where = f"{source} ([regions] cities)"
+    where = f"{source} (`cities`)"
     if not Path(source).is_file():
         raise InputFileError(f"{where}: file not found; fix the path or remove the key")
     try:

@@ -40,6 +40,7 @@ from pipeline.storage.versions import (
 )
 from pipeline.workflow import stages
 from pipeline.workflow.config import StudyConfig
+from pipeline.workflow.keys import naming_keys
 
 STORE_NAME = "footprint.zarr"
 SYNTHETIC_NOTE = "SYNTHETIC demo data: economic and emission numbers are made up."
@@ -107,7 +108,7 @@ def run_study(
         directory, or ``out/.versions`` is a link.
     """
     out = ensure_writable_dir(Path(out))
-    with output_lock(out):
+    with naming_keys(), output_lock(out):
         clean_output(out)
         return _run_locked(
             config,
