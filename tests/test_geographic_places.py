@@ -36,8 +36,8 @@ def write_study(tmp_path, cities_line: str):
 def test_config_accepts_an_existing_csv(tmp_path):
     (tmp_path / "towns.csv").write_text("geonameid,name,lat,lon,population,province\n")
     config = load_config(write_study(tmp_path, 'cities = "towns.csv"'))
-    assert config["regions"]["cities"] == "towns.csv"
-    assert load_config(write_study(tmp_path, ""))["regions"]["cities"] is None
+    assert config.regions.cities == "towns.csv"
+    assert load_config(write_study(tmp_path, "")).regions.cities is None
 
 
 @pytest.mark.parametrize(

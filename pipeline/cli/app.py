@@ -125,13 +125,6 @@ def _flag_settings(args) -> dict:
     return settings
 
 
-def _cluster_settings(config, args) -> dict:
-    """``[cluster]`` with the CLI flags applied, checked (see :mod:`cluster.settings`)."""
-    from cluster import checked_settings
-
-    return checked_settings({**config["cluster"], **_flag_settings(args)})
-
-
 #: Loggers of the Dask stack that print to stderr by default.
 _DASK_LOGGERS = (
     "distributed",
@@ -162,15 +155,20 @@ def _dask_logs_to(path: Path) -> None:
 
 
 def _run_config(config, args, *, note: str = "") -> dict:
+    """Run ``config`` with the command's flags applied (a new checked config)."""
     import cluster
     from pipeline.results.summary import format_table
     from pipeline.storage.versions import ensure_writable_dir
+    from pipeline.workflow.config import toml_items
     from pipeline.workflow.run import run_study
 
     _dask_logs_to(ensure_writable_dir(args.out) / LOG_NAME)
-    if args.no_maps:
-        config.sections["output"]["maps"] = False
-    settings = _cluster_settings(config, args)
+    config = config.with_overrides(
+        source="command line",
+        output={"maps": False} if args.no_maps else {},
+        cluster=_flag_settings(args),
+    )
+    settings = toml_items(config.cluster)
     result = run_study(
         config,
         args.out,

@@ -66,17 +66,6 @@ def region_mapping(
     ).reshape(len(codes))
 
 
-def producer_codes(
-    codes: tuple[str, ...],
-    aliases: dict[str, str] | None,
-    mrio_regions: list[str],
-    *,
-    default_region: str | None = None,
-) -> np.ndarray:
-    """:func:`region_mapping` with the argument order of ``stages.producer_codes``."""
-    return region_mapping(codes, mrio_regions, aliases, default_region)
-
-
 def mapping_attrs(producer_of_code: np.ndarray) -> dict[str, list[int]]:
     """The ``region_index`` attribute recording a mapping (netCDF/zarr-safe ints)."""
     return {MAPPING_ATTR: [int(p) for p in np.asarray(producer_of_code).ravel()]}
