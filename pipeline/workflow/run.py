@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 
-import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
-from dask.base import unpack_collections
-from distributed import Client, progress
+from distributed import Client
 
+from cluster import progress_compute
 from pipeline import __version__
 from pipeline.attribution import cube as cube_mod
 from pipeline.attribution.concordance import read_concordance, sector_weights
@@ -44,23 +42,6 @@ from pipeline.workflow.config import StudyConfig, toml_items
 from pipeline.workflow.keys import naming_keys
 
 SYNTHETIC_NOTE = "SYNTHETIC demo data: economic and emission numbers are made up."
-
-
-def make_compute(client: Client | None, *, show_progress: bool) -> Callable[..., tuple]:
-    """A ``dask.compute`` that shows a progress bar on the client when asked."""
-    if client is None or not show_progress:
-        return dask.compute
-
-    from cluster.waits import gather
-
-    def compute(*args):
-        collections, repack = unpack_collections(*args, traverse=True)
-        futures = client.compute(collections)
-        progress(futures)
-        print(file=sys.stderr)
-        return repack(gather(client, futures, what="computing on the Dask cluster"))
-
-    return compute
 
 
 def run_study(
@@ -160,7 +141,7 @@ def _run_locked(config, out, *, connect, echo, show_progress, note, resume) -> d
     plan = _Plan(config, out, input_checksums(sources), layers, resume=resume, echo=echo)
     plan.clock = clock
     with connect() if connect is not None else contextlib.nullcontext() as client:
-        compute = make_compute(client, show_progress=show_progress)
+        compute = progress_compute(client, show_progress=show_progress)
         return _run_on_cluster(
             plan,
             loaded,
