@@ -157,7 +157,7 @@ def _dask_logs_to(path: Path) -> None:
 def _run_config(config, args, *, note: str = "") -> dict:
     """Run ``config`` with the command's flags applied (a new checked config)."""
     import cluster
-    from pipeline.results.summary import format_table
+    from pipeline.results.summary import format_summary
     from pipeline.storage.versions import ensure_writable_dir
     from pipeline.workflow.config import toml_items
     from pipeline.workflow.run import run_study
@@ -178,7 +178,7 @@ def _run_config(config, args, *, note: str = "") -> dict:
         resume=args.resume,
     )
     print()
-    print(format_table(result))
+    print(format_summary(result))
     print(f"\noutputs in {args.out}: footprint.zarr, summary.json, maps/")
     for warning in result.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
