@@ -14,24 +14,16 @@ from collections.abc import Iterator
 
 from pipeline.errors import FootprintError
 
-#: Backquoted name in a library message -> (section, TOML key) of the config schema.
-_NAMES = {
-    "files": ("inventory", "files"),
-    "units": ("inventory", "units"),
-    "variables": ("inventory", "variables"),
-    "bands": ("inventory", "bands"),
-    "crs": ("inventory", "crs"),
-    "sector_concordance": ("mrio", "sector_concordance"),
-    "total_rtol": ("mrio", "total_rtol"),
-    "aliases": ("regions", "aliases"),
-    "default_region": ("regions", "default_region"),
-    "cities": ("regions", "cities"),
-    "concordance": ("concordance", "file"),
-    "country": ("study", "country"),
-    "domestic_regions": ("study", "domestic_regions"),
+#: Section -> the keys a library message may name by the argument of the same name.
+_SAME_NAME = {
+    "inventory": ("files", "units", "variables", "bands", "crs"),
+    "mrio": ("sector_concordance", "total_rtol"),
+    "regions": ("aliases", "default_region", "cities"),
+    "study": ("country", "domestic_regions"),
 }
 #: Backquoted name -> how the study file spells it, e.g. ``[inventory] units``.
-KEYS = {name: f"[{section}] {key}" for name, (section, key) in _NAMES.items()}
+KEYS = {name: f"[{section}] {name}" for section, names in _SAME_NAME.items() for name in names}
+KEYS["concordance"] = "[concordance] file"
 
 
 def with_keys(text: str) -> str:
