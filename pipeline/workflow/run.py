@@ -38,7 +38,7 @@ from pipeline.storage.versions import (
     write_zarr_atomic,
 )
 from pipeline.workflow import stages
-from pipeline.workflow.config import StudyConfig, toml_items
+from pipeline.workflow.config import OutputSettings, StudyConfig, toml_items
 from pipeline.workflow.keys import naming_keys
 
 SYNTHETIC_NOTE = "SYNTHETIC demo data: economic and emission numbers are made up."
@@ -266,7 +266,7 @@ def _commit(plan, inputs, producer_codes, grid, mrio_error, *, compute, note) ->
                 plan, inputs, producer_codes, store, key=key, compute=compute, note=note
             )
         plan.clock.stage("summary and maps")
-        result = _summarize(config, store, producer_codes, (error, mrio_error), compute)
+        result = _summarize(config.output, store, producer_codes, (error, mrio_error), compute)
         write_text_atomic(version / "summary.json", summary.to_json(result))
         if config.output.maps:
             maps.standard_maps(
@@ -326,7 +326,8 @@ def _write_cube(plan, inputs, producer_codes, store, *, key, compute, note) -> f
     return errors["max"]
 
 
-def _summarize(config, store, producer_codes, errors, compute) -> dict:
+def _summarize(output: OutputSettings, store, producer_codes, errors, compute) -> dict:
+    """The summary of the written ``store`` (the study country's land, ``[output]``'s share)."""
     opened = xr.open_zarr(store)
     land = opened["region_index"].isin(summary.home_codes(opened, producer_codes))
     return summary.summarize(
@@ -334,7 +335,7 @@ def _summarize(config, store, producer_codes, errors, compute) -> dict:
         land_mask=land,
         conservation_error=errors[0],
         mrio_conservation_error=errors[1],
-        hotspot_share=config.output.hotspot_share,
+        hotspot_share=output.hotspot_share,
         compute=compute,
     )
 
