@@ -16,23 +16,38 @@ Three kinds, chosen by the ``[cluster]`` config section or CLI flags:
 The settings are checked before anything starts (:mod:`cluster.settings`). A
 LocalCluster's scheduler, workers and dashboard listen on 127.0.0.1 only.
 Waits on the cluster are bounded (:mod:`cluster.waits`).
+
+:func:`connect` is the one place a Dask client is made: ``run`` and ``demo``
+use it directly, ``query`` and ``report`` through :func:`compute_context`
+(local threads unless ``--scheduler`` is given). :func:`progress_compute` is
+the ``dask.compute`` of a run, with a progress bar on a terminal.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import dask
-from distributed import Client, LocalCluster
+from dask.base import unpack_collections
+from distributed import Client, LocalCluster, progress
 
 from cluster.settings import check_address, checked_settings
 from cluster.waits import ClusterError, bounded_get, gather
 from pipeline.errors import ConfigError
 
-__all__ = ["ClusterError", "check_address", "checked_settings", "connect", "gather"]
+__all__ = [
+    "ClusterError",
+    "check_address",
+    "checked_settings",
+    "compute_context",
+    "connect",
+    "gather",
+    "progress_compute",
+]
 #: Interface every LocalCluster process listens on.
 LOCAL_HOST = "127.0.0.1"
 log = logging.getLogger("footprint_map.cluster")
@@ -45,7 +60,9 @@ def connect(settings: Mapping[str, Any], *, echo=print) -> Iterator[Client]:
     Parameters
     ----------
     settings : mapping
-        The ``[cluster]`` section (see :data:`pipeline.workflow.config.SCHEMA`).
+        The ``[cluster]`` settings by key (a checked
+        :class:`pipeline.workflow.config.ClusterSettings` as
+        :func:`pipeline.workflow.config.toml_items`), or a part of them.
     echo : callable, keyword-only
         Where to report which cluster is used and its dashboard link.
 
@@ -71,10 +88,50 @@ def connect(settings: Mapping[str, Any], *, echo=print) -> Iterator[Client]:
                 f"LocalCluster on {LOCAL_HOST}, {settings['n_workers']} workers x "
                 f"{settings['threads_per_worker']} threads, {settings['memory_limit']} each"
             )
-        echo(f"cluster: {description}; dashboard: {client.dashboard_link}")
+        echo(f"cluster: {description}; dask dashboard: {client.dashboard_link}")
         # every dask.compute / .values of the run waits with bounds (cluster.waits)
         stack.enter_context(dask.config.set(scheduler=bounded_get(client)))
         yield client
+
+
+def progress_compute(client: Client | None, *, show_progress: bool) -> Callable[..., tuple]:
+    """A ``dask.compute`` for a run: on ``client`` with a progress bar when asked.
+
+    Without a client, or without ``show_progress``, it is ``dask.compute`` (which
+    :func:`connect` routes through the bounded waits).
+    """
+    if client is None or not show_progress:
+        return dask.compute
+
+    def compute(*args):
+        collections, repack = unpack_collections(*args, traverse=True)
+        futures = client.compute(collections)
+        progress(futures)
+        print(file=sys.stderr)
+        return repack(gather(client, futures, what="computing on the Dask cluster"))
+
+    return compute
+
+
+@contextlib.contextmanager
+def compute_context(address: str | None, *, echo: Callable[[str], None]) -> Iterator[None]:
+    """Where ``query`` and ``report`` compute: the scheduler at ``address``, else local threads.
+
+    With ``address`` the client comes from :func:`connect` (its dashboard link
+    goes to ``echo``); without, dask's threads compute, with a progress bar
+    when stderr is a terminal.
+    """
+    if address:
+        with connect({"kind": "address", "address": address}, echo=echo):
+            yield
+        return
+    if sys.stderr.isatty():
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar(minimum=2.0, out=sys.stderr):
+            yield
+        return
+    yield
 
 
 def _local_cluster(settings: Mapping[str, Any]) -> LocalCluster:

@@ -17,6 +17,8 @@ from pipeline.errors import ConfigError
 
 #: Address schemes a ``--scheduler`` may use.
 SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+#: The scheme of a scheduler in this very process (``LocalCluster(processes=False)``).
+INPROC = "inproc"
 #: Defaults of a LocalCluster (``[cluster]`` keys).
 LOCAL_DEFAULTS = {"n_workers": 2, "threads_per_worker": 1, "memory_limit": "3GiB"}
 _FLAGS = {
@@ -75,10 +77,16 @@ def _memory(value: Any) -> str | int:
 
 
 def check_address(address: str) -> str:
-    """``address`` if it looks like ``scheme://host:port``; else a ConfigError with the fix."""
+    """``address`` if it looks like ``scheme://host:port``; else a ConfigError with the fix.
+
+    An ``inproc://`` address (a scheduler in this process, as the Python API
+    may pass) is accepted as it is.
+    """
     fix = "use the scheduler's address, e.g. --scheduler tcp://127.0.0.1:8786"
     try:
         scheme, location = parse_address(address)
+        if scheme == INPROC and location:
+            return address
         host, port = parse_host_port(location)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"--scheduler / [cluster] address {address!r}: {exc}; {fix}") from exc

@@ -80,7 +80,7 @@ def read_concordance(
         If an inventory sector is missing, an MRIO sector is unknown, or fixed
         weights do not sum to one.
     """
-    path = check_file(path, what="concordance file", fix="check [concordance] file")
+    path = check_file(path, what="concordance file", fix="check `concordance`")
     table = read_csv(
         path,
         expect="header inventory_sector,mrio_sector[,weight]",

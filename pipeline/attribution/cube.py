@@ -74,6 +74,7 @@ def build_cube(inputs: CubeInputs) -> xr.Dataset:
     m = _route_final_demand(inputs, m)
     split = tables.split_outputs(m, inputs.foreign, home_producers(inputs.shares, inputs.foreign))
     n_consumers, n_categories = m.shape[2], m.shape[3]
+    # the stacked per-cell layers; footprint_by_sector adds the sectors (cell_layers)
     stacked = np.concatenate(
         [split["by_consumer"], split["by_category"], split["foreign"][:, :, None]], axis=2
     )
@@ -104,6 +105,17 @@ def build_cube(inputs: CubeInputs) -> xr.Dataset:
     )
     _describe(cube, inputs)
     return cube.rio.write_crs(inputs.emissions.rio.crs)
+
+
+def cell_layers(*, n_consumers: int, n_categories: int, n_sectors: int) -> int:
+    """How many per-cell layers :func:`build_cube` computes in one spatial task.
+
+    ``footprint`` (one per consumer), ``footprint_by_category`` (one per
+    category), ``foreign_footprint`` (one) and ``footprint_by_sector`` (one per
+    inventory sector); the spatial chunk budget is sized on this count
+    (:func:`pipeline.grid.chunks.chunk_side`).
+    """
+    return n_consumers + n_categories + 1 + n_sectors
 
 
 def home_producers(shares: xr.DataArray, foreign: np.ndarray) -> np.ndarray:

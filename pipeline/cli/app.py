@@ -125,13 +125,6 @@ def _flag_settings(args) -> dict:
     return settings
 
 
-def _cluster_settings(config, args) -> dict:
-    """``[cluster]`` with the CLI flags applied, checked (see :mod:`cluster.settings`)."""
-    from cluster import checked_settings
-
-    return checked_settings({**config["cluster"], **_flag_settings(args)})
-
-
 #: Loggers of the Dask stack that print to stderr by default.
 _DASK_LOGGERS = (
     "distributed",
@@ -162,15 +155,20 @@ def _dask_logs_to(path: Path) -> None:
 
 
 def _run_config(config, args, *, note: str = "") -> dict:
+    """Run ``config`` with the command's flags applied (a new checked config)."""
     import cluster
-    from pipeline.results.summary import format_table
+    from pipeline.results.summary import format_summary
     from pipeline.storage.versions import ensure_writable_dir
+    from pipeline.workflow.config import toml_items
     from pipeline.workflow.run import run_study
 
     _dask_logs_to(ensure_writable_dir(args.out) / LOG_NAME)
-    if args.no_maps:
-        config.sections["output"]["maps"] = False
-    settings = _cluster_settings(config, args)
+    config = config.with_overrides(
+        source="command line",
+        output={"maps": False} if args.no_maps else {},
+        cluster=_flag_settings(args),
+    )
+    settings = toml_items(config.cluster)
     result = run_study(
         config,
         args.out,
@@ -180,7 +178,7 @@ def _run_config(config, args, *, note: str = "") -> dict:
         resume=args.resume,
     )
     print()
-    print(format_table(result))
+    print(format_summary(result))
     print(f"\noutputs in {args.out}: footprint.zarr, summary.json, maps/")
     for warning in result.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
@@ -271,8 +269,11 @@ def _run_handler(handler, args) -> int:
     """Run ``handler(args)``; turn every failure into one stderr line and an exit status."""
     from distributed.scheduler import KilledWorker
 
+    from pipeline.workflow.keys import naming_keys
+
     try:
-        return handler(args)
+        with naming_keys():  # library errors name their arguments; the user's file has keys
+            return handler(args)
     except FootprintError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
     except KeyboardInterrupt:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.errors import ConfigError
@@ -121,27 +119,11 @@ def add_report_parser(subparsers) -> argparse.ArgumentParser:
     return report
 
 
-@contextlib.contextmanager
-def compute_context(scheduler: str | None) -> Iterator[None]:
-    """Attach to ``scheduler`` (printing its dashboard) or show a local progress bar."""
-    if scheduler:
-        from distributed import Client
+def _compute_context(args):
+    """Where the command computes: ``--scheduler`` (via :func:`cluster.connect`) or threads."""
+    from cluster import compute_context
 
-        try:
-            client = Client(scheduler, timeout="10s")
-        except OSError as exc:
-            raise ConfigError(f"cannot reach Dask scheduler {scheduler} ({exc})") from exc
-        print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
-        with client:
-            yield
-        return
-    if sys.stderr.isatty():
-        from dask.diagnostics import ProgressBar
-
-        with ProgressBar(minimum=2.0, out=sys.stderr):
-            yield
-        return
-    yield
+    return compute_context(args.scheduler, echo=lambda text: print(text, file=sys.stderr))
 
 
 def cmd_query(args) -> int:
@@ -151,7 +133,7 @@ def cmd_query(args) -> int:
     if args.format in FILE_FORMATS and args.output is None:
         raise ConfigError(f"--format {args.format} writes a file; add --output PATH")
     results = open_results(args.dir)
-    with compute_context(args.scheduler):
+    with _compute_context(args):
         if args.format in ("geotiff", "png"):
             return _write_layer(results, args)
         if args.region or args.city or args.cell:
@@ -260,7 +242,7 @@ def cmd_report(args) -> int:
 
     results = open_results(args.dir)
     out = args.output or results.directory / "report"
-    with compute_context(args.scheduler):
+    with _compute_context(args):
         index = build_report(results, out, echo=lambda text: print(text, file=sys.stderr))
     print(f"report: {index}")
     return 0

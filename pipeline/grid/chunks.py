@@ -14,7 +14,8 @@ def chunk_side(*, n_layers_out: int, n_sectors: int, itemsize: int, budget_mb: f
     """Edge of square spatial chunks whose per-task arrays fit ``budget_mb``.
 
     One task holds the chunk's sector emissions (float64) and its per-cell
-    outputs (``n_layers_out`` layers of ``itemsize`` bytes), so a chunk of
+    outputs (``n_layers_out`` layers of ``itemsize`` bytes; the run counts them
+    with :func:`pipeline.attribution.cube.cell_layers`), so a chunk of
     ``side`` x ``side`` cells needs about
     ``side**2 * (8 * n_sectors + itemsize * n_layers_out)`` bytes.
 

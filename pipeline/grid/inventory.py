@@ -85,7 +85,7 @@ def open_layers(
     GridError
         If it has no CRS (and ``crs`` is not given) or no layer on a regular grid.
     """
-    path = check_file(path, what="inventory file", fix="check [inventory] files")
+    path = check_file(path, what="inventory file", fix="check `files`")
     if path.suffix.lower() in NETCDF_SUFFIXES:
         return _netcdf_layers(path, chunks, crs)
     return _raster_layers(path, chunks, crs)
@@ -100,7 +100,7 @@ def _raster_layers(path: Path, chunks: int, crs) -> list[tuple[str | None, xr.Da
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputFileError(
             f"{path}: cannot read as a raster ({reason}); replace it with a valid GeoTIFF, "
-            "NetCDF or ESRI ASCII grid, or fix [inventory] files"
+            "NetCDF or ESRI ASCII grid, or fix `files`"
         ) from exc
     if isinstance(opened, xr.Dataset | list):
         raise GridError(f"{path}: holds several subdatasets; export one raster per file")
@@ -135,7 +135,7 @@ def _with_crs(data: xr.DataArray, path: Path, crs) -> xr.DataArray:
         return data
     if crs is None:
         raise GridError(
-            f"{path}: raster has no CRS; set [inventory] crs = 'EPSG:XXXX' or write one into "
+            f"{path}: raster has no CRS; set `crs` = 'EPSG:XXXX' or write one into "
             "the file (e.g. gdal_edit.py -a_srs EPSG:XXXX, or a .prj beside an .asc grid)"
         )
     return data.rio.write_crs(CRS.from_user_input(crs))
@@ -260,7 +260,7 @@ def _select(layers: list, key: LayerKey | None, path: Path) -> xr.DataArray:
             return layers[0][1]
         raise GridError(
             f"{path}: holds {len(layers)} layers {names}; name one per sector with "
-            "[inventory] bands (band number or name) or variables"
+            "`bands` (band number or name) or `variables`"
         )
     if isinstance(key, int) and not isinstance(key, bool):
         if 1 <= key <= len(layers):
@@ -304,7 +304,7 @@ def open_inventory_file(
         if len(sectors) != len(layers):
             raise ConfigError(
                 f"{path}: {len(sectors)} sector names for {len(layers)} layers; "
-                "give one name per band in [inventory] bands"
+                "give one name per band in `bands`"
             )
         chosen = [(str(s), layer) for s, (_, layer) in zip(sectors, layers, strict=True)]
     else:
@@ -317,9 +317,7 @@ def _auto_name(name: str | None, i: int, n: int, path: Path) -> str:
         return name
     if n == 1:
         return path.stem
-    raise GridError(
-        f"{path}: band {i + 1} has no description; name the bands with [inventory] bands = [...]"
-    )
+    raise GridError(f"{path}: band {i + 1} has no description; name the bands with `bands` = [...]")
 
 
 def open_inventory(
@@ -358,12 +356,12 @@ def open_inventory(
         maps each sector to its file.
     """
     if not files:
-        raise GridError("no inventory layers configured; list them under [inventory] files")
+        raise GridError("no inventory layers configured; list them under `files`")
     if isinstance(files, str | Path):
         return open_inventory_file(files, sectors=bands, chunks=chunks, units=units, crs=crs)
     if not isinstance(files, Mapping):
         if bands is not None:
-            raise ConfigError("[inventory] bands needs a single file or a sector -> file table")
+            raise ConfigError("`bands` needs a single file or a sector -> file table")
         parts = [open_inventory_file(p, chunks=chunks, units=units, crs=crs) for p in files]
         return _combine_files(parts)
     keys = {**(variables or {}), **(bands or {})}
@@ -383,7 +381,7 @@ def _combine_files(parts: list[xr.DataArray]) -> xr.DataArray:
     if dupes:
         raise GridError(
             f"sectors {dupes} appear in several inventory files; rename them with "
-            "a sector -> file table in [inventory] files"
+            "a sector -> file table in `files`"
         )
     sources = {k: v for p in parts for k, v in p.attrs["sources"].items()}
     first = Path(parts[0].attrs["sources"][sectors[0]])
@@ -406,9 +404,7 @@ def _assemble(chosen: list[tuple[str, Path, xr.DataArray]], units: str | None) -
         _check_same_grid(first, (path, layer))
         unit = units or layer.attrs.get("units")
         if not unit:
-            raise GridError(
-                f"{path}: layer {sector!r} has no 'units' metadata; set [inventory] units"
-            )
+            raise GridError(f"{path}: layer {sector!r} has no 'units' metadata; set `units`")
         layers.append(_to_tonnes(layer, str(unit), path, sector))
     crs = first[1].rio.crs
     emissions = xr.concat(layers, dim="sector", join="override", combine_attrs="drop")

@@ -94,7 +94,7 @@ def _tonnes_block(block, *, tonnes, rows, path, sector, unit, limit, block_info=
     raise GridError(
         f"{path}: the cell of sector {sector!r} at {where} ({block[i, j]:g} {unit} = "
         f"{after[i, j]:g} t) overflows float64 in tonnes or in the grid's sums; check "
-        f"[inventory] units ({unit!r}) and the cell values"
+        f"`units` ({unit!r}) and the cell values"
     )
 
 

@@ -1,8 +1,8 @@
 """The one mapping from region-raster codes to MRIO producer regions.
 
 A raster code (a boundary file's region code) maps to the MRIO region of the
-same name, else to its ``[regions] aliases`` entry, else to ``[regions]
-default_region`` (e.g. ``"ROW"``) if given, else to nothing (-1). The run
+same name, else to its ``aliases`` entry, else to ``default_region`` (e.g.
+``"ROW"``) if given, else to nothing (-1); a run takes both from ``[regions]``. The run
 stores the mapping it used as the ``producer_of_code`` attribute of the
 store's ``region_index`` (plain ints: the position of each code in the
 store's ``region`` coordinate, -1 for none), and every reader of a store
@@ -55,27 +55,15 @@ def region_mapping(
     lookup = {r: n for n, r in enumerate(regions)}
     if default_region is not None and default_region not in lookup:
         raise ConfigError(
-            f"[regions] default_region = {default_region!r} is not an MRIO region; "
-            f"use one of {regions}"
+            f"`default_region` = {default_region!r} is not an MRIO region; use one of {regions}"
         )
     bad = {c: a for c, a in aliases.items() if a not in lookup}
     if bad:
-        raise ConfigError(f"[regions] aliases {bad} name regions the MRIO does not have")
+        raise ConfigError(f"`aliases` {bad} name regions the MRIO does not have")
     fallback = lookup[default_region] if default_region is not None else -1
     return np.array(
         [lookup.get(aliases.get(c, c), fallback) for c in codes], dtype=np.int64
     ).reshape(len(codes))
-
-
-def producer_codes(
-    codes: tuple[str, ...],
-    aliases: dict[str, str] | None,
-    mrio_regions: list[str],
-    *,
-    default_region: str | None = None,
-) -> np.ndarray:
-    """:func:`region_mapping` with the argument order of ``stages.producer_codes``."""
-    return region_mapping(codes, mrio_regions, aliases, default_region)
 
 
 def mapping_attrs(producer_of_code: np.ndarray) -> dict[str, list[int]]:

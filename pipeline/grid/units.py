@@ -167,9 +167,7 @@ def _denominator(name: str, power: int) -> str | None:
 
 
 def _unknown(unit: str, source: str) -> GridError:
-    return GridError(
-        f"{source}: unknown emission unit {unit!r}; use {ACCEPTED}, or set [inventory] units"
-    )
+    return GridError(f"{source}: unknown emission unit {unit!r}; use {ACCEPTED}, or set `units`")
 
 
 def tonnes_factor(unit: str, *, source: str) -> float:

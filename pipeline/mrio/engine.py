@@ -42,13 +42,16 @@ into cache-sized tiles, :mod:`pipeline.kernels.spmm`).
    ~1.5x faster than ``"lu"`` in ~0.8x its memory; the Neumann series would need
    ~60 sparse products there.
 
-Pass ``method="lu" | "mixed" | "iterative"`` to override.
+Pass ``method="lu" | "mixed" | "iterative"`` to override. :func:`choose_method`
+applies the rule once; pass its :class:`LeontiefMethod` as ``method`` so a
+caller that reports the choice does not make it twice.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -96,34 +99,68 @@ def _few_columns(mrio: MRIO, tol: float) -> bool:
     return neumann_terms(norm1, tol) * nnz * m * AUTO_LU_SPEEDUP < float(mrio.n) ** 3
 
 
-def resolve_method(mrio: MRIO, method: str, *, tol: float = 1e-13) -> str:
-    """Pick the Leontief method for ``method="auto"`` (rule in the module docstring).
+@dataclass(frozen=True)
+class LeontiefMethod:
+    """A Leontief method chosen once for a table (see :func:`choose_method`).
+
+    Attributes
+    ----------
+    name : str
+        One of ``"lu"``, ``"mixed"``, ``"iterative"``.
+    automatic : bool
+        Chosen by ``method="auto"``: an ill-conditioned or stalled ``"mixed"``
+        then falls back to ``"lu"``; an explicit method never changes.
+    """
+
+    name: str
+    automatic: bool
+
+    @property
+    def description(self) -> str:
+        """How the method is named in progress messages (:data:`METHOD_NAMES`)."""
+        return METHOD_NAMES[self.name]
+
+
+def choose_method(mrio: MRIO, method: str, *, tol: float = 1e-13) -> LeontiefMethod:
+    """Pick the Leontief method for ``mrio`` (rule in the module docstring).
 
     Parameters
     ----------
     mrio : MRIO
         The table.
     method : str
-        ``"auto"`` or an explicit method (returned unchanged after a check).
+        ``"auto"`` or an explicit method (kept after a check).
     tol : float
         Relative tolerance the solve must meet (sets the Neumann series length).
 
     Returns
     -------
-    str
-        One of ``"lu"``, ``"mixed"``, ``"iterative"``.
+    LeontiefMethod
+        Pass it as ``method`` to the solvers so they do not choose again.
     """
     if method != "auto":
         if method not in METHODS:
             raise MRIOError(
                 f"unknown Leontief method {method!r}; use auto or one of {', '.join(METHODS)}"
             )
-        return method
+        return LeontiefMethod(method, automatic=False)
     if mrio.n <= AUTO_LU_MAX:
-        return "lu"
+        return LeontiefMethod("lu", automatic=True)
     if _few_columns(mrio, tol) or (sp.issparse(mrio.Z) and 4 * mrio.n**2 > AUTO_DENSE_BYTES):
-        return "iterative"
-    return "mixed"
+        return LeontiefMethod("iterative", automatic=True)
+    return LeontiefMethod("mixed", automatic=True)
+
+
+def resolve_method(mrio: MRIO, method: str, *, tol: float = 1e-13) -> str:
+    """The name of :func:`choose_method`'s choice: ``"lu"``, ``"mixed"`` or ``"iterative"``."""
+    return choose_method(mrio, method, tol=tol).name
+
+
+def _chosen(mrio: MRIO, method: str | LeontiefMethod, tol: float) -> LeontiefMethod:
+    """``method`` if already chosen, else :func:`choose_method`'s choice."""
+    if isinstance(method, LeontiefMethod):
+        return method
+    return choose_method(mrio, method, tol=tol)
 
 
 #: Final-demand columns are cut into this many blocks unless ``block_columns`` is given.
@@ -156,14 +193,14 @@ def _solve_block(
     return X[rows], X.sum(axis=1)
 
 
-def _factor(mrio: MRIO, method: str, tol: float) -> LeontiefFactor:
-    """Factorize ``I - A`` of ``mrio``; an ill-conditioned ``"mixed"`` becomes ``"lu"``."""
-    chosen = resolve_method(mrio, method, tol=tol)
-    needed = MIXED_RCOND_MIN if method == "auto" and chosen == "mixed" else 0.0
+def _factor(mrio: MRIO, method: LeontiefMethod, tol: float) -> LeontiefFactor:
+    """Factorize ``I - A``; an ill-conditioned automatic ``"mixed"`` becomes ``"lu"``."""
+    fallback = method.automatic and method.name == "mixed"
+    needed = MIXED_RCOND_MIN if fallback else 0.0
     factor = factorize(
-        mrio.Z, mrio.x, method=chosen, labels=mrio.rows, tol=tol, rcond_needed=needed
+        mrio.Z, mrio.x, method=method.name, labels=mrio.rows, tol=tol, rcond_needed=needed
     )
-    if method == "auto" and chosen == "mixed" and factor.rcond < MIXED_RCOND_MIN:
+    if fallback and factor.rcond < MIXED_RCOND_MIN:
         del factor
         factor = factorize(mrio.Z, mrio.x, method="lu", labels=mrio.rows, tol=tol)
     return factor
@@ -219,7 +256,7 @@ def solve_final_demand(
     rows: Iterable[int] | np.ndarray | None = None,
     client: Any | None = None,
     block_columns: int | None = None,
-    method: str = "auto",
+    method: str | LeontiefMethod = "auto",
     tol: float = 1e-13,
 ) -> np.ndarray:
     """Return ``X[rows] = ((I - A)^-1 Y)[rows]``, one column per final-demand column.
@@ -241,8 +278,9 @@ def solve_final_demand(
     block_columns : int, optional
         Final-demand columns per task (default ``ceil(m / DEFAULT_BLOCKS)``, the same
         with or without a client and whatever its size).
-    method : {"auto", "lu", "mixed", "iterative"}
-        Leontief method; ``"auto"`` follows the rule in the module docstring.
+    method : {"auto", "lu", "mixed", "iterative"} or LeontiefMethod
+        Leontief method; ``"auto"`` follows the rule in the module docstring, a
+        :class:`LeontiefMethod` from :func:`choose_method` is used as chosen.
     tol : float
         Relative (column 1-norm) tolerance of ``"mixed"`` and ``"iterative"``.
 
@@ -260,7 +298,7 @@ def solve_with_row_sums(
     rows: Iterable[int] | np.ndarray | None = None,
     client: Any | None = None,
     block_columns: int | None = None,
-    method: str = "auto",
+    method: str | LeontiefMethod = "auto",
     tol: float = 1e-13,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`solve_final_demand` plus ``X 1`` for *every* row of the table.
@@ -279,11 +317,12 @@ def solve_with_row_sums(
     Y = np.asarray(mrio.Y, dtype=np.float64)
     if Y.shape[1] == 0:
         return np.zeros((keep.size, 0)), np.zeros(mrio.n)
-    factor = _factor(mrio, method, tol)
+    chosen = _chosen(mrio, method, tol)
+    factor = _factor(mrio, chosen, tol)
     try:
         return _run_blocks(factor, Y, keep, client, block_columns)
     except RefinementError:
-        if method != "auto":
+        if not chosen.automatic:
             raise
     del factor  # refinement stalled: fall back to float64 LU
     factor = factorize(mrio.Z, mrio.x, method="lu", labels=mrio.rows)
@@ -350,7 +389,7 @@ def attribution_shares(
     *,
     regions: str | Iterable[str] | None = None,
     client: Any | None = None,
-    method: str = "auto",
+    method: str | LeontiefMethod = "auto",
     block_columns: int | None = None,
     tol: float = 1e-13,
 ) -> xr.DataArray:
@@ -389,7 +428,7 @@ def attribute(
     *,
     regions: str | Iterable[str] | None = None,
     client: Any | None = None,
-    method: str = "auto",
+    method: str | LeontiefMethod = "auto",
     block_columns: int | None = None,
     tol: float = 1e-13,
     include_final_demand_emissions: bool = False,

@@ -162,7 +162,7 @@ def concordance_matrix(
     need = {"sub_sector", "global_sector", "weight"}
     if not need <= set(concordance.columns):
         raise ConcordanceError(
-            f"[mrio] sector_concordance needs columns sub_sector,global_sector,weight; got "
+            f"`sector_concordance` needs columns sub_sector,global_sector,weight; got "
             f"{', '.join(map(str, concordance.columns))}"
         )
     cc = concordance.astype({"sub_sector": str, "global_sector": str})
@@ -170,19 +170,19 @@ def concordance_matrix(
     if not np.all(np.isfinite(w) & (w >= 0)):
         k = int(np.flatnonzero(~(np.isfinite(w) & (w >= 0)))[0])
         raise ConcordanceError(
-            f"[mrio] sector_concordance: weight {cc['weight'].iloc[k]!r} of sub sector "
+            f"`sector_concordance`: weight {cc['weight'].iloc[k]!r} of sub sector "
             f"{cc['sub_sector'].iloc[k]!r} is not a non-negative number; fix it"
         )
     gi = _positions(
         global_sectors,
         cc["global_sector"],
-        "[mrio] sector_concordance maps to global sector {!r}, which the country has not "
+        "`sector_concordance` maps to global sector {!r}, which the country has not "
         "in the global table; fix the concordance",
     )
     si = _positions(
         sub_sectors,
         cc["sub_sector"],
-        "[mrio] sector_concordance lists sub sector {!r}, which the subnational "
+        "`sector_concordance` lists sub sector {!r}, which the subnational "
         "table has not; drop the row",
     )
     C = np.zeros((len(sub_sectors), len(global_sectors)))
@@ -196,12 +196,12 @@ def _check_weight_sums(C: np.ndarray, sub_sectors: tuple[str, ...]) -> None:
     for s, tot in zip(sub_sectors, C.sum(axis=1), strict=True):
         if tot == 0:
             raise ConcordanceError(
-                f"sub sector {s!r} is missing from [mrio] sector_concordance; add rows for it"
+                f"sub sector {s!r} is missing from `sector_concordance`; add rows for it"
             )
         if abs(tot - 1.0) > 1e-9:
             what = "loses output" if tot < 1 else "double counts"
             raise ConcordanceError(
-                f"[mrio] sector_concordance: weights of sub sector {s!r} sum to {tot:.6g}, "
+                f"`sector_concordance`: weights of sub sector {s!r} sum to {tot:.6g}, "
                 f"so it {what}; make them sum to 1"
             )
 
@@ -272,7 +272,7 @@ def _check_country_totals(
             f"{country!r} block ({global_total:.6g}) by {abs(ratio - 1.0):.1%}, more than "
             f"total_rtol = {total_rtol:g}; the largest gap is sector {sectors[i]!r} "
             f"({sub_x[i]:.6g} against {global_x[i]:.6g}). Check that both tables use the "
-            "same units, prices and year, or raise [mrio] total_rtol"
+            "same units, prices and year, or raise `total_rtol`"
         )
     return ratio
 

@@ -45,7 +45,7 @@ def read_cities(path: str | Path | None = None) -> pd.DataFrame:
         column, or has a non-numeric or out-of-range coordinate.
     """
     source = Path(path) if path is not None else data_file(SHIPPED_CITIES)
-    where = f"{source} ([regions] cities)"
+    where = f"{source} (`cities`)"
     if not Path(source).is_file():
         raise InputFileError(f"{where}: file not found; fix the path or remove the key")
     try:
@@ -73,35 +73,38 @@ def read_cities(path: str | Path | None = None) -> pd.DataFrame:
     return frame
 
 
-def place_attrs(config) -> dict[str, str]:
-    """The store attribute recording a study's places (absolute paths).
+def place_attrs(
+    *, boundaries: list[Path] | None, code_field: str | list, cities: Path | None
+) -> dict[str, str]:
+    """The store attribute recording a study's places.
 
     Parameters
     ----------
-    config : pipeline.workflow.config.StudyConfig
-        The study.
+    boundaries : list of Path or None
+        The boundary files (None for a region raster).
+    code_field : str or list
+        Their region-code property.
+    cities : Path or None
+        The study's city list (None: the shipped list).
 
     Returns
     -------
     dict
-        ``{PLACES_ATTR: json}`` with ``boundaries`` (list of paths or None),
-        ``code_field`` and ``cities`` (path or None).
+        ``{PLACES_ATTR: json}`` with ``boundaries`` (list of absolute paths or
+        None), ``code_field`` and ``cities`` (absolute path or None).
 
     Raises
     ------
     InputFileError
-        If the ``[regions] cities`` file is not a valid city list.
+        If ``cities`` is not a valid city list.
     """
-    section = config["regions"]
-    boundaries = section["boundaries"]
-    if boundaries is not None:
-        listed = boundaries if isinstance(boundaries, list) else [boundaries]
-        boundaries = [str(config.input_path(p)) for p in listed]
-    cities = section.get("cities")
     if cities is not None:
-        cities = str(config.input_path(cities))
         read_cities(cities)
-    places = {"boundaries": boundaries, "code_field": section["code_field"], "cities": cities}
+    places = {
+        "boundaries": None if boundaries is None else [str(Path(p)) for p in boundaries],
+        "code_field": code_field,
+        "cities": None if cities is None else str(cities),
+    }
     return {PLACES_ATTR: json.dumps(places)}
 
 

@@ -47,24 +47,19 @@ def summarize(
     home = home_regions(everywhere)
     attribution = everywhere.isel(region=home)
     foreign = attribution["foreign"].values
-    foreign_part = attribution.isel(consumer=foreign)
-    foreign_total = float(foreign_part.sum())
-    domestic_total = float(attribution.isel(consumer=~foreign).sum())
-    abroad = everywhere.isel(region=~home)
+    totals = _totals(attribution)
     (cells, land) = compute(cube["foreign_footprint"].data, land_mask.data)
     values = np.asarray(cells)[np.asarray(land)]
     key = f"land_share_for_{round(hotspot_share * 100)}pct"
     summary = {
-        "consumer_shares": _shares(foreign_part, "consumer", foreign_total),
-        "sector_shares": _shares(foreign_part, "sector", foreign_total),
-        "category_shares": _shares(foreign_part, "category", foreign_total),
-        "foreign_total_t": foreign_total,
-        "domestic_total_t": domestic_total,
+        **totals,
         "land_share_for_75pct": land_share_holding(values, 0.75),
         "land_share_for_90pct": land_share_holding(values, 0.90),
         "land_cells": int(values.size),
-        "abroad_total_t": float(abroad.sum()),
-        "abroad_driven_by_domestic_t": float(abroad.isel(consumer=~foreign).sum()),
+        "abroad_total_t": float(everywhere.isel(region=~home).sum()),
+        "abroad_driven_by_domestic_t": float(
+            everywhere.isel(region=~home, consumer=~foreign).sum()
+        ),
         **_direct_final_demand(attribution),
         "conservation_max_rel_error": conservation_error,
         "mrio_conservation_max_rel_error": mrio_conservation_error,
@@ -72,8 +67,22 @@ def summarize(
     }
     if key not in summary:
         summary[key] = land_share_holding(values, hotspot_share)
-    summary["warnings"] = _warnings(attribution, foreign_total)
+    summary["warnings"] = _warnings(attribution, totals["foreign_total_t"])
     return summary
+
+
+def _totals(attribution: xr.DataArray) -> dict:
+    """Shares of the home regions' foreign-driven CO2, and the foreign and domestic totals."""
+    foreign = attribution["foreign"].values
+    foreign_part = attribution.isel(consumer=foreign)
+    foreign_total = float(foreign_part.sum())
+    return {
+        "consumer_shares": _shares(foreign_part, "consumer", foreign_total),
+        "sector_shares": _shares(foreign_part, "sector", foreign_total),
+        "category_shares": _shares(foreign_part, "category", foreign_total),
+        "foreign_total_t": foreign_total,
+        "domestic_total_t": float(attribution.isel(consumer=~foreign).sum()),
+    }
 
 
 def home_regions(attribution: xr.DataArray) -> np.ndarray:
@@ -146,7 +155,7 @@ def _shares(part: xr.DataArray, dim: str, total: float) -> dict[str, float]:
     }
 
 
-def format_table(summary: dict, *, top: int = 10) -> str:
+def format_summary(summary: dict, *, top: int = 10) -> str:
     """Plain-text table of a summary for the terminal."""
     lines = [
         f"foreign-driven CO2: {summary['foreign_total_t']:.4g} t   "

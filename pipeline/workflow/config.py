@@ -1,16 +1,25 @@
-"""Study configuration: a TOML file, checked key by key.
+"""Study configuration: a TOML file, checked key by key into typed settings.
+
+Every ``[section]`` of the file becomes one frozen dataclass (:class:`StudySettings`,
+:class:`MrioSettings`, ...), built and checked once when the config loads:
+unknown keys (with the closest known key suggested), types, choices, ranges (NaN
+never passes) and the checks that involve several keys. The stages each receive
+their own section; the TOML keys are named in error messages by this module and
+by the rest of :mod:`pipeline.workflow` only.
 
 Relative input paths resolve against ``[study] inputs``, which itself resolves
 against the directory of the config file; ``--inputs`` on the command line
-overrides it. Unknown keys and wrong types are errors that name the key and
-suggest the closest known one.
+overrides it (:class:`InputPaths`). Command-line overrides make a new checked
+config (:meth:`StudyConfig.with_overrides`); a config is never changed in place.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,110 +27,207 @@ from typing import Any
 from pipeline.errors import ConfigError, InputFileError
 from pipeline.textfiles import check_file, read_text
 
-#: section -> key -> (accepted types, default). ``...`` marks a required key.
+_REQUIRED = ...
+
+
+def _key(
+    types: tuple[type, ...],
+    default: Any = _REQUIRED,
+    *,
+    choices: tuple[str, ...] = (),
+    bounds: tuple[float, float, bool, bool] | None = None,
+    toml: str | None = None,
+) -> Any:
+    """A settings field: its accepted TOML types and default (``...`` for required).
+
+    ``choices`` lists the accepted values; ``bounds`` is ``(low, high, low
+    inclusive, high inclusive)``; ``toml`` is the TOML key when it is no Python name.
+    """
+    meta = {"types": types, "default": default, "choices": choices, "bounds": bounds}
+    meta["toml"] = toml
+    if default is _REQUIRED:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudySettings:
+    """``[study]``: the study's name, its country and where its inputs are."""
+
+    name: str = _key((str,), "study")
+    country: str = _key((str,))
+    inputs: str = _key((str,), ".")
+    domestic_regions: list | None = _key((list,), None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MrioSettings:
+    """``[mrio]``: the global (and subnational) tables and the Leontief solve."""
+
+    format: str | None = _key((str,), None, choices=("nested", "plain"))
+    global_: str = _key((str,), toml="global")
+    global_format: str = _key(
+        (str,), "plain", choices=("plain", "exiobase3", "eora26", "oecd", "gloria")
+    )
+    subnational: str | None = _key((str,), None)
+    sector_concordance: str | None = _key((str,), None)
+    stressor: str = _key((str,), "CO2")
+    extension: str | None = _key((str,), None)
+    year: int | None = _key((int,), None, bounds=(1900, 2200, True, True))
+    version: int | None = _key((int,), None, bounds=(1, 10_000, True, True))
+    method: str = _key((str,), "auto", choices=("auto", "lu", "iterative", "mixed"))
+    balance_rtol: float = _key((float, int), 1e-6, bounds=(0.0, 1.0, False, False))
+    total_rtol: float = _key((float, int), 0.1, bounds=(0.0, 1.0, False, True))
+
+    @property
+    def layout(self) -> str:
+        """``format`` as given, else ``nested`` iff a subnational table is given."""
+        return self.format or ("nested" if self.subnational else "plain")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InventorySettings:
+    """``[inventory]``: the gridded emission files and how to read them."""
+
+    files: dict | str | list = _key((dict, str, list))
+    units: str | None = _key((str,), None)
+    variables: dict | None = _key((dict,), None)
+    bands: dict | list | None = _key((dict, list), None)
+    crs: str | None = _key((str,), None)
+    chunks: int | None = _key((int,), None, bounds=(16, 1_000_000, True, True))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegionSettings:
+    """``[regions]``: the region polygons or raster and how codes map to MRIO regions."""
+
+    boundaries: str | list | None = _key((str, list), None)
+    code_field: str | list = _key((str, list), "code")
+    raster: str | None = _key((str,), None)
+    raster_codes: str | None = _key((str,), None)
+    raster_resampling: str = _key((str,), "nearest", choices=("nearest", "mode"))
+    outside: str = _key((str,), "error")
+    aliases: dict | None = _key((dict,), None)
+    default_region: str | None = _key((str,), None)
+    cities: str | None = _key((str,), None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConcordanceSettings:
+    """``[concordance]``: the inventory-to-MRIO sector concordance."""
+
+    file: str = _key((str,))
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputSettings:
+    """``[output]``: the result cubes' dtype, maps, hotspot share and chunk budget."""
+
+    dtype: str = _key((str,), "float64", choices=("float64", "float32"))
+    maps: bool = _key((bool,), True)
+    hotspot_share: float = _key((float, int), 0.75, bounds=(0.0, 1.0, False, False))
+    chunk_memory_mb: float = _key((int, float), 128, bounds=(1.0, 1_000_000.0, True, True))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterSettings:
+    """``[cluster]``: where the Dask computations run (see :mod:`cluster`)."""
+
+    kind: str = _key((str,), "local", choices=("local", "address", "jobqueue"))
+    address: str | None = _key((str,), None)
+    n_workers: int = _key((int,), 2, bounds=(1, 10_000, True, True))
+    threads_per_worker: int = _key((int,), 1, bounds=(1, 1_024, True, True))
+    memory_limit: str = _key((str,), "3GiB")
+    jobqueue: dict | None = _key((dict,), None)
+
+
+Section = (
+    StudySettings
+    | MrioSettings
+    | InventorySettings
+    | RegionSettings
+    | ConcordanceSettings
+    | OutputSettings
+    | ClusterSettings
+)
+#: TOML section name -> its settings class, in file order.
+SECTIONS: dict[str, type] = {
+    "study": StudySettings,
+    "mrio": MrioSettings,
+    "inventory": InventorySettings,
+    "regions": RegionSettings,
+    "concordance": ConcordanceSettings,
+    "output": OutputSettings,
+    "cluster": ClusterSettings,
+}
+
+
+def _fields(cls: type) -> dict[str, dataclasses.Field]:
+    """TOML key -> dataclass field of a settings class."""
+    return {f.metadata["toml"] or f.name: f for f in dataclasses.fields(cls)}
+
+
+#: section -> key -> (accepted types, default); ``...`` marks a required key.
 SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
-    "study": {
-        "name": ((str,), "study"),
-        "country": ((str,), ...),
-        "inputs": ((str,), "."),
-        "domestic_regions": ((list,), None),
-    },
-    "mrio": {
-        "format": ((str,), None),
-        "global": ((str,), ...),
-        "global_format": ((str,), "plain"),
-        "subnational": ((str,), None),
-        "sector_concordance": ((str,), None),
-        "stressor": ((str,), "CO2"),
-        "extension": ((str,), None),
-        "year": ((int,), None),
-        "version": ((int,), None),
-        "method": ((str,), "auto"),
-        "balance_rtol": ((float, int), 1e-6),
-        "total_rtol": ((float, int), 0.1),
-    },
-    "inventory": {
-        "files": ((dict, str, list), ...),
-        "units": ((str,), None),
-        "variables": ((dict,), None),
-        "bands": ((dict, list), None),
-        "crs": ((str,), None),
-        "chunks": ((int,), None),
-    },
-    "regions": {
-        "boundaries": ((str, list), None),
-        "code_field": ((str, list), "code"),
-        "raster": ((str,), None),
-        "raster_codes": ((str,), None),
-        "raster_resampling": ((str,), "nearest"),
-        "outside": ((str,), "error"),
-        "aliases": ((dict,), None),
-        "default_region": ((str,), None),
-        "cities": ((str,), None),
-    },
-    "concordance": {"file": ((str,), ...)},
-    "output": {
-        "dtype": ((str,), "float64"),
-        "maps": ((bool,), True),
-        "hotspot_share": ((float, int), 0.75),
-        "chunk_memory_mb": ((int, float), 128),
-    },
-    "cluster": {
-        "kind": ((str,), "local"),
-        "address": ((str,), None),
-        "n_workers": ((int,), 2),
-        "threads_per_worker": ((int,), 1),
-        "memory_limit": ((str,), "3GiB"),
-        "jobqueue": ((dict,), None),
-    },
-}
-
-_CHOICES = {
-    ("mrio", "format"): ("nested", "plain"),
-    ("mrio", "global_format"): ("plain", "exiobase3", "eora26", "oecd", "gloria"),
-    ("mrio", "method"): ("auto", "lu", "iterative", "mixed"),
-    ("output", "dtype"): ("float64", "float32"),
-    ("regions", "raster_resampling"): ("nearest", "mode"),
-    ("cluster", "kind"): ("local", "address", "jobqueue"),
-}
-
-#: (section, key) -> (low, high, low inclusive, high inclusive); NaN never passes.
-_RANGES: dict[tuple[str, str], tuple[float, float, bool, bool]] = {
-    ("mrio", "balance_rtol"): (0.0, 1.0, False, False),
-    ("mrio", "total_rtol"): (0.0, 1.0, False, True),
-    ("mrio", "year"): (1900, 2200, True, True),
-    ("mrio", "version"): (1, 10_000, True, True),
-    ("inventory", "chunks"): (16, 1_000_000, True, True),
-    ("output", "hotspot_share"): (0.0, 1.0, False, False),
-    ("output", "chunk_memory_mb"): (1.0, 1_000_000.0, True, True),
-    ("cluster", "n_workers"): (1, 10_000, True, True),
-    ("cluster", "threads_per_worker"): (1, 1_024, True, True),
+    name: {key: (f.metadata["types"], f.metadata["default"]) for key, f in _fields(cls).items()}
+    for name, cls in SECTIONS.items()
 }
 
 
-def _check_range(section: str, key: str, value: Any, source: str) -> None:
-    """Refuse a numeric value outside its documented range (see :data:`_RANGES`)."""
-    bounds = _RANGES.get((section, key))
-    if bounds is None or value is None:
-        return
-    low, high, low_in, high_in = bounds
-    above = value >= low if low_in else value > low
-    below = value <= high if high_in else value < high
-    if not (above and below):
-        interval = f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
-        raise ConfigError(
-            f"{source}: [{section}] {key} = {value!r} is out of range; use a value in {interval}"
-        )
+def toml_items(section: Section) -> dict[str, Any]:
+    """A section's settings by TOML key (``None`` for a key left unset)."""
+    return {key: getattr(section, f.name) for key, f in _fields(type(section)).items()}
+
+
+def _given(section: Section) -> dict[str, Any]:
+    """A section as a TOML table: unset keys and untouched defaults left out.
+
+    Checking it again gives the same settings (an ``int`` default of a float key
+    such as ``chunk_memory_mb = 128`` stays an ``int``, as when the key is unset).
+    """
+    given = {}
+    for key, f in _fields(type(section)).items():
+        value, default = getattr(section, f.name), f.metadata["default"]
+        if value is not None and not (type(value) is type(default) and value == default):
+            given[key] = value
+    return given
+
+
+@dataclass(frozen=True)
+class InputPaths:
+    """Where a study's relative input paths resolve.
+
+    Attributes
+    ----------
+    base : Path
+        ``--inputs``, else ``[study] inputs`` relative to the config file.
+    config : Path
+        The config file, named in error messages.
+    """
+
+    base: Path
+    config: Path
+
+    def resolve(self, value: str | Path) -> Path:
+        """``value`` resolved against :attr:`base`.
+
+        A symbolic link loop is left unresolved, for its reader to report.
+        """
+        path = self.base / Path(value).expanduser()
+        try:
+            return path.resolve()
+        except (RuntimeError, OSError):  # a link loop (RuntimeError before Python 3.13)
+            return Path(os.path.abspath(path))
 
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """A checked study configuration.
+    """A checked study configuration: one typed, frozen section per TOML table.
 
     Attributes
     ----------
-    sections : dict
-        Section name to its settings, defaults filled in.
+    study, mrio, inventory, regions, concordance, output, cluster
+        The sections (see :data:`SECTIONS`), defaults filled in.
     path : Path
         The config file.
     inputs : Path
@@ -130,24 +236,54 @@ class StudyConfig:
         The file's text, kept for provenance.
     """
 
-    sections: dict[str, dict[str, Any]]
+    study: StudySettings
+    mrio: MrioSettings
+    inventory: InventorySettings
+    regions: RegionSettings
+    concordance: ConcordanceSettings
+    output: OutputSettings
+    cluster: ClusterSettings
     path: Path
     inputs: Path
     raw_text: str = field(repr=False)
 
-    def __getitem__(self, section: str) -> dict[str, Any]:
-        return self.sections[section]
+    @property
+    def paths(self) -> InputPaths:
+        """Where relative input paths resolve (what the stages get, not the config)."""
+        return InputPaths(self.inputs, self.path)
 
     def input_path(self, value: str | Path) -> Path:
-        """Resolve an input path against :attr:`inputs`.
+        """Resolve an input path against :attr:`inputs` (see :meth:`InputPaths.resolve`)."""
+        return self.paths.resolve(value)
 
-        A symbolic link loop is left unresolved, for its reader to report.
+    def with_overrides(
+        self, *, source: str | None = None, **sections: Mapping[str, Any]
+    ) -> StudyConfig:
+        """A new config with some keys replaced, checked like the file's own keys.
+
+        Parameters
+        ----------
+        source : str, optional
+            Where the overrides come from, for error messages (default the file).
+        **sections : mapping
+            Section name -> ``{key: value}`` by TOML key; ``None`` unsets a key
+            (its default applies). The inputs directory stays :attr:`inputs`.
+
+        Raises
+        ------
+        ConfigError
+            As :func:`load_config` does, for the merged settings.
         """
-        path = self.inputs / Path(value).expanduser()
-        try:
-            return path.resolve()
-        except (RuntimeError, OSError):  # a link loop (RuntimeError before Python 3.13)
-            return Path(os.path.abspath(path))
+        raw = {}
+        for name in SECTIONS:
+            merged = {**_given(getattr(self, name)), **sections.get(name, {})}
+            raw[name] = {k: v for k, v in merged.items() if v is not None}
+        where = source or str(self.path)
+        raw.update((k, v) for k, v in sections.items() if k not in SECTIONS)  # refused below
+        checked = _typed_sections(raw, source=where)
+        return dataclasses.replace(
+            self, **_with_paths_checked(checked, base=self.inputs, source=where)
+        )
 
 
 def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyConfig:
@@ -175,16 +311,8 @@ def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyC
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-    sections = check_sections(raw, source=str(path))
-    regions = sections["regions"]
-    if bool(regions["boundaries"]) == bool(regions["raster"]):
-        raise ConfigError(
-            f"{path}: [regions] needs exactly one of boundaries (polygon files) "
-            "or raster (+ raster_codes)"
-        )
-    if regions["raster"] and not regions["raster_codes"]:
-        raise ConfigError(f"{path}: [regions] raster needs raster_codes (a CSV with id,code)")
-    base = Path(inputs) if inputs is not None else path.parent / sections["study"]["inputs"]
+    sections = _typed_sections(raw, source=str(path))
+    base = Path(inputs) if inputs is not None else path.parent / sections["study"].inputs
     try:
         base = base.resolve()
     except (RuntimeError, OSError) as exc:  # a link loop (RuntimeError before Python 3.13)
@@ -192,11 +320,47 @@ def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyC
             f"{base}: the inputs directory (--inputs or [study] inputs) is a symbolic link "
             "loop; fix or remove the link"
         ) from exc
-    _check_cities(regions["cities"], base, path)
-    return StudyConfig(sections, path.resolve(), base, text)
+    sections = _with_paths_checked(sections, base=base, source=str(path))
+    return StudyConfig(**sections, path=path.resolve(), inputs=base, raw_text=text)
 
 
-def _check_cities(cities: str | None, base: Path, source: Path) -> None:
+def _typed_sections(raw: dict[str, Any], *, source: str) -> dict[str, Section]:
+    """Every section of ``raw`` checked and typed, then the checks across keys."""
+    _reject_unknown(raw, SECTIONS, source=source, where="section")
+    sections = {name: _section(name, raw.get(name, {}), source) for name in SECTIONS}
+    regions = sections["regions"]
+    if bool(regions.boundaries) == bool(regions.raster):
+        raise ConfigError(
+            f"{source}: [regions] needs exactly one of boundaries (polygon files) "
+            "or raster (+ raster_codes)"
+        )
+    if regions.raster and not regions.raster_codes:
+        raise ConfigError(f"{source}: [regions] raster needs raster_codes (a CSV with id,code)")
+    if sections["mrio"].format == "nested" and not sections["mrio"].subnational:
+        raise ConfigError(
+            f"{source}: [mrio] format = 'nested' needs [mrio] subnational "
+            "(the provincial table's directory)"
+        )
+    return sections
+
+
+def _with_paths_checked(
+    sections: dict[str, Section], *, base: Path, source: str
+) -> dict[str, Section]:
+    """The checks that need the inputs directory, and the cluster's (after the sections')."""
+    _check_cities(sections["regions"].cities, base, source)
+    return {**sections, "cluster": _checked_cluster(sections["cluster"])}
+
+
+def _checked_cluster(settings: ClusterSettings) -> ClusterSettings:
+    """``[cluster]`` after :func:`cluster.checked_settings` (worker sizes, address)."""
+    from cluster.settings import checked_settings
+
+    checked = checked_settings(toml_items(settings))
+    return dataclasses.replace(settings, kind=checked["kind"])
+
+
+def _check_cities(cities: str | None, base: Path, source: str) -> None:
     """Refuse a ``[regions] cities`` value that is not an existing CSV file."""
     if cities is None:
         return
@@ -209,23 +373,21 @@ def _check_cities(cities: str | None, base: Path, source: Path) -> None:
         )
 
 
-def check_sections(raw: dict[str, Any], *, source: str) -> dict[str, dict[str, Any]]:
-    """Check ``raw`` against :data:`SCHEMA` and fill defaults."""
-    _reject_unknown(raw, SCHEMA, source=source, where="section")
-    sections: dict[str, dict[str, Any]] = {}
-    for name, keys in SCHEMA.items():
-        given = raw.get(name, {})
-        if not isinstance(given, dict):
-            raise ConfigError(f"{source}: [{name}] must be a table")
-        _reject_unknown(given, keys, source=source, where=f"key in [{name}]")
-        sections[name] = {k: _checked(name, k, given, spec, source) for k, spec in keys.items()}
-    return sections
+def _section(name: str, given: Any, source: str) -> Section:
+    """The settings of section ``name`` from its TOML table ``given``, checked."""
+    if not isinstance(given, dict):
+        raise ConfigError(f"{source}: [{name}] must be a table")
+    keys = _fields(SECTIONS[name])
+    _reject_unknown(given, keys, source=source, where=f"key in [{name}]")
+    values = {f.name: _checked(name, key, given, f.metadata, source) for key, f in keys.items()}
+    return SECTIONS[name](**values)
 
 
-def _checked(section: str, key: str, given: dict, spec: tuple, source: str) -> Any:
-    types, default = spec
+def _checked(section: str, key: str, given: dict, meta: Mapping[str, Any], source: str) -> Any:
+    """``given[key]`` (or its default) after the type, choice and range checks."""
+    types, default = meta["types"], meta["default"]
     if key not in given:
-        if default is ...:
+        if default is _REQUIRED:
             raise ConfigError(f"{source}: [{section}] {key} is required")
         return default
     value = given[key]
@@ -235,14 +397,29 @@ def _checked(section: str, key: str, given: dict, spec: tuple, source: str) -> A
             f"{source}: [{section}] {key} = {value!r} should be of type {wanted}, "
             f"not {type(value).__name__}; fix the value"
         )
-    choices = _CHOICES.get((section, key))
+    choices = meta["choices"]
     if choices and value not in choices:
         raise ConfigError(f"{source}: [{section}] {key} = {value!r}; choose one of {choices}")
-    _check_range(section, key, value, source)
+    _check_range(section, key, value, meta["bounds"], source)
     return float(value) if float in types and isinstance(value, int) else value
 
 
-def _reject_unknown(given: dict, known: dict, *, source: str, where: str) -> None:
+def _check_range(section: str, key: str, value: Any, bounds: tuple | None, source: str) -> None:
+    """Refuse a numeric value outside ``bounds`` (low, high, inclusive flags); NaN fails."""
+    if bounds is None or value is None:
+        return
+    low, high, low_in, high_in = bounds
+    above = value >= low if low_in else value > low
+    below = value <= high if high_in else value < high
+    if not (above and below):
+        interval = f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+        raise ConfigError(
+            f"{source}: [{section}] {key} = {value!r} is out of range; use a value in {interval}"
+        )
+
+
+def _reject_unknown(given: Mapping, known: Mapping, *, source: str, where: str) -> None:
+    """Refuse a key of ``given`` not in ``known``, suggesting the closest known one."""
     for key in given:
         if key not in known:
             close = difflib.get_close_matches(key, list(known), n=1)

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import sys
+import functools
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 
-import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
-from dask.base import unpack_collections
-from distributed import Client, progress
+from distributed import Client
 
+from cluster import progress_compute
 from pipeline import __version__
 from pipeline.attribution import cube as cube_mod
 from pipeline.attribution.concordance import read_concordance, sector_weights
 from pipeline.mrio import attribution_shares
-from pipeline.mrio.engine import METHOD_NAMES, resolve_method
+from pipeline.mrio.engine import choose_method
 from pipeline.results import maps, summary
-from pipeline.results.places import place_attrs
 from pipeline.storage.lock import output_lock
 from pipeline.storage.versions import (
     STORE_NAME,
@@ -40,26 +38,10 @@ from pipeline.storage.versions import (
     write_zarr_atomic,
 )
 from pipeline.workflow import stages
-from pipeline.workflow.config import StudyConfig
+from pipeline.workflow.config import OutputSettings, StudyConfig, toml_items
+from pipeline.workflow.keys import naming_keys
 
 SYNTHETIC_NOTE = "SYNTHETIC demo data: economic and emission numbers are made up."
-
-
-def make_compute(client: Client | None, *, show_progress: bool) -> Callable[..., tuple]:
-    """A ``dask.compute`` that shows a progress bar on the client when asked."""
-    if client is None or not show_progress:
-        return dask.compute
-
-    from cluster.waits import gather
-
-    def compute(*args):
-        collections, repack = unpack_collections(*args, traverse=True)
-        futures = client.compute(collections)
-        progress(futures)
-        print(file=sys.stderr)
-        return repack(gather(client, futures, what="computing on the Dask cluster"))
-
-    return compute
 
 
 def run_study(
@@ -107,7 +89,7 @@ def run_study(
         directory, or ``out/.versions`` is a link.
     """
     out = ensure_writable_dir(Path(out))
-    with output_lock(out):
+    with naming_keys(), output_lock(out):
         clean_output(out)
         return _run_locked(
             config,
@@ -131,10 +113,8 @@ def _input_dirs(config: StudyConfig, sources: dict[str, Path]) -> list[Path]:
 def _run_locked(config, out, *, connect, echo, show_progress, note, resume) -> dict:
     """:func:`run_study` once ``out`` is locked and cleaned."""
     clock = _Clock(echo)
-    clock.stage(
-        "MRIO: load and check" + (" and nest" if stages.mrio_layout(config) == "nested" else "")
-    )
-    loaded = stages.load_mrio(config)
+    clock.stage("MRIO: load and check" + (" and nest" if config.mrio.layout == "nested" else ""))
+    loaded = stages.load_mrio(config.mrio, config.study, config.paths)
     if loaded.report is not None:
         report = loaded.report
         echo(
@@ -143,9 +123,11 @@ def _run_locked(config, out, *, connect, echo, show_progress, note, resume) -> d
             f"export scaling {report.export_scaling_min:.4f}..{report.export_scaling_max:.4f}, "
             f"subnational / global total output {report.output_ratio:.4f}"
         )
-    table = loaded.table
-    layers = stages.open_layers_within_budget(
-        config, n_outputs=len(table.consumers) + len(table.categories) + 1
+    layers = stages.open_study_inventory(
+        config.inventory,
+        config.regions,
+        config.paths,
+        side=functools.partial(stages.budget_side, loaded.table, config.output),
     )
     echo(f"  inventory: {dict(layers.emissions.sizes)}, chunks {layers.emissions.data.chunksize}")
     concordance = read_concordance(
@@ -159,7 +141,7 @@ def _run_locked(config, out, *, connect, echo, show_progress, note, resume) -> d
     plan = _Plan(config, out, input_checksums(sources), layers, resume=resume, echo=echo)
     plan.clock = clock
     with connect() if connect is not None else contextlib.nullcontext() as client:
-        compute = make_compute(client, show_progress=show_progress)
+        compute = progress_compute(client, show_progress=show_progress)
         return _run_on_cluster(
             plan,
             loaded,
@@ -174,6 +156,13 @@ def _run_locked(config, out, *, connect, echo, show_progress, note, resume) -> d
 
 #: Settings that do not change a stage's output (input contents are keyed by checksum).
 _NOT_IN_KEYS = {("output", "maps"), ("study", "inputs")}
+#: Stage -> (prefixes of the input names, config sections) its ``--resume`` key covers;
+#: never ``[cluster]``, which only runs the stages.
+STAGE_KEYS = {
+    "ingest": (("inventory_", "boundaries", "region_"), ("inventory", "regions")),
+    "shares": (("mrio_",), ("mrio",)),
+    "footprint": (("",), ("study", "mrio", "inventory", "regions", "concordance", "output")),
+}
 
 
 class _Plan:
@@ -185,10 +174,24 @@ class _Plan:
         self.chunks = layers.emissions.data.chunksize[1:]
         self.clock: _Clock | None = None  # set by run_study
 
-    def key(self, stage: str, *, inputs: tuple[str, ...], sections: tuple[str, ...], **extra):
+    def key(
+        self,
+        stage: str,
+        *,
+        inputs: tuple[str, ...] | None = None,
+        sections: tuple[str, ...] | None = None,
+        **extra,
+    ) -> str:
+        """The key of ``stage`` (inputs and sections default to :data:`STAGE_KEYS`)."""
+        inputs = STAGE_KEYS[stage][0] if inputs is None else inputs
+        sections = STAGE_KEYS[stage][1] if sections is None else sections
         picked = {k: v for k, v in self.checksums.items() if k.startswith(inputs)}
         config = {
-            name: {k: v for k, v in self.config[name].items() if (name, k) not in _NOT_IN_KEYS}
+            name: {
+                k: v
+                for k, v in toml_items(getattr(self.config, name)).items()
+                if (name, k) not in _NOT_IN_KEYS
+            }
             for name in sections
         }
         return stage_key(
@@ -211,15 +214,15 @@ def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock
     config, out = plan.config, plan.out
     clock.stage("grid: ingest inventory and rasterize regions")
     work = ensure_writable_dir(out / "work")
-    key = plan.key(
-        "ingest", inputs=("inventory_", "boundaries", "region_"), sections=("inventory", "regions")
-    )
+    key = plan.key("ingest")
     if plan.reusable(work / "inventory.zarr", key, "the ingested inventory"):
         grid = stages.open_ingested(layers, work)
     else:
         grid = stages.ingest_grid(layers, work, compute=compute, key=key)
     totals = stages.region_totals(grid, compute=compute)
-    grid, totals, producer_of_code, producers = _producers(config, loaded, grid, totals, compute)
+    grid, totals, producer_of_code, producers = stages.map_producers(
+        config.regions, list(loaded.table.regions), grid, totals, compute=compute
+    )
 
     clock.stage(f"MRIO: attribution shares for {len(producers)} producer regions")
     shares = _shares(plan, loaded, producers, client=client, compute=compute)
@@ -240,7 +243,7 @@ def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock
         weights=weights,
         region_totals=totals[:-1],
         foreign=foreign,
-        dtype=np.dtype(config["output"]["dtype"]),
+        dtype=np.dtype(config.output.dtype),
         final_demand=concordance.final_demand_index([str(c) for c in shares["category"].values]),
     )
     producer_codes = np.flatnonzero(producer_of_code >= 0)
@@ -252,7 +255,7 @@ def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock
 def _commit(plan, inputs, producer_codes, grid, mrio_error, *, compute, note) -> dict:
     """Write the cubes, summary and maps into a new version; publish the three at once."""
     config, out = plan.config, plan.out
-    key = plan.key("footprint", inputs=("",), sections=_RESULT_SECTIONS)
+    key = plan.key("footprint")
     with new_version(out) as version:
         store = version / STORE_NAME
         if plan.reusable(out / STORE_NAME, key, "the footprint cubes"):
@@ -263,9 +266,9 @@ def _commit(plan, inputs, producer_codes, grid, mrio_error, *, compute, note) ->
                 plan, inputs, producer_codes, store, key=key, compute=compute, note=note
             )
         plan.clock.stage("summary and maps")
-        result = _summarize(config, store, producer_codes, (error, mrio_error), compute)
+        result = _summarize(config.output, store, producer_codes, (error, mrio_error), compute)
         write_text_atomic(version / "summary.json", summary.to_json(result))
-        if config["output"]["maps"]:
+        if config.output.maps:
             maps.standard_maps(
                 xr.open_zarr(store), result, version / "maps", borders=grid.borders, note=note
             )
@@ -273,56 +276,19 @@ def _commit(plan, inputs, producer_codes, grid, mrio_error, *, compute, note) ->
     return result
 
 
-#: Config sections that change the result cubes (not [cluster], which only runs them).
-_RESULT_SECTIONS = ("study", "mrio", "inventory", "regions", "concordance", "output")
-
-
-def _producers(config, loaded, grid, totals, compute):
-    """Map raster regions to MRIO producer regions; apply the outside policy."""
-    mrio_regions = list(loaded.table.regions)
-
-    def code_rows_of(codes):
-        return stages.producer_codes(
-            codes,
-            config["regions"]["aliases"],
-            mrio_regions,
-            default_region=config["regions"]["default_region"],
-        )
-
-    code_rows = code_rows_of(grid.region_codes)
-    outside = stages.check_region_coverage(
-        totals,
-        grid.region_codes,
-        code_rows,
-        outside=config["regions"]["outside"],
-        source=grid.region_source,
-    )
-    if outside is not None:
-        position = stages.outside_position(outside, grid.region_codes, mrio_regions)
-        grid = stages.assign_outside(grid, position, outside)
-        totals = stages.region_totals(grid, compute=compute)
-        code_rows = code_rows_of(grid.region_codes)
-    producer_rows = sorted({int(r) for r in code_rows if r >= 0})
-    remap = {r: n for n, r in enumerate(producer_rows)}
-    producer_of_code = np.array([remap.get(int(r), -1) for r in code_rows])
-    return grid, totals, producer_of_code, [mrio_regions[r] for r in producer_rows]
-
-
 def _shares(plan, loaded, producers, *, client, compute) -> xr.DataArray:
     """Attribution shares of the producer regions, cached in ``work/shares.zarr``."""
     store = plan.out / "work" / "shares.zarr"
-    key = plan.key(
-        "shares", inputs=("mrio_",), sections=("mrio",), producers=producers, checks="every row"
-    )
+    key = plan.key("shares", producers=producers, checks="every row")
     if plan.reusable(store, key, "the MRIO attribution shares"):
         return xr.open_zarr(store)["shares"].load()
-    method = resolve_method(loaded.table, plan.config["mrio"]["method"])
+    method = choose_method(loaded.table, plan.config.mrio.method)
     plan.echo(
-        f"  Leontief solve: {METHOD_NAMES[method]}, n = {loaded.table.n:,} rows, "
+        f"  Leontief solve: {method.description}, n = {loaded.table.n:,} rows, "
         f"{loaded.table.Y.shape[1]:,} final-demand columns"
     )
     shares = attribution_shares(
-        loaded.table, regions=producers, client=client, method=plan.config["mrio"]["method"]
+        loaded.table, regions=producers, client=client, method=method
     ).rename(sector="mrio_sector")
     labelled = shares.assign_coords(
         {d: cube_mod.text_labels(shares[d].values) for d in shares.dims}
@@ -336,8 +302,8 @@ def _write_cube(plan, inputs, producer_codes, store, *, key, compute, note) -> f
     config, echo = plan.config, plan.echo
     cube = cube_mod.build_cube(inputs)
     cube.attrs.update(provenance(config_text=config.raw_text, checksums=plan.checksums))
-    cube.attrs.update(title=f"footprint-map: {config['study']['name']}", note=note)
-    cube.attrs.update(place_attrs(config))  # the study's boundaries and cities, for reports
+    cube.attrs.update(title=f"footprint-map: {config.study.name}", note=note)
+    cube.attrs.update(stages.study_places(config.regions, config.paths))  # for reports
     n_tasks = len(cube.__dask_graph__())
     n_chunks = int(np.prod(cube["foreign_footprint"].data.numblocks))
     echo(f"  task graph: {n_tasks} tasks over {n_chunks} spatial chunks")
@@ -360,7 +326,8 @@ def _write_cube(plan, inputs, producer_codes, store, *, key, compute, note) -> f
     return errors["max"]
 
 
-def _summarize(config, store, producer_codes, errors, compute) -> dict:
+def _summarize(output: OutputSettings, store, producer_codes, errors, compute) -> dict:
+    """The summary of the written ``store`` (the study country's land, ``[output]``'s share)."""
     opened = xr.open_zarr(store)
     land = opened["region_index"].isin(summary.home_codes(opened, producer_codes))
     return summary.summarize(
@@ -368,13 +335,13 @@ def _summarize(config, store, producer_codes, errors, compute) -> dict:
         land_mask=land,
         conservation_error=errors[0],
         mrio_conservation_error=errors[1],
-        hotspot_share=config["output"]["hotspot_share"],
+        hotspot_share=output.hotspot_share,
         compute=compute,
     )
 
 
 def _concordance_path(config: StudyConfig) -> Path:
-    return config.input_path(config["concordance"]["file"])
+    return config.input_path(config.concordance.file)
 
 
 def _weights(concordance, loaded, producers, shares) -> np.ndarray:

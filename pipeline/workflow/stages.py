@@ -7,6 +7,7 @@ The stages are wired together by :mod:`pipeline.workflow.run`. They raise
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,12 +19,23 @@ from affine import Affine
 
 from pipeline import mrio as mrio_api
 from pipeline import textfiles
+from pipeline.attribution.cube import cell_layers
 from pipeline.errors import ConcordanceError, ConfigError, GridError, InputFileError, MRIOError
-from pipeline.grid import blocks, inventory, region_blocks, region_raster, regions
+from pipeline.grid import blocks, region_blocks, region_raster, regions
+from pipeline.grid import inventory as grid_inventory
 from pipeline.grid.chunks import chunk_side
-from pipeline.grid.mapping import producer_codes  # noqa: F401  (re-export)
+from pipeline.grid.mapping import region_mapping
+from pipeline.grid.spec import GridSpec
+from pipeline.results import places
 from pipeline.storage.versions import write_zarr_atomic
-from pipeline.workflow.config import StudyConfig
+from pipeline.workflow.config import (
+    InputPaths,
+    InventorySettings,
+    MrioSettings,
+    OutputSettings,
+    RegionSettings,
+    StudySettings,
+)
 
 DEFAULT_CHUNK = 512
 
@@ -38,41 +50,38 @@ class LoadedMRIO:
     sources: dict[str, Path]
 
 
-def mrio_layout(config: StudyConfig) -> str:
-    """``[mrio] format``: as given, else ``nested`` iff a subnational table is given."""
-    section = config["mrio"]
-    return section["format"] or ("nested" if section["subnational"] else "plain")
+def load_mrio(mrio: MrioSettings, study: StudySettings, paths: InputPaths) -> LoadedMRIO:
+    """Read the configured MRIO; nest the subnational table if configured.
 
-
-def load_mrio(config: StudyConfig) -> LoadedMRIO:
-    """Read the configured MRIO; nest the subnational table if configured."""
-    section = config["mrio"]
-    stressor = section["stressor"]
-    global_path = config.input_path(section["global"])
+    Parameters
+    ----------
+    mrio : MrioSettings
+        ``[mrio]``.
+    study : StudySettings
+        ``[study]``: the nested country, or the domestic regions of a plain table.
+    paths : InputPaths
+        Where the MRIO paths resolve.
+    """
+    global_path = paths.resolve(mrio.global_)
     sources = {"mrio_global": global_path}
-    table = _read_global(global_path, section)
-    if mrio_layout(config) == "plain":
-        return LoadedMRIO(table, _domestic_regions(config, table), None, sources)
-    if not section["subnational"]:
-        raise ConfigError(
-            f"{config.path}: [mrio] format = 'nested' needs [mrio] subnational "
-            "(the provincial table's directory)"
-        )
-    sub_path = config.input_path(section["subnational"])
+    table = _read_global(global_path, mrio)
+    if mrio.layout == "plain":
+        return LoadedMRIO(table, _domestic_regions(study, table, paths.config), None, sources)
+    sub_path = paths.resolve(mrio.subnational)
     sources["mrio_subnational"] = sub_path
-    sub = mrio_api.read_subnational(sub_path, stressor=stressor)
+    sub = mrio_api.read_subnational(sub_path, stressor=mrio.stressor)
     concordance = None
-    if section["sector_concordance"]:
-        conc_path = config.input_path(section["sector_concordance"])
+    if mrio.sector_concordance:
+        conc_path = paths.resolve(mrio.sector_concordance)
         sources["mrio_sector_concordance"] = conc_path
         concordance = _read_csv(conc_path)
     try:
         nested, report = mrio_api.nest(
             table,
             sub,
-            country=config["study"]["country"],
+            country=study.country,
             sector_concordance=concordance,
-            total_rtol=section["total_rtol"],
+            total_rtol=mrio.total_rtol,
         )
     except ConcordanceError as exc:
         where = sources.get("mrio_sector_concordance", sub_path)
@@ -83,30 +92,29 @@ def load_mrio(config: StudyConfig) -> LoadedMRIO:
     return LoadedMRIO(nested, domestic, report, sources)
 
 
-def _domestic_regions(config: StudyConfig, table: mrio_api.MRIO) -> tuple[str, ...]:
+def _domestic_regions(study: StudySettings, table: mrio_api.MRIO, source: Path) -> tuple[str, ...]:
     """``[study] domestic_regions``, by default ``[study] country``; each an MRIO region."""
-    study = config["study"]
-    key = "domestic_regions" if study["domestic_regions"] else "country"
-    domestic = tuple(str(r) for r in (study["domestic_regions"] or [study["country"]]))
+    key = "domestic_regions" if study.domestic_regions else "country"
+    domestic = tuple(str(r) for r in (study.domestic_regions or [study.country]))
     regions = list(table.regions)
     unknown = [r for r in domestic if r not in regions]
     if unknown:
         raise ConfigError(
-            f"{config.path}: [study] {key} names {unknown}, which the MRIO does not have; "
+            f"{source}: [study] {key} names {unknown}, which the MRIO does not have; "
             f"use some of {regions[:20]}" + (" ..." if len(regions) > 20 else "")
         )
     return domestic
 
 
-def _read_global(path: Path, section: dict) -> mrio_api.MRIO:
+def _read_global(path: Path, mrio: MrioSettings) -> mrio_api.MRIO:
     return mrio_api.load_global(
         path,
-        format=section["global_format"],
-        stressor=section["stressor"],
-        year=section["year"],
-        version=section["version"],
-        extension=section["extension"],
-        balance_rtol=section["balance_rtol"],
+        format=mrio.global_format,
+        stressor=mrio.stressor,
+        year=mrio.year,
+        version=mrio.version,
+        extension=mrio.extension,
+        balance_rtol=mrio.balance_rtol,
     )
 
 
@@ -126,58 +134,84 @@ class Layers:
     sources: dict[str, Path]
 
 
-def open_layers(config: StudyConfig, *, chunks: int | None = None) -> Layers:
-    """Open the inventory files and the region source, checking both (cheap).
+def budget_side(table: mrio_api.MRIO, output: OutputSettings, n_sectors: int) -> int:
+    """Spatial chunk edge whose task fits ``[output] chunk_memory_mb``.
 
-    ``chunks`` (spatial chunk edge) overrides ``[inventory] chunks``.
+    The per-cell layers are those :func:`pipeline.attribution.cube.build_cube`
+    writes for ``table``'s consumers and categories and ``n_sectors`` sectors.
     """
-    inv = config["inventory"]
-    raw = inv["files"]
-    if isinstance(raw, dict):
-        files = {s: config.input_path(p) for s, p in raw.items()}
-    elif isinstance(raw, str):
-        files = config.input_path(raw)
+    layers = cell_layers(
+        n_consumers=len(table.consumers), n_categories=len(table.categories), n_sectors=n_sectors
+    )
+    return chunk_side(
+        n_layers_out=layers,
+        n_sectors=n_sectors,
+        itemsize=np.dtype(output.dtype).itemsize,
+        budget_mb=output.chunk_memory_mb,
+    )
+
+
+def open_study_inventory(
+    inventory: InventorySettings,
+    region_settings: RegionSettings,
+    paths: InputPaths,
+    *,
+    side: Callable[[int], int] | None = None,
+) -> Layers:
+    """Open the inventory files and the region source once, checking both (cheap).
+
+    Parameters
+    ----------
+    inventory, region_settings : InventorySettings, RegionSettings
+        ``[inventory]`` and ``[regions]``.
+    paths : InputPaths
+        Where their paths resolve.
+    side : callable, optional
+        Spatial chunk edge for a number of sectors (e.g. :func:`budget_side`),
+        used unless ``[inventory] chunks`` is set; the layers opened in
+        :data:`DEFAULT_CHUNK` chunks are then rechunked lazily.
+    """
+    files = inventory.files
+    if isinstance(files, dict):
+        files = {s: paths.resolve(p) for s, p in files.items()}
+    elif isinstance(files, str):
+        files = paths.resolve(files)
     else:
-        files = [config.input_path(p) for p in raw]
-    emissions = inventory.open_inventory(
+        files = [paths.resolve(p) for p in files]
+    emissions = grid_inventory.open_inventory(
         files,
-        chunks=chunks or inv["chunks"] or DEFAULT_CHUNK,
-        units=inv["units"],
-        variables=inv["variables"],
-        crs=inv["crs"],
-        bands=inv["bands"],
+        chunks=inventory.chunks or DEFAULT_CHUNK,
+        units=inventory.units,
+        variables=inventory.variables,
+        crs=inventory.crs,
+        bands=inventory.bands,
     )
+    if side is not None and not inventory.chunks:
+        edge = side(emissions.sizes["sector"])
+        if edge != DEFAULT_CHUNK:
+            emissions = emissions.chunk({"y": edge, "x": edge})
     sources = {f"inventory_{s}": Path(p) for s, p in emissions.attrs["sources"].items()}
-    section = config["regions"]
-    if section["raster"]:
-        raster = config.input_path(section["raster"])
-        codes = config.input_path(section["raster_codes"])
+    return _with_regions(emissions, sources, region_settings, paths)
+
+
+def _with_regions(
+    emissions: xr.DataArray,
+    sources: dict[str, Path],
+    settings: RegionSettings,
+    paths: InputPaths,
+) -> Layers:
+    """:class:`Layers` of ``emissions`` with the configured region raster or polygons."""
+    if settings.raster:
+        raster = paths.resolve(settings.raster)
+        codes = paths.resolve(settings.raster_codes)
         sources.update(region_raster=raster, region_codes=codes)
-        return Layers(emissions, None, (raster, codes, section["raster_resampling"]), sources)
-    paths = section["boundaries"]
-    paths = (
-        [config.input_path(p) for p in paths]
-        if isinstance(paths, list)
-        else config.input_path(paths)
-    )
-    shapes = regions.read_regions(paths, code_field=section["code_field"])
-    for n, path in enumerate(paths if isinstance(paths, list) else [paths]):
+        return Layers(emissions, None, (raster, codes, settings.raster_resampling), sources)
+    given = settings.boundaries
+    files = [paths.resolve(p) for p in given] if isinstance(given, list) else paths.resolve(given)
+    shapes = regions.read_regions(files, code_field=settings.code_field)
+    for n, path in enumerate(files if isinstance(files, list) else [files]):
         sources["boundaries" if n == 0 else f"boundaries_{n}"] = path
     return Layers(emissions, shapes, None, sources)
-
-
-def open_layers_within_budget(config: StudyConfig, *, n_outputs: int) -> Layers:
-    """:func:`open_layers` with chunks sized by ``[output] chunk_memory_mb`` unless set."""
-    layers = open_layers(config)
-    if config["inventory"]["chunks"]:
-        return layers
-    side = chunk_side(
-        n_layers_out=n_outputs + layers.emissions.sizes["sector"],
-        n_sectors=layers.emissions.sizes["sector"],
-        itemsize=np.dtype(config["output"]["dtype"]).itemsize,
-        budget_mb=config["output"]["chunk_memory_mb"],
-    )
-    return layers if side == DEFAULT_CHUNK else open_layers(config, chunks=side)
 
 
 @dataclass(frozen=True)
@@ -205,9 +239,7 @@ def ingest_grid(
     NaN or negative emissions abort the stage, naming the file and sector.
     """
     emissions = layers.emissions
-    grid = regions.GridSpec(
-        emissions.rio.crs, Affine(*emissions.rio.transform()[:6]), emissions.shape[1:]
-    )
+    grid = GridSpec(emissions.rio.crs, Affine(*emissions.rio.transform()[:6]), emissions.shape[1:])
     if layers.region_raster is not None:
         raster, codes_csv, resampling = layers.region_raster
         index, codes = region_raster.region_index_from_raster(
@@ -225,7 +257,7 @@ def ingest_grid(
     ds = xr.Dataset(
         {"emissions": emissions.drop_vars("spatial_ref", errors="ignore"), "region_index": index_da}
     )
-    nans, negatives = inventory.count_invalid(emissions)
+    nans, negatives = grid_inventory.count_invalid(emissions)
     sectors = [str(s) for s in emissions["sector"].values]
     store = work / "inventory.zarr"
     write_zarr_atomic(
@@ -342,3 +374,54 @@ def assign_outside(grid: GridInputs, code: int, name: str) -> GridInputs:
     index = xr.where((grid.region_index < 0) & emitting, code, grid.region_index)
     codes = grid.region_codes if code < len(grid.region_codes) else (*grid.region_codes, name)
     return replace(grid, region_index=index.astype(grid.region_index.dtype), region_codes=codes)
+
+
+def map_producers(
+    settings: RegionSettings,
+    mrio_regions: list[str],
+    grid: GridInputs,
+    totals: np.ndarray,
+    *,
+    compute=dask.compute,
+) -> tuple[GridInputs, np.ndarray, np.ndarray, list[str]]:
+    """Map raster regions to MRIO producer regions; apply the outside policy.
+
+    Returns
+    -------
+    grid, totals
+        With emissions outside every region assigned (``[regions] outside``).
+    producer_of_code : numpy.ndarray
+        Position of each raster code among the producers, -1 for none.
+    producers : list of str
+        The MRIO regions with cells, in MRIO order.
+    """
+
+    def code_rows_of(codes):
+        return region_mapping(codes, mrio_regions, settings.aliases, settings.default_region)
+
+    code_rows = code_rows_of(grid.region_codes)
+    outside = check_region_coverage(
+        totals, grid.region_codes, code_rows, outside=settings.outside, source=grid.region_source
+    )
+    if outside is not None:
+        position = outside_position(outside, grid.region_codes, mrio_regions)
+        grid = assign_outside(grid, position, outside)
+        totals = region_totals(grid, compute=compute)
+        code_rows = code_rows_of(grid.region_codes)
+    producer_rows = sorted({int(r) for r in code_rows if r >= 0})
+    remap = {r: n for n, r in enumerate(producer_rows)}
+    producer_of_code = np.array([remap.get(int(r), -1) for r in code_rows])
+    return grid, totals, producer_of_code, [mrio_regions[r] for r in producer_rows]
+
+
+def study_places(settings: RegionSettings, paths: InputPaths) -> dict[str, str]:
+    """The store attribute recording the study's boundary files and city list.
+
+    The ``[regions] cities`` file is read here, so a bad city list stops the run.
+    """
+    boundaries = settings.boundaries
+    if boundaries is not None:
+        listed = boundaries if isinstance(boundaries, list) else [boundaries]
+        boundaries = [paths.resolve(p) for p in listed]
+    cities = paths.resolve(settings.cities) if settings.cities is not None else None
+    return places.place_attrs(boundaries=boundaries, code_field=settings.code_field, cities=cities)

@@ -23,9 +23,10 @@ def copy_inputs(inputs: Path, dest: Path) -> Path:
 
 
 def demo_config(inputs: Path, **overrides):
-    """``config/demo.toml`` on ``inputs``, with ``section.key`` overrides."""
+    """``config/demo.toml`` on ``inputs``, with ``section__key=value`` overrides (checked)."""
     config = load_config(config_file("demo.toml"), inputs=inputs)
+    sections: dict[str, dict] = {}
     for dotted, value in overrides.items():
         section, key = dotted.split("__")
-        config.sections[section][key] = value
-    return config
+        sections.setdefault(section, {})[key] = value
+    return config.with_overrides(**sections)

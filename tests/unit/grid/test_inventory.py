@@ -189,7 +189,7 @@ def test_ascii_grid_with_prj_and_nodata(tmp_path):
     assert CRS(em.rio.crs).name == "ETRS89-extended / LAEA Europe"  # read from road.prj
     np.testing.assert_allclose(tuple(em.rio.transform())[:6], (1000, 0, 4e6, 0, -1000, 3e6))
     (tmp_path / "road.prj").unlink()
-    with pytest.raises(GridError, match=r"road\.asc: raster has no CRS; set \[inventory\] crs"):
+    with pytest.raises(GridError, match=r"road\.asc: raster has no CRS; set `crs`"):
         open_inventory({"road": path}, units="t")
     assigned = open_inventory({"road": path}, units="t", crs="EPSG:3035")
     assert assigned.rio.crs == CRS.from_epsg(3035)

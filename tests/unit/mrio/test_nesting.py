@@ -176,7 +176,7 @@ def test_country_totals_must_agree_within_total_rtol(demo_tables):
     msg = str(err.value)
     assert f"subnational total output {1.5 * total:.6g} differs" in msg
     assert f"'CHN' block ({total:.6g}) by 50.0%, more than total_rtol = 0.1" in msg
-    assert "same units, prices and year, or raise [mrio] total_rtol" in msg
+    assert "same units, prices and year, or raise `total_rtol`" in msg
     # within a stated, looser tolerance it nests, and the report says by how much
     _, loose = nest(t.global_mrio, _scaled(t.provincial, 1.05), country="CHN")
     assert loose.output_ratio == pytest.approx(1.05, rel=1e-12)

@@ -37,8 +37,8 @@ def write_study(tmp_path, cities_line: str):
 def test_config_accepts_an_existing_csv(tmp_path):
     (tmp_path / "towns.csv").write_text("geonameid,name,lat,lon,population,province\n")
     config = load_config(write_study(tmp_path, 'cities = "towns.csv"'))
-    assert config["regions"]["cities"] == "towns.csv"
-    assert load_config(write_study(tmp_path, ""))["regions"]["cities"] is None
+    assert config.regions.cities == "towns.csv"
+    assert load_config(write_study(tmp_path, "")).regions.cities is None
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_config_refuses_bad_cities(tmp_path, line, match):
 def test_reader_names_the_file_and_the_fix(tmp_path):
     path = tmp_path / "towns.csv"
     path.write_text("name,lat,lon\nA,1,2\n")
-    with pytest.raises(InputFileError, match=r"towns.csv \(\[regions\] cities\): missing col"):
+    with pytest.raises(InputFileError, match=r"towns.csv \(`cities`\): missing col"):
         read_cities(path)
     path.write_text("geonameid,name,lat,lon,population,province\n1,A,95,2,10,X\n")
     with pytest.raises(InputFileError, match="row 2 \\('A'\\) has lat = '95'"):

@@ -10,7 +10,7 @@ import xarray as xr
 
 from pipeline.errors import ConfigError
 from pipeline.results.summary import _warnings
-from pipeline.workflow.config import StudyConfig
+from pipeline.workflow.config import StudySettings
 from pipeline.workflow.stages import _domestic_regions
 
 
@@ -18,18 +18,18 @@ class _Table:
     regions = ("USA", "JPN", "ROW")
 
 
-def config(**study) -> StudyConfig:
-    sections = {"study": {"country": "JPN", "domestic_regions": None, **study}}
-    return StudyConfig(sections, Path("study.toml"), Path("."), "")
+def domestic(**study) -> tuple[str, ...]:
+    settings = StudySettings(**{"country": "JPN", "domestic_regions": None, **study})
+    return _domestic_regions(settings, _Table(), Path("study.toml"))
 
 
 def test_domestic_regions_default_to_the_country_and_are_checked():
-    assert _domestic_regions(config(), _Table()) == ("JPN",)
-    assert _domestic_regions(config(domestic_regions=["USA", "JPN"]), _Table()) == ("USA", "JPN")
+    assert domestic() == ("JPN",)
+    assert domestic(domestic_regions=["USA", "JPN"]) == ("USA", "JPN")
     with pytest.raises(ConfigError, match=r"\[study\] country names \['CHN'\].*use some of"):
-        _domestic_regions(config(country="CHN"), _Table())
+        domestic(country="CHN")
     with pytest.raises(ConfigError, match=r"\[study\] domestic_regions names \['XXX'\]"):
-        _domestic_regions(config(domestic_regions=["XXX"]), _Table())
+        domestic(domestic_regions=["XXX"])
 
 
 def attribution(foreign: list[bool], values: list[float]) -> xr.DataArray:
