@@ -56,7 +56,7 @@ def region_index_from_raster(
     if resampling not in ("nearest", "mode"):
         raise ConfigError(f"resampling {resampling!r} for {path}; use 'nearest' or 'mode'")
     if not path.is_file():
-        raise InputFileError(f"{path}: region raster not found; check [regions] region_raster")
+        raise InputFileError(f"{path}: region raster not found; check `raster`")
     with rasterio.open(path) as src:
         if src.crs is None:
             raise GridError(f"{path}: region raster has no CRS; write one (gdal_edit.py -a_srs)")
@@ -92,7 +92,7 @@ def _read_id_table(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
     import pandas as pd
 
     if not path.is_file():
-        raise InputFileError(f"{path}: region code table not found; check [regions] region_codes")
+        raise InputFileError(f"{path}: region code table not found; check `raster_codes`")
     table = pd.read_csv(path, dtype={"code": str})
     if not {"id", "code"} <= set(table.columns):
         raise InputFileError(f"{path}: needs columns id,code; it has {list(table.columns)}")

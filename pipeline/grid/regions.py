@@ -102,13 +102,13 @@ def read_regions(
         if len(fields) != len(paths):
             raise ConfigError(
                 f"{len(paths)} boundary files but {len(fields)} code fields; "
-                "give [regions] code_field as one name or one per boundary file"
+                "give `code_field` as one name or one per boundary file"
             )
         parts = [read_regions(p, code_field=f) for p, f in zip(paths, fields, strict=True)]
         return combine_regions(*parts)
     if not isinstance(code_field, str):
-        raise ConfigError("[regions] code_field is a list but boundaries is one file")
-    path = check_file(path, what="boundary file", fix="check [regions] boundaries")
+        raise ConfigError("`code_field` is a list but `boundaries` is one file")
+    path = check_file(path, what="boundary file", fix="check `boundaries`")
     if path.suffix.lower() in (".geojson", ".json"):
         properties, geoms, crs = read_geojson(path)
     else:
@@ -124,7 +124,7 @@ def _build_regions(
         if code_field not in props:
             raise ConfigError(
                 f"{path}: feature {n} has no property {code_field!r}; "
-                f"set [regions] code_field to one of {sorted(props)}"
+                f"set `code_field` to one of {sorted(props)}"
             )
         code = props[code_field]
         if geom is None and code is not None and str(code).strip():
@@ -159,7 +159,7 @@ def combine_regions(*parts: Regions) -> Regions:
         In the CRS of the first part, with :attr:`Regions.layers` set.
     """
     if not parts:
-        raise ConfigError("no boundary files; list them under [regions] boundaries")
+        raise ConfigError("no boundary files; list them under `boundaries`")
     crs = parts[0].crs
     projected = [part.to_crs(crs) for part in parts]
     codes = [c for part in projected for c in part.codes]

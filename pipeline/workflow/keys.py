@@ -18,7 +18,15 @@ from pipeline.errors import FootprintError
 _SAME_NAME = {
     "inventory": ("files", "units", "variables", "bands", "crs"),
     "mrio": ("sector_concordance", "total_rtol"),
-    "regions": ("aliases", "default_region", "cities"),
+    "regions": (
+        "aliases",
+        "default_region",
+        "cities",
+        "boundaries",
+        "code_field",
+        "raster",
+        "raster_codes",
+    ),
     "study": ("country", "domestic_regions"),
 }
 #: Backquoted name -> how the study file spells it, e.g. ``[inventory] units``.
