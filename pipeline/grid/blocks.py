@@ -8,8 +8,11 @@ same key and the scheduler ships them to each worker once.
 
 from __future__ import annotations
 
+import warnings
+
 import dask.array as da
 import numpy as np
+from dask.array.core import PerformanceWarning
 
 from pipeline.kernels import cells
 
@@ -20,7 +23,12 @@ def as_single_chunk(table: np.ndarray, *, name: str) -> da.Array:
 
 
 def apply_region_tables(
-    emissions: da.Array, region_index: da.Array, tables: np.ndarray, *, dtype=None
+    emissions: da.Array,
+    region_index: da.Array,
+    tables: np.ndarray,
+    *,
+    dtype=None,
+    out_chunk: int | None = None,
 ) -> da.Array:
     """Lazy :func:`pipeline.kernels.cells.apply_region_tables` over spatial chunks.
 
@@ -34,6 +42,9 @@ def apply_region_tables(
         ``(n_regions, n_sectors, n_out)``.
     dtype : numpy dtype, optional
         Output dtype; default float64.
+    out_chunk : int, optional
+        Outputs per task (default all): with 1, selecting one output layer
+        computes only that layer.
     """
     return _map_cells(
         cells.apply_region_tables,
@@ -44,41 +55,43 @@ def apply_region_tables(
         "rsq",
         dtype=dtype,
         name="region-tables",
+        out_chunk=out_chunk,
     )
 
 
-def scale_by_region(
-    emissions: da.Array, region_index: da.Array, factors: np.ndarray, *, dtype=None
-) -> da.Array:
-    """Lazy :func:`pipeline.kernels.cells.scale_by_region` over spatial chunks."""
-    return _map_cells(
-        cells.scale_by_region,
-        "syx",
-        emissions,
-        region_index,
-        factors,
-        "rs",
-        dtype=dtype,
-        name="region-factors",
-    )
-
-
-def _map_cells(kernel, out_index, emissions, region_index, table, table_index, *, dtype, name):
+def _map_cells(
+    kernel, out_index, emissions, region_index, table, table_index, *, dtype, name, out_chunk=None
+):
     """``blockwise`` a ``kernel(emissions, region_index, table)`` over spatial chunks."""
     dtype = np.dtype(dtype or np.float64)
-    return da.blockwise(
-        kernel,
-        out_index,
-        emissions.rechunk({0: -1}),
-        "syx",
-        region_index,
-        "yx",
-        as_single_chunk(table.astype(dtype), name=name),
-        table_index,
-        concatenate=True,
-        dtype=dtype,
-        meta=np.empty((0, 0, 0), dtype=dtype),
-    )
+    table = table.astype(dtype)
+    if out_chunk is None:
+        shared = as_single_chunk(table, name=name)
+    else:
+        chunks = (*table.shape[:-1], out_chunk)
+        shared = da.from_array(table, chunks=chunks, name=f"{name}-{_token(table)}-{out_chunk}")
+    with warnings.catch_warnings():
+        # one task per output layer and chunk is the point of out_chunk
+        warnings.simplefilter("ignore", PerformanceWarning)
+        return da.blockwise(
+            _typed,
+            out_index,
+            emissions.rechunk({0: -1}),
+            "syx",
+            region_index,
+            "yx",
+            shared,
+            table_index,
+            concatenate=True,
+            dtype=dtype,
+            meta=np.empty((0, 0, 0), dtype=dtype),
+            kernel=kernel,
+        )
+
+
+def _typed(emissions, region_index, table, *, kernel):
+    """``kernel``'s block in the table's dtype (the declared dtype of the result)."""
+    return kernel(emissions, region_index, table).astype(table.dtype, copy=False)
 
 
 def region_sector_totals(emissions: da.Array, region_index: da.Array, n_regions: int) -> da.Array:

@@ -17,7 +17,8 @@ an error. All layers must share one grid (CRS, transform, shape).
 
 Values: the declared nodata (GeoTIFF nodata, NetCDF ``_FillValue`` or
 ``missing_value``) reads as 0, also when it is NaN. NaN in a layer without a
-declared NaN nodata stays NaN, so :func:`count_invalid` reports it. CF
+declared NaN nodata stays NaN and is refused when its block is read, like a
+negative cell (:mod:`pipeline.grid.inventory_checks`). CF
 ``scale_factor``/``add_offset`` are applied. Units are converted to tonnes CO2 per
 cell by :mod:`pipeline.grid.units` (fluxes times cell area and, per second, times
 365 days).
@@ -42,7 +43,6 @@ from pipeline.textfiles import check_file
 
 __all__ = [
     "TONNES_PER_UNIT",
-    "count_invalid",
     "open_inventory",
     "open_inventory_file",
     "open_layers",
@@ -461,9 +461,3 @@ def _check_same_grid(first: tuple[Path, xr.DataArray], other: tuple[Path, xr.Dat
             f"{path_b} is not on the grid of {path_a} ({'; '.join(problems)}); "
             "regrid all sector layers onto one grid (e.g. gdalwarp -tr/-te) first"
         )
-
-
-def count_invalid(emissions: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
-    """Lazy per-sector counts of NaN and of negative cells."""
-    dims = ("y", "x")
-    return emissions.isnull().sum(dims), (emissions < 0).sum(dims)

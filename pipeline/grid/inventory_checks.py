@@ -10,9 +10,9 @@ client unchanged:
 * :func:`checked_tonnes` passes a converted block through unless a cell is
   infinite in the file, or finite in the file but not after the unit
   conversion, or so large that a sum over the grid would overflow float64: a
-  :class:`~pipeline.errors.GridError` naming the file, sector, row and column.
-  NaN is left for
-  :func:`pipeline.grid.inventory.count_invalid` to count.
+  :class:`~pipeline.errors.GridError` naming the file, sector, row and column;
+  so is a NaN or negative cell (naming its block, how many, and the first).
+  The checks run in the task that reads the block: the ingest reads each block once.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def _tonnes_block(block, *, tonnes, rows, path, sector, unit, limit, block_info=
             after = after * rows[r0:r1, None]
     bad = ~(np.abs(after) <= limit) & ~np.isnan(block)
     if not bad.any():
+        _refuse_nan_or_negative(after, path=path, sector=sector, origin=(r0, c0))
         return after
     i, j = (int(v[0]) for v in np.nonzero(bad))
     where = f"row {r0 + i}, column {c0 + j}"
@@ -96,6 +97,21 @@ def _tonnes_block(block, *, tonnes, rows, path, sector, unit, limit, block_info=
         f"{after[i, j]:g} t) overflows float64 in tonnes or in the grid's sums; check "
         f"`units` ({unit!r}) and the cell values"
     )
+
+
+def _refuse_nan_or_negative(block: np.ndarray, *, path, sector, origin) -> None:
+    """Raise naming the file, sector and block if a cell is NaN or negative.
+
+    Checked in the task that reads the block, so the ingest reads each block once.
+    """
+    for bad, what in ((np.isnan(block), "NaN"), (block < 0, "negative")):
+        if bad.any():
+            i, j = (int(v[0]) for v in np.nonzero(bad))
+            raise GridError(
+                f"{path}: {int(bad.sum())} cells of sector {sector!r} in the block from row "
+                f"{origin[0]}, column {origin[1]} are {what} (the first at row {origin[0] + i}, "
+                f"column {origin[1] + j}); set them to the nodata value or fix the inventory"
+            )
 
 
 def checked_tonnes(

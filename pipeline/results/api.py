@@ -24,11 +24,13 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
+from pipeline.attribution.factorized import with_footprint
 from pipeline.errors import ConfigError, InputFileError
 from pipeline.grid import blocks
 from pipeline.grid.mapping import store_mapping
 from pipeline.grid.spec import GridSpec
 from pipeline.kernels.concentration import concentration_curve, densest_first
+from pipeline.kernels.tables import rows_for_codes
 from pipeline.results import analytics, places
 from pipeline.results.analytics import CITY_RADIUS_KM, unknown_code
 from pipeline.results.drivers import PlaceDrivers
@@ -86,7 +88,7 @@ def open_results(path: str | Path) -> Results:
         )
     # The version is resolved once, so a rerun swapping the link never mixes
     # versions, and reading it once a later run deleted it raises.
-    return Results(open_version(store), store.parent)
+    return Results(with_footprint(open_version(store)), store.parent)
 
 
 class Results(PlaceDrivers):
@@ -224,12 +226,9 @@ class Results(PlaceDrivers):
 
     @cached_property
     def shares(self) -> np.ndarray:
-        """Attribution shares ``M[region, sector, consumer, category]`` (sum 1 over c, k)."""
-        a = self.ds["attribution"].transpose("region", "sector", "consumer", "category")
-        a = np.asarray(a.values, dtype=np.float64)
-        totals = a.sum(axis=(2, 3), keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(totals > 0, a / np.where(totals > 0, totals, 1.0), 0.0)
+        """The stored region tables ``M[region, sector, consumer, category]`` (sum 1 over c, k)."""
+        m = self.ds["region_shares"].transpose("region", "sector", "consumer", "category")
+        return np.asarray(m.values, dtype=np.float64)
 
     def describe(self, consumer=None, sector=None, category=None) -> str:
         """Human label of a selection, e.g. ``"USA, households"``."""
@@ -281,11 +280,12 @@ class Results(PlaceDrivers):
             per_producer = per_producer * keep[None, :]
         if not consumer:  # foreign-driven: the study country's cells only, as the cubes
             per_producer = per_producer * home_regions(self.ds["attribution"])[:, None]
-        tables = np.zeros((len(self.codes), len(self.sectors), 1))
-        has = self.producer_of_code >= 0
-        tables[has, :, 0] = per_producer[self.producer_of_code[has]]
+        tables = rows_for_codes(per_producer[:, :, None], self.producer_of_code)
         data = blocks.apply_region_tables(
-            self.ds["emissions"].data, self.ds["region_index"].data, tables
+            self.ds["emissions"].data,
+            self.ds["region_index"].data,
+            tables,
+            dtype=self.ds["foreign_footprint"].dtype,
         )[0]
         template = self.ds["foreign_footprint"]
         return xr.DataArray(data, dims=template.dims, coords=template.coords)

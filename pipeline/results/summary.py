@@ -8,7 +8,7 @@ import dask
 import numpy as np
 import xarray as xr
 
-from pipeline.attribution.cube import home_producers
+from pipeline.attribution.region_tables import home_producers
 from pipeline.grid.mapping import store_mapping
 from pipeline.kernels.concentration import land_share_holding
 
@@ -93,7 +93,7 @@ def home_regions(attribution: xr.DataArray) -> np.ndarray:
     that reaches beyond the country (a worldwide inventory) the other
     producers are *abroad*; the headline totals and shares cover the home
     regions only. The same rule limits the stored foreign-driven cubes
-    (:func:`pipeline.attribution.cube.home_producers`).
+    (:func:`pipeline.attribution.region_tables.home_producers`).
     """
     return home_producers(attribution, attribution["foreign"].values)
 

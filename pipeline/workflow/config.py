@@ -127,6 +127,7 @@ class OutputSettings:
     maps: bool = _key((bool,), True)
     hotspot_share: float = _key((float, int), 0.75, bounds=(0.0, 1.0, False, False))
     chunk_memory_mb: float = _key((int, float), 128, bounds=(1.0, 1_000_000.0, True, True))
+    materialize: list | None = _key((list,), None)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,6 +28,7 @@ _SAME_NAME = {
         "raster_codes",
     ),
     "study": ("country", "domestic_regions"),
+    "output": ("materialize",),
 }
 #: Backquoted name -> how the study file spells it, e.g. ``[inventory] units``.
 KEYS = {name: f"[{section}] {name}" for section, names in _SAME_NAME.items() for name in names}

@@ -16,8 +16,10 @@ from distributed import Client
 
 from cluster import progress_compute
 from pipeline import __version__
+from pipeline.attribution import conservation
 from pipeline.attribution import cube as cube_mod
 from pipeline.attribution.concordance import read_concordance, sector_weights
+from pipeline.attribution.factorized import with_footprint
 from pipeline.mrio import attribution_shares
 from pipeline.mrio.engine import choose_method
 from pipeline.results import maps, summary
@@ -226,7 +228,7 @@ def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock
 
     clock.stage(f"MRIO: attribution shares for {len(producers)} producer regions")
     shares = _shares(plan, loaded, producers, client=client, compute=compute)
-    mrio_error = cube_mod.check_row_conservation(shares.attrs)
+    mrio_error = conservation.check_row_conservation(shares.attrs)
     plan.echo(f"  every MRIO row conserves its F (max relative error {mrio_error:.2e})")
     shares = shares.sel(region=producers, mrio_sector=list(concordance.mrio_sectors))
     weights = _weights(concordance, loaded, producers, shares)
@@ -262,16 +264,13 @@ def _commit(plan, inputs, producer_codes, grid, mrio_error, *, compute, note) ->
             link_copy(resolve_store(out / STORE_NAME), store)
             error = float(xr.open_zarr(store).attrs["conservation_max_rel_error"])
         else:
-            error = _write_cube(
-                plan, inputs, producer_codes, store, key=key, compute=compute, note=note
-            )
+            error = _write_cube(plan, inputs, store, key=key, compute=compute, note=note)
         plan.clock.stage("summary and maps")
         result = _summarize(config.output, store, producer_codes, (error, mrio_error), compute)
         write_text_atomic(version / "summary.json", summary.to_json(result))
         if config.output.maps:
-            maps.standard_maps(
-                xr.open_zarr(store), result, version / "maps", borders=grid.borders, note=note
-            )
+            opened = with_footprint(xr.open_zarr(store))
+            maps.standard_maps(opened, result, version / "maps", borders=grid.borders, note=note)
     plan.echo(f"  published {out / STORE_NAME}, summary.json and maps/ together")
     return result
 
@@ -297,26 +296,26 @@ def _shares(plan, loaded, producers, *, client, compute) -> xr.DataArray:
     return shares
 
 
-def _write_cube(plan, inputs, producer_codes, store, *, key, compute, note) -> float:
-    """Build, check and write the result cubes to ``store`` (inside a new version)."""
+def _write_cube(plan, inputs, store, *, key, compute, note) -> float:
+    """Build, check and write the factorized store to ``store`` (inside a new version)."""
     config, echo = plan.config, plan.echo
-    cube = cube_mod.build_cube(inputs)
-    cube.attrs.update(provenance(config_text=config.raw_text, checksums=plan.checksums))
-    cube.attrs.update(title=f"footprint-map: {config.study.name}", note=note)
-    cube.attrs.update(stages.study_places(config.regions, config.paths))  # for reports
-    n_tasks = len(cube.__dask_graph__())
-    n_chunks = int(np.prod(cube["foreign_footprint"].data.numblocks))
-    echo(f"  task graph: {n_tasks} tasks over {n_chunks} spatial chunks")
+    cube = cube_mod.build_cube(inputs, materialize=config.output.materialize or ())
+    ds = cube.ds
+    ds.attrs.update(provenance(config_text=config.raw_text, checksums=plan.checksums))
+    ds.attrs.update(title=f"footprint-map: {config.study.name}", note=note)
+    ds.attrs.update(stages.study_places(config.regions, config.paths))  # for reports
+    n_chunks = int(np.prod(ds["foreign_footprint"].data.numblocks))
+    echo(f"  task graph: {len(ds.__dask_graph__())} tasks over {n_chunks} spatial chunks")
     errors: dict[str, float] = {}
 
     def check(results):
-        errors["max"] = cube_mod.check_conservation(results, cube["attribution"])
-        cube.attrs["conservation_max_rel_error"] = errors["max"]
+        terms = conservation.terms_as_results(results["terms"])
+        errors["max"] = conservation.check_conservation(terms, ds["attribution"])
 
     write_zarr_atomic(
-        cube,
+        ds,
         store,
-        also_compute=cube_mod.conservation_terms(cube, producer_codes),
+        also_compute={"terms": cube.terms},
         check=check,
         compute=compute,
         key=key,

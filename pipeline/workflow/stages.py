@@ -19,7 +19,7 @@ from affine import Affine
 
 from pipeline import mrio as mrio_api
 from pipeline import textfiles
-from pipeline.attribution.cube import cell_layers
+from pipeline.attribution.cube import cell_layers, materialized_consumers
 from pipeline.errors import ConcordanceError, ConfigError, GridError, InputFileError, MRIOError
 from pipeline.grid import blocks, region_blocks, region_raster, regions
 from pipeline.grid import inventory as grid_inventory
@@ -138,10 +138,14 @@ def budget_side(table: mrio_api.MRIO, output: OutputSettings, n_sectors: int) ->
     """Spatial chunk edge whose task fits ``[output] chunk_memory_mb``.
 
     The per-cell layers are those :func:`pipeline.attribution.cube.build_cube`
-    writes for ``table``'s consumers and categories and ``n_sectors`` sectors.
+    writes for ``table``'s categories, the materialized consumers and ``n_sectors``
+    sectors.
     """
+    consumers = [str(c) for c in table.consumers]
     layers = cell_layers(
-        n_consumers=len(table.consumers), n_categories=len(table.categories), n_sectors=n_sectors
+        n_categories=len(table.categories),
+        n_materialized=len(materialized_consumers(output.materialize or (), consumers)),
+        n_sectors=n_sectors,
     )
     return chunk_side(
         n_layers_out=layers,
@@ -257,14 +261,12 @@ def ingest_grid(
     ds = xr.Dataset(
         {"emissions": emissions.drop_vars("spatial_ref", errors="ignore"), "region_index": index_da}
     )
-    nans, negatives = grid_inventory.count_invalid(emissions)
-    sectors = [str(s) for s in emissions["sector"].values]
-    store = work / "inventory.zarr"
+    # NaN and negative cells are refused by the task that reads their block, so the
+    # ingest reads each block of the inventory files once (a second reduction in the
+    # same compute would read them again: dask optimizes the store's graph apart).
     write_zarr_atomic(
         ds,
-        store,
-        also_compute={"nan": nans.data, "negative": negatives.data},
-        check=lambda r: _check_valid(r, sectors, layers.sources),
+        work / "inventory.zarr",
         compute=compute,
         key=key,
         attrs=lambda: {"region_codes": list(codes)},
@@ -286,19 +288,6 @@ def open_ingested(layers: Layers, work: Path) -> GridInputs:
         layers.sources,
         layers.regions,
     )
-
-
-def _check_valid(results: dict, sectors: list[str], sources: dict[str, Path]) -> None:
-    for kind in ("nan", "negative"):
-        counts = np.asarray(results[kind])
-        if counts.any():
-            n = int(np.flatnonzero(counts)[0])
-            path = sources["inventory_" + sectors[n]]
-            raise GridError(
-                f"{path}: {int(counts[n])} cells of sector {sectors[n]!r} are "
-                f"{'NaN' if kind == 'nan' else 'negative'}; set them to the nodata value or "
-                "fix the inventory"
-            )
 
 
 def region_totals(grid: GridInputs, *, compute=dask.compute) -> np.ndarray:

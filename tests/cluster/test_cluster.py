@@ -29,6 +29,7 @@ import xarray as xr
 from distributed import Client
 from helpers.demo_inputs import build_coarse_demo
 from helpers.processes import BIN, CliRun, fine_inputs, free_port, stop
+from helpers.stores import open_store as open_factorized
 
 from pipeline.resources import config_file
 from pipeline.storage.versions import is_complete
@@ -101,7 +102,7 @@ def open_store(out: Path) -> xr.Dataset:
     """The complete store of ``out`` (follows a versioned symlink)."""
     path = Path(os.path.realpath(out / "footprint.zarr"))
     assert is_complete(path)
-    return xr.open_zarr(path)
+    return open_factorized(path)
 
 
 def assert_same_results(out: Path, reference: Path, *, bitwise: bool = False) -> None:

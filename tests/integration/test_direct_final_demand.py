@@ -12,8 +12,8 @@ import json
 import numpy as np
 import pytest
 import rasterio
-import xarray as xr
 from helpers.demo_inputs import copy_inputs, demo_config
+from helpers.stores import open_store
 
 from pipeline.demo.inventory import DEMO_SECTORS
 from pipeline.workflow.run import run_study
@@ -40,7 +40,7 @@ def residential_run(shared_results, tmp_path_factory):
 
 def test_residential_adds_nothing_to_any_foreign_consumer(residential_run, shared_results):
     out, summary, _ = residential_run
-    ds, base = xr.open_zarr(out / "footprint.zarr"), xr.open_zarr(shared_results / "footprint.zarr")
+    ds, base = open_store(out / "footprint.zarr"), open_store(shared_results / "footprint.zarr")
     np.testing.assert_allclose(
         ds["foreign_footprint"].values, base["foreign_footprint"].values, rtol=1e-12, atol=0
     )
@@ -57,7 +57,7 @@ def test_residential_adds_nothing_to_any_foreign_consumer(residential_run, share
 
 def test_residential_goes_to_own_region_households(residential_run, shared_results):
     out, summary, residential = residential_run
-    ds = xr.open_zarr(out / "footprint.zarr")
+    ds = open_store(out / "footprint.zarr")
     codes = ds["region_index"].attrs["flag_meanings"].split()
     index = ds["region_index"].values
     on_land = np.where(index >= 0, residential, 0.0)
@@ -76,7 +76,7 @@ def test_residential_goes_to_own_region_households(residential_run, shared_resul
             own, rel=1e-12, abs=1e-9
         )
     assert float(res.sum()) == pytest.approx(on_land.sum(), rel=1e-12)
-    base = xr.open_zarr(shared_results / "footprint.zarr")
+    base = open_store(shared_results / "footprint.zarr")
     code = codes[int(np.argmax([residential[index == n].sum() for n in range(len(codes))]))]
     gained = ds["footprint"].sel(consumer=code).values - base["footprint"].sel(consumer=code).values
     np.testing.assert_allclose(

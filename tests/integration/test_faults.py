@@ -27,6 +27,7 @@ import rasterio
 import xarray as xr
 from helpers.demo_inputs import build_coarse_demo, copy_inputs
 from helpers.processes import BIN, CliRun, fine_inputs, stop
+from helpers.stores import open_store
 
 import pipeline
 from pipeline.resources import config_file
@@ -47,7 +48,7 @@ def run_ok(config: Path, inputs: Path, out: Path, *extra: str) -> CliRun:
 
 
 def snapshot(out: Path) -> dict[str, np.ndarray]:
-    with xr.open_zarr(os.path.realpath(out / STORE)) as ds:
+    with open_store(os.path.realpath(out / STORE)) as ds:
         return {name: ds[name].values for name in COMPARED}
 
 
@@ -147,7 +148,7 @@ def test_readers_keep_their_version_while_a_rerun_writes(fine, tmp_path):
     out = copy_out(previous, tmp_path / "out")
     before = snapshot(out)
     held = pipeline.open_results(out).ds  # lazy: reads chunks when asked
-    plain = xr.open_zarr(os.path.realpath(out / STORE))
+    plain = open_store(os.path.realpath(out / STORE))
 
     doubled = copy_inputs(inputs, tmp_path)
     scale_layer(doubled / "inventory" / "power.tif", 2.0)

@@ -17,6 +17,7 @@ import pytest
 import shapely.geometry
 import xarray as xr
 from helpers.geographic_study import CITIES, IN_RANGE, RESOLUTION, build_study
+from helpers.stores import open_store
 from pyproj import CRS, Geod
 
 from pipeline import open_results
@@ -43,7 +44,7 @@ def res(study):
 @pytest.fixture(scope="module")
 def raw(study):
     """The store with plain xarray, and the land cells from the stored raster."""
-    ds = xr.open_zarr(study[0] / "footprint.zarr").load()
+    ds = open_store(study[0] / "footprint.zarr").load()
     codes = ds["region_index"].attrs["flag_meanings"].split()
     land_codes = [codes.index("JPN"), codes.index("KOR")]
     return {"ds": ds, "codes": codes, "land": np.isin(ds["region_index"].values, land_codes)}
@@ -246,5 +247,5 @@ def test_report_on_the_geographic_study(study, raw, tmp_path):
 def test_run_maps_are_framed_on_the_land_not_the_boundary_file(study, raw):
     from pipeline.results.maps import land_mask, mask_extent
 
-    cube = xr.open_zarr(study[0] / "footprint.zarr")
+    cube = open_store(study[0] / "footprint.zarr")
     assert mask_extent(land_mask(cube)) == pytest.approx(land_frame(raw))

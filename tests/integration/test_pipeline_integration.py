@@ -12,6 +12,7 @@ import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 import zarr
 from helpers.demo_inputs import build_coarse_demo, copy_inputs, demo_config
+from helpers.stores import open_store
 
 import cluster
 from pipeline.demo.inventory import DEMO_SECTORS
@@ -53,15 +54,17 @@ def test_outputs_exist_and_open_with_plain_xarray(cluster_run):
     _, out, summary = cluster_run
     store = out / "footprint.zarr"
     assert is_complete(store)
-    ds = xr.open_zarr(store)
+    plain = xr.open_zarr(store)  # the factorized store: footprint is computed on read
+    assert "footprint" not in plain and "region_shares" in plain and "foreign_footprint" in plain
+    ds = open_store(store)
     assert ds.rio.crs is not None and ds["footprint"].rio.crs == ds.rio.crs
     assert ds["footprint"].attrs["units"] == "t CO2"
     assert set(ds["footprint"].dims) == {"consumer", "y", "x"}
     assert ds["foreign"].sel(consumer="USA") and not ds["foreign"].sel(consumer="CN-BJ")
     for key in ("created", "config", "package_versions", "input_checksums"):
         assert ds.attrs[key]
-    footprint = zarr.open_array(os.path.realpath(store / "footprint"), mode="r")
-    assert footprint.chunks[0] == 1 and footprint.shards[0] == ds.sizes["consumer"]
+    by_sector = zarr.open_array(os.path.realpath(store / "footprint_by_sector"), mode="r")
+    assert by_sector.chunks[0] == 1 and by_sector.shards[0] == ds.sizes["sector"]
     assert json.loads((out / "summary.json").read_text()) == summary
     assert {p.name for p in (out / "maps").glob("*.png")} >= {
         "foreign_footprint.png",
@@ -71,7 +74,7 @@ def test_outputs_exist_and_open_with_plain_xarray(cluster_run):
 
 def test_cells_add_up_to_the_inventory_read_independently(cluster_run, demo_inputs):
     _, out, summary = cluster_run
-    ds = xr.open_zarr(out / "footprint.zarr")
+    ds = open_store(out / "footprint.zarr")
     inventory = sum(read_inventory(demo_inputs).values())
     per_cell = ds["footprint"].sum("consumer").values
     index = ds["region_index"].values
@@ -84,7 +87,7 @@ def test_cells_add_up_to_the_inventory_read_independently(cluster_run, demo_inpu
 
 def test_attribution_equals_the_mrio_engine(cluster_run):
     config, out, _ = cluster_run
-    ds = xr.open_zarr(out / "footprint.zarr")
+    ds = open_store(out / "footprint.zarr")
     nested = load_mrio(config.mrio, config.study, config.paths).table
     provinces = list(ds["region"].values)
     # The demo's grid totals equal F, so sector weights by F reproduce f * X exactly.
@@ -100,7 +103,7 @@ def test_attribution_equals_the_mrio_engine(cluster_run):
 
 def test_summary_numbers_from_the_store(cluster_run):
     _, out, summary = cluster_run
-    ds = xr.open_zarr(out / "footprint.zarr")
+    ds = open_store(out / "footprint.zarr")
     foreign = ds["footprint"].isel(consumer=ds["foreign"].values).sum(("x", "y")).load()
     shares = (foreign / foreign.sum()).to_series()
     for consumer, share in summary["consumer_shares"].items():
@@ -119,8 +122,8 @@ def test_result_does_not_depend_on_chunks_or_scheduler(cluster_run, demo_inputs,
     _, out, _ = cluster_run
     config = demo_config(demo_inputs, inventory__chunks=17, output__maps=False)
     run_study(config, tmp_path, connect=None, echo=lambda *_: None)
-    a = xr.open_zarr(out / "footprint.zarr")
-    b = xr.open_zarr(tmp_path / "footprint.zarr")
+    a = open_store(out / "footprint.zarr")
+    b = open_store(tmp_path / "footprint.zarr")
     assert b["footprint"].data.chunksize[1:] == (17, 17)
     for name in ("footprint", "footprint_by_sector", "footprint_by_category", "attribution"):
         np.testing.assert_allclose(b[name].values, a[name].values, rtol=1e-12, atol=0)
@@ -130,8 +133,8 @@ def test_float32_cubes_conserve_and_match_float64(cluster_run, demo_inputs, tmp_
     _, out, summary = cluster_run
     config = demo_config(demo_inputs, output__dtype="float32", output__maps=False)
     result = run_study(config, tmp_path, connect=None, echo=lambda *_: None)
-    a = xr.open_zarr(out / "footprint.zarr")
-    b = xr.open_zarr(tmp_path / "footprint.zarr")
+    a = open_store(out / "footprint.zarr")
+    b = open_store(tmp_path / "footprint.zarr")
     assert b["footprint"].dtype == np.float32 and b["attribution"].dtype == np.float64
     assert result["conservation_max_rel_error"] < 1e-6
     np.testing.assert_allclose(b["footprint"].values, a["footprint"].values, rtol=1e-5, atol=1e-3)
@@ -152,8 +155,8 @@ def test_outside_emissions_assigned_to_a_named_region(cluster_run, demo_inputs, 
     path.write_text(json.dumps(doc))
     config = demo_config(inputs, regions__outside="CN-SC", output__maps=False)
     run_study(config, tmp_path / "out", connect=None, echo=lambda *_: None)
-    a = xr.open_zarr(out / "footprint.zarr")
-    b = xr.open_zarr(tmp_path / "out" / "footprint.zarr")
+    a = open_store(out / "footprint.zarr")
+    b = open_store(tmp_path / "out" / "footprint.zarr")
     np.testing.assert_allclose(
         b["attribution"].sel(region="CN-SC").values,
         a["attribution"].sel(region="CN-SC").values,

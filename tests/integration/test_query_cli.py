@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-import xarray as xr
+from helpers.stores import open_store
 
 from pipeline.cli.app import main
 
@@ -25,7 +25,7 @@ def out(shared_results):
 
 @pytest.fixture(scope="module")
 def ds(out):
-    return xr.open_zarr(out / "footprint.zarr").load()
+    return open_store(out / "footprint.zarr").load()
 
 
 def run(capsys, *argv):

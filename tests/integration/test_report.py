@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
+from helpers.stores import open_store
 
 from pipeline.cli.app import main
 
@@ -39,7 +39,7 @@ def test_report_files_and_links(report):
 
 
 def test_report_figures_follow_the_paper(report, out):
-    ds = xr.open_zarr(out / "footprint.zarr")
+    ds = open_store(out / "footprint.zarr")
     a = ds["attribution"].isel(consumer=np.flatnonzero(ds["foreign"].values)).load()
     by_consumer = a.sum(("region", "sector", "category")).to_series().sort_values()[::-1]
     by_sector = a.sum(("region", "consumer", "category")).to_series().sort_values()[::-1]
@@ -55,7 +55,7 @@ def test_report_figures_follow_the_paper(report, out):
 
 
 def test_report_tables_and_provenance(report, out):
-    ds = xr.open_zarr(out / "footprint.zarr")
+    ds = open_store(out / "footprint.zarr")
     text = report.read_text()
     a = ds["attribution"].isel(consumer=np.flatnonzero(ds["foreign"].values)).load()
     shares = a.sum(("region", "sector", "consumer")) / a.sum()

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
 from helpers.demo_inputs import build_coarse_demo, demo_config
 from helpers.processes import BIN, CliRun
+from helpers.stores import open_store
 
 from pipeline.resources import config_file
 from pipeline.storage.versions import VERSIONS
@@ -56,7 +56,7 @@ def one_error_line(stderr: str) -> str:
 
 def result_files(out: Path) -> dict[str, bytes | np.ndarray]:
     """Everything a reader sees through DIR: store values, summary.json, map bytes."""
-    with xr.open_zarr(out / "footprint.zarr") as ds:
+    with open_store(out / "footprint.zarr") as ds:
         seen: dict = {"footprint": ds["footprint"].values, "emissions": ds["emissions"].values}
     seen["summary.json"] = (out / "summary.json").read_bytes()
     for png in sorted((out / "maps").glob("*.png")):
@@ -114,7 +114,7 @@ def test_two_runs_into_one_out_one_completes_the_other_is_refused(coarse, tmp_pa
         assert first.wait() == 0, first.stderr
     finally:
         first.proc.kill()
-    with xr.open_zarr(out / "footprint.zarr") as ds:
+    with open_store(out / "footprint.zarr") as ds:
         total = float(ds["footprint"].sum())
         np.testing.assert_allclose(total, float(ds["emissions"].sum()), rtol=1e-9)
     assert json.loads((out / "summary.json").read_text())["foreign_total_t"] > 0

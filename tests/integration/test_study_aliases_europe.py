@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
-import xarray as xr
+from helpers.stores import open_store
 from helpers.study_tables import oracle_footprint, random_plain_table
 from pyogrio.raw import write as write_vector
 from pyproj import CRS, Transformer
@@ -143,7 +143,7 @@ def study(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ds(study):
-    return xr.open_zarr(study["out"] / "footprint.zarr").load()
+    return open_store(study["out"] / "footprint.zarr").load()
 
 
 @pytest.fixture(scope="module")

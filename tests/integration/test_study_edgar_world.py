@@ -23,6 +23,7 @@ import rasterio
 import shapely
 import xarray as xr
 from helpers.geodesy import exact_row_areas
+from helpers.stores import open_store
 from helpers.study_tables import oracle_footprint, random_plain_table
 from shapely.geometry import shape
 
@@ -134,7 +135,7 @@ def study(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ds(study):
-    return xr.open_zarr(study["out"] / "footprint.zarr").load()
+    return open_store(study["out"] / "footprint.zarr").load()
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,8 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
-import xarray as xr
 from helpers.nesting_truth import CATS, NESTED_ORDER, PROV, build_truth
+from helpers.stores import open_store
 from helpers.study_tables import PlainTable, oracle_footprint
 from pyproj import CRS, Transformer
 from rasterio.transform import from_origin
@@ -144,7 +144,7 @@ def study(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ds(study):
-    return xr.open_zarr(study["out"] / "footprint.zarr").load()
+    return open_store(study["out"] / "footprint.zarr").load()
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 from helpers.geodesy import exact_row_areas, write_latlon_netcdf
+from helpers.stores import open_store
 from pyproj import CRS
 
 from pipeline.demo.inventory import DEMO_SECTORS, demo_concordance
@@ -71,7 +71,7 @@ def world_run(tmp_path_factory):
 
 def test_world_store_holds_provinces_and_foreign_producers(world_run):
     root, summary, tonnes, index, regions = world_run
-    ds = xr.open_zarr(root / "out" / "footprint.zarr")
+    ds = open_store(root / "out" / "footprint.zarr")
     producers = set(ds["region"].values)
     assert {"CN-GD", "CN-XJ", "USA", "JPN", "ROW", "HKG"} <= producers
     assert ds.rio.crs == CRS.from_epsg(4326)
@@ -80,7 +80,7 @@ def test_world_store_holds_provinces_and_foreign_producers(world_run):
 
 def test_world_totals_equal_flux_times_exact_area(world_run):
     root, summary, tonnes, index, _ = world_run
-    ds = xr.open_zarr(root / "out" / "footprint.zarr")
+    ds = open_store(root / "out" / "footprint.zarr")
     np.testing.assert_allclose(ds["emissions"].values, tonnes, rtol=1e-9)
     total = summary["foreign_total_t"] + summary["domestic_total_t"] + summary["abroad_total_t"]
     assert total == pytest.approx(tonnes.sum(), rel=1e-9)
@@ -90,7 +90,7 @@ def test_world_totals_equal_flux_times_exact_area(world_run):
 
 def test_us_cells_are_driven_mostly_by_us_demand(world_run):
     root, _, _, index, regions = world_run
-    ds = xr.open_zarr(root / "out" / "footprint.zarr")
+    ds = open_store(root / "out" / "footprint.zarr")
     usa = index == regions.codes.index("USA")
     by_consumer = ds["footprint"].values[:, usa].sum(axis=1)
     consumers = list(ds["consumer"].values)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pipeline.attribution.cube import check_conservation, home_producers
+from pipeline.attribution.conservation import check_conservation
+from pipeline.attribution.region_tables import home_producers
 from pipeline.errors import ConservationError
 from pipeline.kernels.tables import split_outputs
 

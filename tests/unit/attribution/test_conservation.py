@@ -5,7 +5,8 @@
   over the 1e-6 relative tolerance; NaN and Inf; zero totals.
 - :func:`check_row_conservation` on hand-made attrs, and on those
   :func:`pipeline.mrio.engine.row_conservation` gives for a hand-made table: every row.
-- :func:`conservation_terms` on a hand-made 2 x 3 cube, then checked.
+- the write pass's terms (:mod:`pipeline.kernels.write_pass`) of hand-made tables on a
+  2 x 3 grid, with injected kernel faults, then checked.
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ from __future__ import annotations
 import re
 
 import dask
+import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
-from pipeline.attribution.cube import (
+from pipeline.attribution.conservation import (
     CONSERVATION_RTOL,
     check_conservation,
     check_row_conservation,
-    conservation_terms,
+    terms_as_results,
 )
 from pipeline.errors import ConservationError
+from pipeline.grid.write_blocks import write_layers
+from pipeline.kernels import write_pass
+from pipeline.kernels.write_pass import WriteTables
 from pipeline.mrio import MRIO
 from pipeline.mrio.engine import row_conservation
 
@@ -53,7 +58,7 @@ def attribution(per_consumer) -> xr.DataArray:
 
 
 def terms(inventory, consumer_totals, *, cell=0.0, by_sector=0.0, by_category=0.0) -> dict:
-    """A results dict as :func:`conservation_terms` computes it."""
+    """A results dict as :func:`terms_as_results` names the write pass's terms."""
     return {
         "inventory_total": inventory,
         "cell_max_abs_error": 0.0,
@@ -326,10 +331,9 @@ def test_a_non_finite_row_sum_is_nan_and_named(bad, shown):
     assert str(info.value) == row_failure(shown, row="('B', 't')")
 
 
-# ------------------------------------------------------------------------ conservation_terms
+# ------------------------------------------------------------------ the write pass's terms
 #: Codes 0 and 1 are producers; code 2 is a region without MRIO rows; -1 is outside.
 REGION_INDEX = np.array([[0, 0, 1], [1, -1, 2]])
-PRODUCERS = np.array([0, 1])
 EMISSIONS = np.array(
     [
         [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]],  # sector a
@@ -340,41 +344,45 @@ EMISSIONS = np.array(
 CELL_INVENTORY = np.array([[11.0, 22.0, 33.0], [44.0, 0.0, 0.0]])
 
 
-def hand_cube(footprint_a=None) -> xr.Dataset:
-    """Consumer A (domestic) drives 1/4 of every producer cell, B (foreign) 3/4.
+def hand_tables(stray: float = 0.0, sector_gap: float = 0.0) -> WriteTables:
+    """Consumer A (domestic) drives 1/4 of every producer tonne, B (foreign) 3/4.
 
-    B's foreign footprint splits by sector as 3/4 of each sector's emissions; its
-    one category holds all of it. Every number is exact in binary.
+    B's foreign footprint has one category holding all of it. ``stray`` gives
+    the region without MRIO rows a share for A; ``sector_gap`` adds to region 1's
+    sector-b foreign factor. Every number is exact in binary.
     """
-    a = CELL_INVENTORY / 4 if footprint_a is None else footprint_a
-    b = CELL_INVENTORY * 3 / 4
-    producer = np.isin(REGION_INDEX, PRODUCERS)
-    by_sector = np.where(producer, EMISSIONS * 3 / 4, 0.0)
-    chunks = {"y": 1, "x": 2}
-    return xr.Dataset(
-        {
-            "emissions": (("sector", "y", "x"), EMISSIONS),
-            "region_index": (("y", "x"), REGION_INDEX),
-            "footprint": (("consumer", "y", "x"), np.stack([a, b])),
-            "foreign_footprint": (("y", "x"), b),
-            "footprint_by_sector": (("sector", "y", "x"), by_sector),
-            "footprint_by_category": (("category", "y", "x"), b[None]),
-        }
-    ).chunk(chunks)
+    by_consumer = np.zeros((3, 2, 2))
+    by_consumer[:2, :, 0], by_consumer[:2, :, 1] = 0.25, 0.75
+    by_consumer[2, :, 0] = stray
+    foreign = by_consumer[:, :, 1].copy()
+    stored = np.stack([foreign, foreign], axis=2)  # one category, then the foreign total
+    foreign[1, 1] += sector_gap
+    return WriteTables(
+        stored=stored,
+        by_consumer=by_consumer,
+        foreign=foreign,
+        producer=np.array([True, True, False]),
+        foreign_column=1,
+        category_columns=slice(0, 1),
+    )
 
 
-def computed_terms(cube: xr.Dataset) -> dict:
-    lazy = conservation_terms(cube, PRODUCERS)
-    assert all(dask.is_dask_collection(v) for v in lazy.values())
-    (results,) = dask.compute(lazy, scheduler="sync")
-    return results
+def computed_terms(tables: WriteTables, emissions=EMISSIONS) -> dict:
+    layers, lazy = write_layers(
+        da.from_array(emissions, chunks=(1, 1, 2)),
+        da.from_array(REGION_INDEX, chunks=(1, 2)),
+        tables,
+    )
+    assert dask.is_dask_collection(lazy)
+    (terms,) = dask.compute(lazy, scheduler="sync")
+    return terms_as_results(terms)
 
 
 HAND_ATTRIBUTION = attribution([27.5, 82.5])  # A: 110 / 4, B: 110 * 3 / 4
 
 
-def test_terms_of_a_conserving_cube_are_exact():
-    results = computed_terms(hand_cube())
+def test_terms_of_conserving_tables_are_exact():
+    results = computed_terms(hand_tables())
     assert float(results["inventory_total"]) == 110.0
     np.testing.assert_array_equal(results["consumer_cell_totals"], [27.5, 82.5])
     for name in (
@@ -387,12 +395,20 @@ def test_terms_of_a_conserving_cube_are_exact():
     assert check_conservation(results, HAND_ATTRIBUTION) == 0.0
 
 
-def test_a_per_cell_error_that_totals_hide_fails():
+def test_a_kernel_fault_that_totals_hide_fails(monkeypatch):
     """1.2e-5 t of A moves from the 11 t cell to the 22 t cell: totals unchanged."""
-    moved = CELL_INVENTORY / 4
-    moved[0, 0] -= 1.2e-5
-    moved[0, 1] += 1.2e-5
-    results = computed_terms(hand_cube(moved))
+    original = write_pass.apply_region_tables
+
+    def moving(e, idx, tables, **kwargs):
+        out = original(e, idx, tables, **kwargs)
+        consumer_call = tables[0, 0, 0] == 0.25  # not the stored stack (0.75 first)
+        if consumer_call and idx.shape == (1, 2) and (idx == 0).all():
+            out[0, 0, 0] -= 1.2e-5
+            out[0, 0, 1] += 1.2e-5
+        return out
+
+    monkeypatch.setattr(write_pass, "apply_region_tables", moving)
+    results = computed_terms(hand_tables())
     assert float(results["cell_max_abs_error"]) == pytest.approx(1.2e-5, rel=1e-9)
     assert float(results["cell_max_rel_error"]) == pytest.approx(1.2e-5 / 11, rel=1e-9)
     np.testing.assert_allclose(results["consumer_cell_totals"], [27.5, 82.5], rtol=1e-15)
@@ -402,11 +418,9 @@ def test_a_per_cell_error_that_totals_hide_fails():
 
 
 def test_footprint_on_a_cell_without_a_producer_fails():
-    """1 kg driven on the outside cell (inventory 0 t there): relative to 1e-300."""
-    stray = CELL_INVENTORY / 4
-    stray[1, 1] = 1e-3
-    results = computed_terms(hand_cube(stray))
-    assert float(results["inventory_total"]) == 110.0  # the outside cell's 55 t do not count
+    """1 kg per t of A on the region without MRIO rows (its 60 t do not count)."""
+    results = computed_terms(hand_tables(stray=1e-3 / 66))
+    assert float(results["inventory_total"]) == 110.0
     assert float(results["cell_max_rel_error"]) == pytest.approx(1e297, rel=1e-12)
     with pytest.raises(ConservationError) as info:
         check_conservation(results, HAND_ATTRIBUTION)
@@ -414,23 +428,19 @@ def test_footprint_on_a_cell_without_a_producer_fails():
 
 
 def test_a_nan_cell_makes_every_term_it_touches_nan_and_fails():
-    broken = CELL_INVENTORY / 4
-    broken[0, 2] = np.nan
-    results = computed_terms(hand_cube(broken))
+    broken = EMISSIONS.copy()
+    broken[0, 0, 2] = np.nan
+    results = computed_terms(hand_tables(), broken)
     assert np.isnan(float(results["cell_max_rel_error"]))
-    assert np.isnan(results["consumer_cell_totals"][0])
-    assert results["consumer_cell_totals"][1] == 82.5
+    assert np.isnan(results["consumer_cell_totals"]).all()
     with pytest.raises(ConservationError) as info:
         check_conservation(results, HAND_ATTRIBUTION)
     assert str(info.value) == failure("per-cell consumers vs inventory", "nan")
 
 
 def test_a_sector_cube_off_by_just_over_one_in_a_million_fails():
-    cube = hand_cube()
-    by_sector = cube["footprint_by_sector"].values.copy()
-    by_sector[1, 1, 0] += 1.2e-4  # 1.2e-4 t in 110 t: 1.09e-6
-    cube["footprint_by_sector"] = (("sector", "y", "x"), by_sector)
-    results = computed_terms(cube.chunk({"y": 1, "x": 2}))
+    gap = 1.2e-4 / 40  # 1.2e-4 t on the 40 t of sector b at cell (1, 0): 1.09e-6 of 110 t
+    results = computed_terms(hand_tables(sector_gap=gap))
     assert float(results["foreign_by_sector_error"]) == pytest.approx(1.2e-4, rel=1e-9)
     with pytest.raises(ConservationError) as info:
         check_conservation(results, HAND_ATTRIBUTION)

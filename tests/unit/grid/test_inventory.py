@@ -10,7 +10,7 @@ from pyproj import CRS, Geod
 from rasterio.transform import from_origin
 
 from pipeline.errors import GridError, InputFileError
-from pipeline.grid.inventory import count_invalid, open_inventory, open_inventory_file
+from pipeline.grid.inventory import open_inventory, open_inventory_file
 from pipeline.grid.units import SECONDS_PER_YEAR, cell_area, parse_unit, tonnes_factor
 
 ALBERS = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +units=m"
@@ -200,14 +200,15 @@ def test_nodata_nan_and_undeclared_nan(tmp_path):
     declared = write_tif(tmp_path / "a.tif", data, nodata=np.nan)
     undeclared = write_tif(tmp_path / "b.tif", data)
     em = open_inventory({"a": declared, "b": undeclared})
-    nans, negatives = count_invalid(em)
-    assert nans.values.tolist() == [0, 1] and negatives.values.tolist() == [0, 0]
     assert em.sel(sector="a").values.tolist() == [[1.0, 0.0], [3.0, 4.0]]
+    with pytest.raises(GridError, match=r"b\.tif: 1 cells of sector 'b' .* are NaN .*row 0, col"):
+        _ = em.sel(sector="b").values
     coords = {"y": [1.5, 0.5], "x": [0.5, 1.5]}
     plain = xr.Dataset({"c": (("y", "x"), data, {"units": "t"})}, coords=coords)
     plain.to_netcdf(tmp_path / "c.nc", encoding={"c": {"_FillValue": None}})
     nc = open_inventory({"c": tmp_path / "c.nc"}, crs="EPSG:3857")
-    assert int(count_invalid(nc)[0].values[0]) == 1
+    with pytest.raises(GridError, match=r"c\.nc: 1 cells of sector 'c' .* are NaN"):
+        _ = nc.values
     filled = tmp_path / "d.nc"
     values = np.where(np.isnan(data), -1.0, data)
     declared_nc = xr.Dataset({"d": (("y", "x"), values, {"units": "t"})}, coords=coords)

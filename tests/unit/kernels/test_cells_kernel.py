@@ -1,5 +1,6 @@
 """Per-cell kernels: numpy oracle, dask path over uneven chunks, laziness."""
 
+import dask
 import dask.array as da
 import numpy as np
 import pytest
@@ -112,19 +113,35 @@ def test_dask_equals_numpy_for_uneven_chunks(grid_case, chunks):
 
 
 @pytest.mark.parametrize("chunks", CHUNKINGS)
-def test_dask_scaling_and_totals_equal_numpy(grid_case, chunks):
+def test_dask_totals_equal_numpy(grid_case, chunks):
     emissions, region_index, tables = grid_case
     e = da.from_array(emissions, chunks=(4, *chunks))
     r = da.from_array(region_index, chunks=chunks)
-    np.testing.assert_array_equal(
-        blocks.scale_by_region(e, r, tables[:, :, 0]).compute(scheduler="sync"),
-        cells.scale_by_region(emissions, region_index, tables[:, :, 0]),
-    )
     np.testing.assert_allclose(
         blocks.region_sector_totals(e, r, 6).compute(scheduler="sync"),
         cells.region_sector_totals(emissions, region_index, 6),
         rtol=1e-12,
     )
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_one_output_per_task_selects_one_layer(grid_case, dtype):
+    emissions, region_index, tables = grid_case
+    lazy = blocks.apply_region_tables(
+        da.from_array(emissions, chunks=(2, 5, 7)),
+        da.from_array(region_index, chunks=(5, 7)),
+        tables,
+        dtype=dtype,
+        out_chunk=1,
+    )
+    assert lazy.numblocks[0] == tables.shape[2]
+    one = lazy[2]
+    (culled,) = dask.optimize(one)
+    assert len(culled.__dask_graph__()) < len(lazy.__dask_graph__()) / 2
+    got = one.compute(scheduler="sync")
+    assert got.dtype == np.dtype(dtype)
+    expected = cells.apply_region_tables(emissions, region_index, tables)[2]
+    np.testing.assert_allclose(got, expected, rtol=1e-13 if dtype == "float64" else 1e-6)
 
 
 def test_building_the_graph_computes_nothing(grid_case):

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.attribution.cube import check_row_conservation
+from pipeline.attribution.conservation import check_row_conservation
 from pipeline.errors import ConservationError, MRIOError
 from pipeline.kernels.leontief import (
     factorize,

@@ -113,19 +113,30 @@ def small_cube_inputs(n_consumers=3, n_categories=2, n_sectors=2) -> CubeInputs:
     )
 
 
-@pytest.mark.parametrize(("consumers", "categories", "sectors"), [(3, 2, 2), (4, 1, 3)])
-def test_cell_layers_counts_the_per_cell_layers_of_the_cube(consumers, categories, sectors):
-    cube = build_cube(small_cube_inputs(consumers, categories, sectors))
-    per_cell = ("footprint", "footprint_by_category", "foreign_footprint", "footprint_by_sector")
-    layers = sum(int(np.prod(cube[v].shape[:-2], dtype=int)) for v in per_cell)
-    assert cell_layers(n_consumers=consumers, n_categories=categories, n_sectors=sectors) == layers
+@pytest.mark.parametrize(
+    ("consumers", "categories", "sectors", "materialize", "n_materialized"),
+    [(3, 2, 2, (), 0), (4, 1, 3, ("USA",), 1), (4, 2, 1, ("footprint",), 4)],
+)
+def test_cell_layers_counts_the_per_cell_layers_of_the_cube(
+    consumers, categories, sectors, materialize, n_materialized
+):
+    ds = build_cube(small_cube_inputs(consumers, categories, sectors), materialize=materialize).ds
+    per_cell = [v for v in ds.data_vars if {"y", "x"} <= set(ds[v].dims) and v != "emissions"]
+    per_cell.remove("region_index")
+    layers = sum(int(np.prod(ds[v].shape[:-2], dtype=int)) for v in per_cell)
+    assert layers == cell_layers(
+        n_categories=categories, n_materialized=n_materialized, n_sectors=sectors
+    )
 
 
 def test_the_budget_side_uses_the_cube_layer_count():
     table = SimpleNamespace(consumers=["A", "B", "C"], categories=["k1", "k2"])
     output = OutputSettings(dtype="float32", chunk_memory_mb=16.0)
-    expected = chunk_side(n_layers_out=3 + 2 + 1 + 7, n_sectors=7, itemsize=4, budget_mb=16.0)
+    expected = chunk_side(n_layers_out=2 + 1 + 7, n_sectors=7, itemsize=4, budget_mb=16.0)
     assert stages.budget_side(table, output, 7) == expected
+    stored = OutputSettings(dtype="float32", chunk_memory_mb=16.0, materialize=["B", "C"])
+    expected = chunk_side(n_layers_out=2 + 1 + 2 + 7, n_sectors=7, itemsize=4, budget_mb=16.0)
+    assert stages.budget_side(table, stored, 7) == expected
 
 
 def test_the_leontief_method_is_chosen_once_per_run(demo_tables, tmp_path, monkeypatch):
@@ -163,3 +174,23 @@ def test_a_chosen_method_is_used_as_chosen(demo_tables, monkeypatch):
     method = engine.LeontiefMethod("lu", automatic=False)
     shares = engine.attribution_shares(demo_tables.global_mrio, regions=["CHN"], method=method)
     assert shares.sizes["region"] == 1
+
+
+def test_the_ingest_reads_each_inventory_block_once(inputs, tmp_path, monkeypatch):
+    from collections import Counter
+
+    from pipeline.grid import inventory_checks
+
+    reads = Counter()
+    original = inventory_checks.GuardedRaster.__getitem__
+
+    def counting(self, key):
+        reads[str(key)] += 1
+        return original(self, key)
+
+    monkeypatch.setattr(inventory_checks.GuardedRaster, "__getitem__", counting)
+    layers = stages.open_study_inventory(INVENTORY, REGIONS, inputs, side=lambda n: 64)
+    grid = stages.ingest_grid(layers, tmp_path / "work", compute=dask.compute)
+    assert reads and set(reads.values()) == {1}  # read in 512-cell blocks, then rechunked
+    totals = stages.region_totals(grid)
+    assert totals[0, 0] == float(SHAPE[0] * SHAPE[1]) and set(reads.values()) == {1}
