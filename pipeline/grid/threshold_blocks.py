@@ -158,15 +158,36 @@ def _land_total(counts: np.ndarray, sums: np.ndarray) -> tuple[float, int]:
 
 
 def _refine(values, land, brackets, total, compute, max_gather) -> dict:
-    """Split the crossing bins linearly until each holds at most ``max_gather`` values."""
+    """Split the crossing bins linearly until each holds at most ``max_gather`` values.
+
+    Each pass also finds the smallest and largest value in each bin it splits:
+    a bin of one repeated value (many tied cells) then ends at once, instead of
+    after the four or so passes that narrow a bin to a single float.
+    """
     while True:
         wide = [s for s, b in brackets.items() if b.count > max_gather and threshold.can_split(b)]
         if not wide:
             return brackets
         edges = [threshold.linear_edges(brackets[s].low, brackets[s].high) for s in wide]
-        found, _ = _histograms(values, land, edges, compute)
-        for s, e, (counts, sums) in zip(wide, edges, found, strict=True):
-            brackets[s] = threshold.crossing_bin(counts, sums, e, s, total)
+        extremes = [_extremes(values, land, brackets[s]) for s in wide]
+        found, spans = _histograms(values, land, edges, compute, *extremes)
+        for s, e, (counts, sums), span in zip(wide, edges, found, spans, strict=True):
+            bracket = threshold.crossing_bin(counts, sums, e, s, total)
+            smallest, largest = (float(v) for v in span)
+            if smallest == largest:  # one value: the crossing bin holds it alone
+                low = float(np.nextafter(largest, -np.inf))
+                bracket = threshold.Bracket(
+                    low, largest, bracket.above_count, bracket.above_sum, bracket.count
+                )
+            brackets[s] = bracket
+
+
+def _extremes(values: da.Array, land: da.Array, bracket: threshold.Bracket) -> da.Array:
+    """Lazy ``(2,)``: the smallest and largest land value in the bracket's bin."""
+    inside = land & (values > bracket.low) & (values <= bracket.high)
+    return da.stack(
+        [da.where(inside, values, np.inf).min(), da.where(inside, values, -np.inf).max()]
+    )
 
 
 def _finish(values, land, brackets, total, compute) -> dict[float, dict]:
@@ -236,9 +257,10 @@ def _last_pass(values, land, brackets, gathered, compute) -> dict:
 
     Returns ``{share: (above_rows, inside_rows, inside_values, inside_flat)}``;
     the values and flat indices are empty unless the share is in ``gathered``.
+    Shares whose crossings lie in the same bin share one gather.
     """
-    shares = list(brackets)
-    bounds = [(brackets[s].low, brackets[s].high, s in gathered) for s in shares]
+    key = {s: (brackets[s].low, brackets[s].high, s in gathered) for s in brackets}
+    bounds = list(dict.fromkeys(key.values()))
     nx = values.shape[1]
 
     def block(v, m, y0, x0):
@@ -247,22 +269,21 @@ def _last_pass(values, land, brackets, gathered, compute) -> dict:
         for low, high, keep in bounds:
             inside = m & (v > low) & (v <= high)
             r, c = np.nonzero(inside) if keep else (np.empty(0, np.int64),) * 2
-            out.append(((m & (v > high)).sum(axis=1), inside.sum(axis=1), v[r, c], r, c))
+            above = (m & (v > high)).sum(axis=1)
+            out.append((above, inside.sum(axis=1), v[r, c], (r + y0) * nx + c + x0))
         return out
 
-    ny, found = values.shape[0], {}
+    ny, found = values.shape[0], []
     per_block = per_block_results(block, values, land, compute=compute)
-    for n, s in enumerate(shares):
+    for n in range(len(bounds)):
         above, inside = np.zeros(ny, np.int64), np.zeros(ny, np.int64)
-        vals, flat = [np.empty(0)], [np.empty(0, np.int64)]
-        for y0, x0, parts in per_block:
-            a, i, v, r, c = parts[n]
-            above[y0 : y0 + a.size] += a
-            inside[y0 : y0 + i.size] += i
-            vals.append(v)
-            flat.append((r + y0) * nx + c + x0)
-        found[s] = (above, inside, np.concatenate(vals), np.concatenate(flat))
-    return found
+        for y0, _, parts in per_block:
+            above[y0 : y0 + parts[n][0].size] += parts[n][0]
+            inside[y0 : y0 + parts[n][1].size] += parts[n][1]
+        vals = np.concatenate([np.empty(0)] + [parts[n][2] for _, _, parts in per_block])
+        flat = np.concatenate([np.empty(0, np.int64)] + [parts[n][3] for _, _, parts in per_block])
+        found.append((above, inside, vals, flat))
+    return {s: found[bounds.index(k)] for s, k in key.items()}
 
 
 def per_block_results(func, values: da.Array, *others, compute=dask.compute) -> list[tuple]:
