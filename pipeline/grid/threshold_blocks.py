@@ -2,9 +2,11 @@
 
 The exact "fewest land cells holding a share" of
 :mod:`pipeline.kernels.threshold`, with every pass a map over spatial chunks and
-a tree sum of small histograms. The driver holds a few histograms and at most
-``max_gather`` values, never the grid: at 250 m over China (332 M cells) the
-in-memory sort needed about 8 GB.
+a tree sum of small histograms. The driver holds a few histograms, per-row
+counts and at most ``max_gather`` values with their cell indices per share,
+never the grid: at 250 m over China (332 M cells) the in-memory sort needed
+about 8 GB. Also here: the hotspot mask, the largest cells of each chunk
+(:func:`ranked_cells`) and exact points of the concentration curve.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pipeline.errors import ConservationError
 from pipeline.kernels import curve, threshold
 from pipeline.kernels.concentration import densest_first
 
-#: Values gathered into the driver for the exact finish, at most (8 bytes each).
+#: Values gathered into the driver for the exact finish, at most (16 bytes each with
+#: their cell index), per share.
 MAX_GATHER = 1 << 21
 
 
