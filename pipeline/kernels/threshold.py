@@ -76,12 +76,6 @@ def block_histogram(
     return counts, sums
 
 
-def values_in(values: np.ndarray, land: np.ndarray, low: float, high: float) -> np.ndarray:
-    """The land values of a block in ``(low, high]``, flattened."""
-    picked = np.asarray(values, dtype=np.float64)[np.asarray(land, dtype=bool)]
-    return picked[(picked > low) & (picked <= high)]
-
-
 @dataclass(frozen=True)
 class Bracket:
     """Where the crossing of one share lies after a pass.

@@ -1,8 +1,9 @@
-"""Hotspot statistics on in-memory ``(y, x)`` layers: pure numpy and pandas.
+"""Tables of hotspot statistics, the city rule and drivers: pure numpy and pandas.
 
-These functions back :class:`pipeline.results.api.Results`. Each works on one 2-D
-layer already loaded in memory (``ny * nx`` float64, 160 MB for a 1 km China
-grid) plus the region raster, and never on the whole cube.
+These functions back :class:`pipeline.results.api.Results`. They build tables
+from results the Dask passes of :mod:`pipeline.results.statistics` already
+reduced (per-cell lists, per-region and per-city sums), and never take a whole
+``(y, x)`` layer.
 
 City rule
 ---------
@@ -26,94 +27,8 @@ from pyproj import CRS, Transformer
 
 from pipeline.errors import ConfigError
 from pipeline.grid.spec import GridSpec
-from pipeline.kernels.concentration import cells_holding_share, densest_first
 
 CITY_RADIUS_KM = 25.0
-
-
-def hotspot_order(values: np.ndarray, land: np.ndarray, share: float) -> tuple[np.ndarray, int]:
-    """Flat indices of land cells, densest first, and how many hold ``share``.
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        ``(ny, nx)`` layer.
-    land : numpy.ndarray
-        ``(ny, nx)`` bool, the cells counted as land.
-    share : float
-        Share of the land total to hold, in ``(0, 1]``.
-
-    Returns
-    -------
-    order : numpy.ndarray
-        Flat indices into ``values`` of all land cells, largest value first
-        (ties in cell order).
-    k : int
-        The smallest number of leading cells of ``order`` holding at least
-        ``share`` of the land total; 0 if the total is 0
-        (:func:`pipeline.kernels.concentration.cells_holding_share`).
-
-    Notes
-    -----
-    Peak memory is about 24 bytes per land cell on top of ``values``.
-    """
-    check_share(share)
-    order, cumulative = _land_order(values, land)
-    return order, cells_holding_share(cumulative, share)
-
-
-def _land_order(values: np.ndarray, land: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Land cells densest first and their running sum (one ordering: ``densest_first``)."""
-    order = densest_first(values, np.flatnonzero(np.asarray(land).ravel()))
-    return order, np.cumsum(np.asarray(values, dtype=np.float64).ravel()[order])
-
-
-def cells_holding(
-    values: np.ndarray, land: np.ndarray, shares, row_area_km2: np.ndarray
-) -> tuple[list[int], int, list[float]]:
-    """Smallest numbers of land cells holding each of ``shares`` of the land total.
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        ``(ny, nx)`` layer.
-    land : numpy.ndarray
-        ``(ny, nx)`` bool, the land cells.
-    shares : sequence of float
-        Shares in ``(0, 1]``.
-    row_area_km2 : numpy.ndarray
-        ``(ny,)`` area of one cell of each row
-        (:meth:`~pipeline.grid.spec.GridSpec.row_areas_km2`).
-
-    Returns
-    -------
-    counts : list of int
-        Cells holding each share, densest first (0 where the total is 0).
-    n_land : int
-        Number of land cells.
-    areas : list of float
-        Area in km² of each count's cells.
-
-    Notes
-    -----
-    One sort of the land cells: about 32 bytes per land cell of memory.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    order, cumulative = _land_order(values, land)
-    areas = np.cumsum(np.asarray(row_area_km2, dtype=np.float64)[order // values.shape[1]])
-    counts, held = [], []
-    for share in shares:
-        check_share(share)
-        k = cells_holding_share(cumulative, share)
-        counts.append(k)
-        held.append(float(areas[k - 1]) if k else 0.0)
-    return counts, int(order.size), held
-
-
-def cells_area_km2(flat_cells: np.ndarray, n_cols: int, row_area_km2: np.ndarray) -> float:
-    """Total area in km² of flat cell indices of a grid ``n_cols`` wide."""
-    rows = np.asarray(flat_cells, dtype=np.int64) // n_cols
-    return float(np.asarray(row_area_km2, dtype=np.float64)[rows].sum())
 
 
 def check_share(share: float) -> None:
@@ -122,23 +37,36 @@ def check_share(share: float) -> None:
         raise ConfigError(f"share {share!r} must be in (0, 1], e.g. 0.75 for 75%")
 
 
-def hotspot_table(
-    values: np.ndarray, flat_cells: np.ndarray, grid: GridSpec, codes
+def cell_table(
+    flat_cells: np.ndarray, t_co2: np.ndarray, total: float, grid: GridSpec, codes
 ) -> pd.DataFrame:
     """Table of the given cells in the given order (one row per cell).
 
-    Columns: ``rank, row, col, x, y, lon, lat, region, t_co2, share,
-    cumulative_share`` where shares are of the layer's total over all cells.
+    Parameters
+    ----------
+    flat_cells : numpy.ndarray
+        Flat (row-major) cell indices of ``grid``.
+    t_co2 : numpy.ndarray
+        The layer's value of each cell.
+    total : float
+        The layer's total over all cells (shares are of it).
+    grid : pipeline.grid.spec.GridSpec
+        The store's grid.
+    codes : sequence of str
+        Region code of each cell (:func:`region_names`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rank, row, col, x, y, lon, lat, region, t_co2, share, cumulative_share``.
     """
-    ny, nx = values.shape
-    rows, cols = np.divmod(flat_cells, nx)
-    t = np.asarray(values, dtype=np.float64).ravel()[flat_cells]
-    total = float(np.asarray(values, dtype=np.float64).sum())
+    rows, cols = np.divmod(np.asarray(flat_cells, dtype=np.int64), grid.shape[1])
+    t = np.asarray(t_co2, dtype=np.float64)
     x, y = grid.x[cols], grid.y[rows]
     lon, lat = grid.to_lonlat(x, y)
     return pd.DataFrame(
         {
-            "rank": np.arange(1, flat_cells.size + 1),
+            "rank": np.arange(1, rows.size + 1),
             "row": rows,
             "col": cols,
             "x": x,
@@ -153,36 +81,38 @@ def hotspot_table(
     )
 
 
-def region_codes_of(region_index: np.ndarray, flat_cells: np.ndarray, codes) -> list[str]:
-    """Region code of each flat cell (``""`` outside every region)."""
-    idx = np.asarray(region_index).ravel()[flat_cells]
-    return [codes[i] if i >= 0 else "" for i in idx]
+def region_names(labels: np.ndarray, codes) -> list[str]:
+    """Region code of each ``region_index`` value (``""`` outside every region)."""
+    return [codes[i] if i >= 0 else "" for i in np.asarray(labels, dtype=np.int64)]
 
 
-def province_totals(
-    values: np.ndarray, region_index: np.ndarray, codes, row_area_km2: np.ndarray
+def province_table(
+    sums: np.ndarray, counts: np.ndarray, areas: np.ndarray, codes, total: float
 ) -> pd.DataFrame:
-    """Sum of ``values`` over each region of the raster, largest first.
+    """Regions of the raster, largest first.
 
-    Columns: ``province, t_co2, share, cells, area_km2``; ``row_area_km2`` is
-    the ``(ny,)`` area of one cell of each row.
+    Parameters
+    ----------
+    sums, counts, areas : numpy.ndarray
+        Per raster code: the layer's sum, the cells and their area in km².
+    codes : sequence of str
+        The raster codes.
+    total : float
+        The layer's total over all cells (shares are of it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``province, t_co2, share, cells, area_km2``.
     """
-    index = np.asarray(region_index)
-    idx = index.ravel()
-    inside = idx >= 0
-    flat = np.asarray(values, dtype=np.float64).ravel()
-    per_cell = np.broadcast_to(np.asarray(row_area_km2, float)[:, None], index.shape).ravel()
-    sums = np.bincount(idx[inside], weights=flat[inside], minlength=len(codes))
-    counts = np.bincount(idx[inside], minlength=len(codes))
-    areas = np.bincount(idx[inside], weights=per_cell[inside], minlength=len(codes))
-    total = float(flat.sum())
+    sums = np.asarray(sums, dtype=np.float64)
     frame = pd.DataFrame(
         {
             "province": list(codes),
             "t_co2": sums,
             "share": sums / total if total > 0 else 0.0,
-            "cells": counts,
-            "area_km2": areas,
+            "cells": np.asarray(counts).astype(np.int64),
+            "area_km2": np.asarray(areas, dtype=np.float64),
         }
     )
     return _ranked(frame)
@@ -271,16 +201,19 @@ def _projected_window(grid: GridSpec, lon: float, lat: float, radius: float):
     return rows, cols
 
 
-def city_totals(values: np.ndarray, discs, cities: pd.DataFrame) -> pd.DataFrame:
-    """Sum of ``values`` over each city's disc (see the module's city rule), largest first.
+def city_table(
+    sums: np.ndarray, counts: np.ndarray, total: float, cities: pd.DataFrame
+) -> pd.DataFrame:
+    """Cities by the layer's sum over their discs (see the module's city rule), largest first.
 
     Parameters
     ----------
-    values : numpy.ndarray
-        ``(ny, nx)`` layer.
-    discs : sequence
-        ``(position, rows, cols, mask)`` of the cities' discs
-        (:func:`city_discs`); a city without a disc gets 0.
+    sums : numpy.ndarray
+        Per city of ``cities``: the layer's sum over its disc (0 without one).
+    counts : numpy.ndarray
+        Per city: the cells of its disc.
+    total : float
+        The layer's total over all cells (shares are of it).
     cities : pandas.DataFrame
         The city list (:func:`pipeline.results.places.read_cities`).
 
@@ -288,15 +221,9 @@ def city_totals(values: np.ndarray, discs, cities: pd.DataFrame) -> pd.DataFrame
     -------
     pandas.DataFrame
         ``geonameid, city, province, population, lon, lat, t_co2, share,
-        cells``; ``share`` is of the layer's total over all cells.
+        cells``.
     """
-    values = np.asarray(values, dtype=np.float64)
-    sums = np.zeros(len(cities))
-    counts = np.zeros(len(cities), dtype=np.int64)
-    for n, rows, cols, mask in discs:
-        sums[n] = float(values[np.ix_(rows, cols)][mask].sum())
-        counts[n] = int(mask.sum())
-    total = float(values.sum())
+    sums = np.asarray(sums, dtype=np.float64)
     frame = pd.DataFrame(
         {
             "geonameid": cities["geonameid"].to_numpy(),
@@ -307,7 +234,7 @@ def city_totals(values: np.ndarray, discs, cities: pd.DataFrame) -> pd.DataFrame
             "lat": cities["lat"].to_numpy(),
             "t_co2": sums,
             "share": sums / total if total > 0 else 0.0,
-            "cells": counts,
+            "cells": np.asarray(counts, dtype=np.int64),
         }
     )
     return _ranked(frame)

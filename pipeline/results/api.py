@@ -5,17 +5,17 @@
 >>> res.rank(by="city", top=10)                     # doctest: +SKIP
 >>> res.drivers(region="CN-GD", by="consumer")      # doctest: +SKIP
 
-Memory: the dataset stays lazy. A helper loads at most one ``(y, x)`` layer
-(8 bytes per cell: 1.7 MB at 10 km, 160 MB for a 1 km China grid) plus the
-region raster (2 bytes per cell); hotspot ordering adds about 24 bytes per land
-cell. Layers that are not stored (e.g. one consumer's households) are computed
-chunk by chunk from ``emissions`` and the attribution shares.
+Memory: the dataset stays lazy. Hotspots, concentration and rankings run on
+Dask with bounded driver memory (:mod:`pipeline.results.statistics`): no
+``(y, x)`` layer, region raster or land mask is loaded whole. Only
+:attr:`Results.region_index` and :attr:`Results.land`, used by the maps, hold
+a whole raster. Layers that are not stored (e.g. one consumer's households) are
+computed chunk by chunk from ``emissions`` and the attribution shares.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -25,46 +25,19 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from pipeline.attribution.factorized import with_footprint
-from pipeline.errors import ConfigError, InputFileError
+from pipeline.errors import InputFileError
 from pipeline.grid import blocks
 from pipeline.grid.mapping import store_mapping
 from pipeline.grid.spec import GridSpec
-from pipeline.kernels.concentration import concentration_curve, densest_first
 from pipeline.kernels.tables import rows_for_codes
-from pipeline.results import analytics, places
-from pipeline.results.analytics import CITY_RADIUS_KM, unknown_code
+from pipeline.results import places
+from pipeline.results.analytics import unknown_code
 from pipeline.results.drivers import PlaceDrivers
+from pipeline.results.statistics import RANK_BY, Hotspots, LayerStatistics
 from pipeline.results.summary import home_regions
 from pipeline.storage.versions import STORE_NAME, is_complete, open_version
 
-RANK_BY = ("cell", "city", "province")
-
-
-@dataclass(frozen=True)
-class Hotspots:
-    """The smallest set of land cells holding ``share`` of a layer's land total.
-
-    Attributes
-    ----------
-    mask : xarray.DataArray
-        ``(y, x)`` bool, True on hotspot cells.
-    table : pandas.DataFrame
-        One row per hotspot cell, densest first (see
-        :func:`pipeline.results.analytics.hotspot_table`).
-    share : float
-        The requested share of emissions.
-    land_share : float
-        Hotspot cells / land cells.
-    area_km2 : float
-        Hotspot area: the sum of the cells' ground areas
-        (:meth:`Results.row_area_km2`).
-    """
-
-    mask: xr.DataArray
-    table: pd.DataFrame
-    share: float
-    land_share: float
-    area_km2: float
+__all__ = ["RANK_BY", "Hotspots", "Results", "open_results"]
 
 
 def open_results(path: str | Path) -> Results:
@@ -91,7 +64,7 @@ def open_results(path: str | Path) -> Results:
     return Results(with_footprint(open_version(store)), store.parent)
 
 
-class Results(PlaceDrivers):
+class Results(PlaceDrivers, LayerStatistics):
     """A footprint store with analysis helpers.
 
     Parameters
@@ -176,23 +149,6 @@ class Results(PlaceDrivers):
     def cities(self) -> pd.DataFrame:
         """The study's full city list: its ``[regions] cities`` file, else the shipped one."""
         return places.read_cities(places.stored_places(self.ds.attrs)["cities"])
-
-    def cities_in_range(self, radius_km: float = CITY_RADIUS_KM):
-        """The cities whose disc holds a land cell, and their discs (cached per radius).
-
-        See :func:`pipeline.results.places.cities_on_land`; the table's ``attrs["note"]``
-        says how many of the list are ranked, or that none is in range.
-        """
-        cache = self._city_cache
-        if radius_km not in cache:
-            kept, discs = places.cities_on_land(self.grid, self.cities, self.land, radius_km)
-            kept.attrs["note"] = places.no_cities_note(kept, radius_km)
-            cache[radius_km] = (kept, discs)
-        return cache[radius_km]
-
-    @cached_property
-    def _city_cache(self) -> dict:
-        return {}
 
     @cached_property
     def borders(self):
@@ -292,169 +248,17 @@ class Results(PlaceDrivers):
 
     @cached_property
     def region_index(self) -> np.ndarray:
-        """The ``(y, x)`` region raster, in memory (2 bytes per cell)."""
+        """The ``(y, x)`` region raster, in memory (2 bytes per cell; for maps).
+
+        The statistics use :attr:`lazy_region_index` and never load it whole.
+        """
         return np.asarray(self.ds["region_index"].values)
 
     @cached_property
     def land(self) -> np.ndarray:
-        """``(y, x)`` bool: cells of producer regions (the land of the statistics)."""
+        """``(y, x)`` bool in memory: cells of producer regions (for maps).
+
+        The statistics use :attr:`lazy_land` and never load it whole.
+        """
         producer_codes = np.flatnonzero(self.producer_of_code >= 0)
         return np.isin(self.region_index, producer_codes)
-
-    def _values(self, consumer=None, sector=None, category=None) -> np.ndarray:
-        return np.asarray(self.layer(consumer, sector, category).values, dtype=np.float64)
-
-    # ------------------------------------------------------------ statistics
-    def hotspots(
-        self,
-        consumer: str | None = None,
-        sector: str | None = None,
-        category: str | None = None,
-        share: float = 0.75,
-    ) -> Hotspots:
-        """The fewest land cells that hold ``share`` of a layer's emissions on land.
-
-        Cells are taken densest first (ties in row-major order) until their sum
-        reaches ``share`` of the layer's total over land cells (producer regions).
-        """
-        values = self._values(consumer, sector, category)
-        order, k = analytics.hotspot_order(values, self.land, share)
-        cells = order[:k]
-        mask = np.zeros(values.size, dtype=bool)
-        mask[cells] = True
-        template = self.ds["foreign_footprint"]
-        mask_da = xr.DataArray(
-            mask.reshape(values.shape), dims=template.dims, coords=template.coords
-        )
-        mask_da.attrs["long_name"] = (
-            f"hotspot cells holding {share:.0%} of CO2 driven by "
-            f"{self.describe(consumer, sector, category)}"
-        )
-        codes = analytics.region_codes_of(self.region_index, cells, self.codes)
-        table = analytics.hotspot_table(values, cells, self.grid, codes)
-        n_land = int(self.land.sum())
-        area = analytics.cells_area_km2(cells, values.shape[1], self.row_area_km2)
-        return Hotspots(mask_da, table, share, k / n_land if n_land else 0.0, area)
-
-    def concentration_curve(
-        self, consumer: str | None = None, sector: str | None = None, category: str | None = None
-    ) -> pd.DataFrame:
-        """Share of land against share of emissions, densest land cells first.
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``land_share, emission_share``, ``n_land + 1`` rows from (0, 0).
-        """
-        values = self._values(consumer, sector, category)[self.land]
-        land, emitted = concentration_curve(values)
-        return pd.DataFrame({"land_share": land, "emission_share": emitted})
-
-    def concentration(
-        self,
-        consumer: str | None = None,
-        sector: str | None = None,
-        category: str | None = None,
-        share: float = 0.75,
-    ) -> dict:
-        """How concentrated a layer is on land.
-
-        Returns
-        -------
-        dict
-            ``share``; ``land_share``: the smallest share of land cells holding
-            ``share`` of the layer's land total (Yang et al. 2020 use 75%);
-            ``area_km2``: their ground area, the "spatial extent" of Kanemoto
-            et al. (2016) when ``share`` is 0.9; ``cells``, ``land_cells``,
-            ``land_area_km2`` and ``total_t`` (the layer's land total). Areas
-            sum each cell's own area (:attr:`row_area_km2`).
-        """
-        values = self._values(consumer, sector, category)
-        (k,), n, (area,) = analytics.cells_holding(values, self.land, [share], self.row_area_km2)
-        land_rows = np.broadcast_to(self.row_area_km2[:, None], values.shape)[self.land]
-        return {
-            "share": share,
-            "land_share": k / n if n else 0.0,
-            "area_km2": area,
-            "cells": k,
-            "land_cells": n,
-            "land_area_km2": float(land_rows.sum()),
-            "total_t": float(values[self.land].sum()),
-        }
-
-    def concentration_table(
-        self, shares: tuple[float, ...] = (0.75, 0.9), *, consumers: list[str] | None = None
-    ) -> pd.DataFrame:
-        """Concentration of the foreign total, each foreign consumer and each sector.
-
-        Parameters
-        ----------
-        shares : tuple of float
-            Shares of emissions; for each, columns ``land_share_<X>pct`` (share
-            of land cells) and ``area_km2_<X>pct`` (the spatial extent).
-        consumers : list of str, optional
-            Consumers to include; default every foreign consumer.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row per layer: ``kind`` (total, consumer, sector), ``code``,
-            ``total_t`` and the columns above.
-        """
-        consumers = self.foreign_consumers if consumers is None else consumers
-        layers = [("total", None, {})]
-        layers += [("consumer", c, {"consumer": c}) for c in consumers]
-        layers += [("sector", s, {"sector": s}) for s in self.sectors]
-        rows = []
-        for kind, code, selection in layers:
-            values = self._values(**selection)
-            counts, n, areas = analytics.cells_holding(values, self.land, shares, self.row_area_km2)
-            row = {"kind": kind, "code": code or "foreign", "total_t": values[self.land].sum()}
-            for share, k, area in zip(shares, counts, areas, strict=True):
-                pct = round(share * 100)
-                row[f"land_share_{pct}pct"] = k / n if n else 0.0
-                row[f"area_km2_{pct}pct"] = area
-            rows.append(row)
-        return pd.DataFrame(rows)
-
-    def rank(
-        self,
-        by: str = "cell",
-        top: int | None = 10,
-        *,
-        consumer: str | None = None,
-        sector: str | None = None,
-        category: str | None = None,
-        radius_km: float = CITY_RADIUS_KM,
-    ) -> pd.DataFrame:
-        """The ``top`` cells, cities or provinces of a layer, largest first.
-
-        ``by="city"`` sums the cells whose centre lies within ``radius_km``
-        (geodesic) of each of the study's cities in range of its land
-        (:meth:`cities_in_range`; discs may overlap, see
-        :mod:`pipeline.results.analytics`); the table's ``attrs["note"]`` says how many
-        are ranked, or that none is. ``by="province"`` sums each region of the
-        raster. ``top=None`` returns every row. Shares are of the layer's total.
-        """
-        if by not in RANK_BY:
-            raise unknown_code("ranking", str(by), RANK_BY)
-        if top is not None and top < 1:
-            raise ConfigError(f"top {top!r} must be a positive number of rows, e.g. 10")
-        values = self._values(consumer, sector, category)
-        if by == "province":
-            table = analytics.province_totals(
-                values, self.region_index, self.codes, self.row_area_km2
-            )
-        elif by == "city":
-            cities, discs = self.cities_in_range(radius_km)
-            table = analytics.city_totals(values, discs, cities)
-            table.attrs.update(note=cities.attrs["note"], source=cities.attrs["source"])
-        else:
-            best = densest_first(values, top=top)
-            codes = analytics.region_codes_of(self.region_index, best, self.codes)
-            table = analytics.hotspot_table(values, best, self.grid, codes)
-        if top is None:
-            return table
-        head = table.head(top).reset_index(drop=True)
-        head.attrs = dict(table.attrs)
-        return head

@@ -106,7 +106,7 @@ class PlaceDrivers:
         for _, rows, cols, mask in analytics.city_discs(
             self.grid, cities.iloc[[position]], radius_km
         ):
-            if (mask & self.land[np.ix_(rows, cols)]).any():
+            if self._disc_on_land(rows, cols, mask):
                 return rows, cols, mask
         raise ConfigError(
             f"city {city!r} of {Path(cities.attrs['source']).name}: no land cell centre within "

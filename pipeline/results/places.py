@@ -16,10 +16,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import dask
+import dask.array as da
 import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputFileError
+from pipeline.grid.window_blocks import window_sums
 from pipeline.resources import data_file
 
 #: Columns of a city list (extra columns are ignored).
@@ -139,7 +142,7 @@ def study_borders(attrs: dict):
     )
 
 
-def cities_on_land(grid, cities: pd.DataFrame, land: np.ndarray, radius_km: float):
+def cities_on_land(grid, cities: pd.DataFrame, land, radius_km: float, *, compute=dask.compute):
     """The cities on the grid's land or within ``radius_km`` of it, and their discs.
 
     A city is kept if its point lies in a land cell or its disc holds a land
@@ -152,10 +155,13 @@ def cities_on_land(grid, cities: pd.DataFrame, land: np.ndarray, radius_km: floa
         The store's grid.
     cities : pandas.DataFrame
         A city list (:func:`read_cities`).
-    land : numpy.ndarray
-        ``(ny, nx)`` bool, the land cells (producer regions).
+    land : dask.array.Array or numpy.ndarray
+        ``(ny, nx)`` bool, the land cells (producer regions). Lazy is best: one
+        pass reads only the chunks the cities' points and discs touch.
     radius_km : float
         Disc radius (geodesic, see :func:`pipeline.results.analytics.city_discs`).
+    compute : callable
+        ``dask.compute``-like.
 
     Returns
     -------
@@ -169,15 +175,16 @@ def cities_on_land(grid, cities: pd.DataFrame, land: np.ndarray, radius_km: floa
 
     px, py = grid.from_crs(cities["lon"].to_numpy(), cities["lat"].to_numpy(), "EPSG:4326")
     rows, cols, inside = grid.cells_of(px, py)
-    on_land = inside & land[rows, cols]
-    keep, discs = [], []
     found = {n: (r, c, m) for n, r, c, m in city_discs(grid, cities, radius_km)}
+    points = [(rows[[n]], cols[[n]], np.ones((1, 1), bool)) for n in range(len(cities))]
+    (land_cells,) = compute(window_sums(da.asarray(land), points + list(found.values())))
+    on_land = inside & (land_cells[: len(cities)] > 0)
+    near = dict(zip(found, land_cells[len(cities) :] > 0, strict=True))
+    keep, discs = [], []
     for n in range(len(cities)):
-        disc = found.get(n)
-        near = disc is not None and bool((disc[2] & land[np.ix_(disc[0], disc[1])]).any())
-        if on_land[n] or near:
-            if disc is not None:
-                discs.append((len(keep), *disc))
+        if on_land[n] or near.get(n, False):
+            if n in found:
+                discs.append((len(keep), *found[n]))
             keep.append(n)
     kept = cities.iloc[keep].reset_index(drop=True)
     kept.attrs = {**cities.attrs, "listed": len(cities)}

@@ -27,12 +27,12 @@ import shapely.geometry  # noqa: E402
 
 from pipeline.errors import OutputError  # noqa: E402
 from pipeline.grid.regions import Regions  # noqa: E402
-from pipeline.kernels.concentration import concentration_curve  # noqa: E402
 from pipeline.results.analytics import CITY_RADIUS_KM  # noqa: E402
 from pipeline.results.api import Results  # noqa: E402
 from pipeline.results.maps import mask_extent, plot_layer, safe_slug  # noqa: E402
 from pipeline.results.summary import home_regions  # noqa: E402
 
+#: About how many exact points of each concentration curve the report plots.
 CURVE_POINTS = 2000
 
 
@@ -169,11 +169,9 @@ def write_curve(results: Results, out: Path, figures: list[Figure]) -> str:
     """Plot the concentration curves of the mapped layers; return the file name."""
     fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
     for figure in figures[:6]:
-        values = np.asarray(results.layer(**figure.selection).values)[results.land]
-        land, emitted = concentration_curve(values)
-        step = max(1, land.size // CURVE_POINTS)
+        curve = results.concentration_curve(**figure.selection, points=CURVE_POINTS)
         label = figure.caption.split(": ", 1)[-1].replace("CO2 driven by ", "")
-        ax.plot(land[::step], emitted[::step], label=label, linewidth=1.2)
+        ax.plot(curve["land_share"], curve["emission_share"], label=label, linewidth=1.2)
     for share in (0.75, 0.9):
         ax.axhline(share, color="0.6", linestyle=":", linewidth=0.8)
     ax.set_xscale("symlog", linthresh=0.01)

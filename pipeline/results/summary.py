@@ -10,7 +10,8 @@ import xarray as xr
 
 from pipeline.attribution.region_tables import home_producers
 from pipeline.grid.mapping import store_mapping
-from pipeline.kernels.concentration import land_share_holding
+from pipeline.grid.threshold_blocks import Holding, cells_holding
+from pipeline.results.statistics import as_dask
 
 
 def summarize(
@@ -48,14 +49,13 @@ def summarize(
     attribution = everywhere.isel(region=home)
     foreign = attribution["foreign"].values
     totals = _totals(attribution)
-    (cells, land) = compute(cube["foreign_footprint"].data, land_mask.data)
-    values = np.asarray(cells)[np.asarray(land)]
+    held = _land_shares(cube["foreign_footprint"], land_mask, hotspot_share, compute)
     key = f"land_share_for_{round(hotspot_share * 100)}pct"
     summary = {
         **totals,
-        "land_share_for_75pct": land_share_holding(values, 0.75),
-        "land_share_for_90pct": land_share_holding(values, 0.90),
-        "land_cells": int(values.size),
+        "land_share_for_75pct": held[0.75].land_share,
+        "land_share_for_90pct": held[0.9].land_share,
+        "land_cells": held[0.75].n_land,
         "abroad_total_t": float(everywhere.isel(region=~home).sum()),
         "abroad_driven_by_domestic_t": float(
             everywhere.isel(region=~home, consumer=~foreign).sum()
@@ -66,9 +66,24 @@ def summarize(
         "units": "t CO2",
     }
     if key not in summary:
-        summary[key] = land_share_holding(values, hotspot_share)
+        summary[key] = held[float(hotspot_share)].land_share
     summary["warnings"] = _warnings(attribution, totals["foreign_total_t"])
     return summary
+
+
+def _land_shares(
+    layer: xr.DataArray, land_mask: xr.DataArray, hotspot_share: float, compute
+) -> dict[float, Holding]:
+    """The exact :class:`Holding` of 75%, 90% and ``hotspot_share``, in one set of passes.
+
+    On Dask with bounded driver memory: histogram passes over the lazy layer
+    find each threshold value, and no pass brings the grid into the driver
+    (:func:`pipeline.grid.threshold_blocks.cells_holding`).
+    """
+    shares = [0.75, 0.9, float(hotspot_share)]
+    values, land = as_dask(layer), as_dask(land_mask)
+    found = cells_holding(values, land.rechunk(values.chunks), shares, compute=compute)
+    return {h.share: h for h in found}
 
 
 def _totals(attribution: xr.DataArray) -> dict:

@@ -9,9 +9,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.grid.threshold_blocks import cells_holding, hotspot_mask, top_cells
+from pipeline.grid.threshold_blocks import (
+    cells_holding,
+    concentration_points,
+    hotspot_mask,
+    ranked_cells,
+    top_cells,
+)
 from pipeline.kernels.concentration import (
     cells_holding_share,
+    concentration_curve,
     densest_first,
     land_share_holding,
 )
@@ -130,3 +137,99 @@ def test_top_cells_are_the_largest_by_value_then_index(chunks):
         da.from_array(values, chunks=chunks), 10, land=da.from_array(land, chunks=chunks)
     )
     assert land.ravel()[on_land].all()
+
+
+def lazy(values, land, chunks):
+    return da.from_array(values, chunks=chunks), da.from_array(land, chunks=chunks)
+
+
+@pytest.mark.parametrize("kind", ["gamma", "ties", "wide"])
+@pytest.mark.parametrize(("chunks", "max_gather"), [((37, 53), 1 << 21), ((8, 11), 1), ((5, 7), 9)])
+def test_rows_of_the_cells_and_the_last_tie_equal_the_sort(kind, chunks, max_gather):
+    values, land = layer(11, kind=kind)
+    v, m = lazy(values, land, chunks)
+    for share, holding in zip(
+        SHARES, cells_holding(v, m, SHARES, max_gather=max_gather), strict=True
+    ):
+        k, mask = in_memory(values, land, share)
+        np.testing.assert_array_equal(holding.rows, mask.sum(axis=1))
+        np.testing.assert_array_equal(holding.land_rows, land.sum(axis=1))
+        tied = mask & (values == holding.threshold)
+        if holding.last_tie is not None:
+            assert holding.ties_taken < holding.ties_total
+            assert holding.last_tie == np.flatnonzero(tied.ravel())[-1]
+
+
+def test_rows_of_ties_counted_without_gathering():
+    values = np.full((30, 40), 3.0)
+    values[7, 5] = 500.0
+    land = np.ones_like(values, bool)
+    land[:, 0] = False
+    v, m = lazy(values, land, (4, 9))
+    (holding,) = cells_holding(v, m, [0.5], max_gather=10)
+    k, mask = in_memory(values, land, 0.5)
+    assert holding.k == k and holding.last_tie is None  # ties too many to gather
+    assert 0 < holding.ties_taken < holding.ties_total
+    np.testing.assert_array_equal(holding.rows, mask.sum(axis=1))
+    np.testing.assert_array_equal(hotspot_mask(v, m, holding).compute(), mask)
+
+
+@pytest.mark.parametrize("chunks", [(37, 53), (6, 7)])
+def test_ranked_cells_of_the_hotspot_mask_are_the_hotspots_in_order(chunks):
+    values, land = layer(4, kind="ties")
+    labels = np.arange(values.size, dtype=np.int32).reshape(values.shape) % 7 - 1
+    v, m = lazy(values, land, chunks)
+    (holding,) = cells_holding(v, m, [0.6])
+    order = densest_first(values, np.flatnonzero(land.ravel()))[: holding.k]
+    found = ranked_cells(
+        v, holding.k, land=hotspot_mask(v, m, holding), labels=da.from_array(labels, chunks=chunks)
+    )
+    np.testing.assert_array_equal(found.flat, order)
+    np.testing.assert_array_equal(found.values, values.ravel()[order])
+    np.testing.assert_array_equal(found.labels, labels.ravel()[order])
+    assert found.total == pytest.approx(values.sum(), rel=1e-13)
+
+
+def test_a_mask_of_the_layer_does_not_compute_the_layer_twice():
+    values, land = layer(6, kind="gamma")
+    calls = []
+
+    def counted(block):
+        calls.append(block.shape)
+        return block
+
+    v = da.from_array(values, chunks=(10, 20)).map_blocks(counted, dtype=float)
+    m = da.from_array(land, chunks=(10, 20))
+    (holding,) = cells_holding(v, m, [0.75])
+    mask = hotspot_mask(v, m, holding)
+    calls.clear()
+    found = ranked_cells(v, holding.k, land=mask)
+    assert len(calls) == v.npartitions == 12
+    assert found.flat.size == holding.k
+
+
+@pytest.mark.parametrize("kind", ["gamma", "ties", "wide", "signed"])
+@pytest.mark.parametrize("points", [20, 2000])
+def test_curve_points_lie_on_the_in_memory_curve(kind, points):
+    values, land = layer(9, shape=(60, 70), kind=kind)
+    v, m = lazy(values, land, (13, 17))
+    share_land, share_emitted = concentration_points(v, m, points)
+    full_land, full_emitted = concentration_curve(values[land])
+    rows = np.rint(share_land * land.sum()).astype(int)
+    np.testing.assert_allclose(share_land, full_land[rows], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(share_emitted, full_emitted[rows], rtol=1e-12, atol=1e-12)
+    assert (rows[0], rows[-1]) == (0, land.sum()) and np.all(np.diff(rows) > 0)
+    if kind != "signed":  # the bound holds where every value is positive
+        between = np.interp(full_land, share_land, share_emitted)
+        assert np.abs(between - full_emitted).max() <= 1 / (2 * points)
+    if kind == "ties":  # four values: the exact points are the corners of the curve
+        assert len(rows) == 5
+
+
+def test_curve_points_bound_the_sample_size_and_an_empty_land():
+    values, land = layer(10, shape=(200, 300), kind="wide")
+    v, m = lazy(values, land, 50)
+    share_land, _ = concentration_points(v, m, 100)
+    assert 100 <= len(share_land) <= 2 * 100 + 2100
+    empty = concentration_points(v, da.zeros_like(m), 100)
+    np.testing.assert_array_equal(np.concatenate(empty), [0.0, 0.0])
