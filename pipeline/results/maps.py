@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import dask  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import shapely.geometry  # noqa: E402
@@ -76,13 +77,15 @@ def axis_labels(crs) -> tuple[str, str]:
 
 
 def mask_extent(mask: xr.DataArray) -> tuple[float, float, float, float] | None:
-    """``(xmin, xmax, ymin, ymax)`` cell edges around the True cells of a ``(y, x)`` mask."""
-    values = np.asarray(mask.values, dtype=bool)
-    if not values.any():
+    """``(xmin, xmax, ymin, ymax)`` cell edges around the True cells of a ``(y, x)`` mask.
+
+    Only the mask's row and column projections are computed (a lazy mask stays lazy).
+    """
+    in_col, in_row = dask.compute(mask.any("y").data, mask.any("x").data)
+    cols, rows = np.flatnonzero(in_col), np.flatnonzero(in_row)
+    if not cols.size:
         return None
     xs, ys = np.asarray(mask["x"].values), np.asarray(mask["y"].values)
-    cols = np.flatnonzero(values.any(axis=0))
-    rows = np.flatnonzero(values.any(axis=1))
     return _extent(xs[cols[[0, -1]]], ys[rows[[0, -1]]], spacing=centre_spacing(xs, ys))
 
 
@@ -122,10 +125,9 @@ def draw_layer(
     crs : optional
         The layer's CRS (axis labels, aspect); default ``layer.rio.crs``.
     """
-    layer = layer.compute()
     crs = layer.rio.crs if crs is None else crs
     frame = frame or mask_extent(layer > 0) or _extent(layer["x"].values, layer["y"].values)
-    shown, factor = coarsen_for_display(layer)
+    shown, factor = coarsen_for_display(layer)  # lazy: only the coarse image is computed
     values = np.asarray(shown.values, dtype=float)
     positive = values[values > 0]
     fig, ax = plt.subplots(figsize=(9, 7), dpi=110)
@@ -225,4 +227,4 @@ def land_mask(cube: xr.Dataset) -> xr.DataArray:
     index = cube["region_index"]
     codes = index.attrs["flag_meanings"].split()
     mapping = store_mapping(index.attrs, codes, [str(r) for r in cube["region"].values])
-    return index.isin(np.flatnonzero(mapping >= 0).tolist()).load()
+    return index.isin(np.flatnonzero(mapping >= 0).tolist())
