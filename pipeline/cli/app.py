@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help=RESUME_HELP)
     _cluster_flags(run)
 
+    _add_demo_parser(sub)
+    add_query_parser(sub)
+    add_report_parser(sub)
+    return parser
+
+
+def _add_demo_parser(sub) -> None:
+    """The ``demo`` subcommand and its flags."""
     demo = sub.add_parser(
         "demo",
         help="generate the synthetic demo inputs and run them",
@@ -118,9 +126,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-maps", action="store_true", help="skip the PNG maps")
     demo.add_argument("--resume", action="store_true", help=RESUME_HELP)
     _cluster_flags(demo)
-    add_query_parser(sub)
-    add_report_parser(sub)
-    return parser
 
 
 def _flag_settings(args) -> dict:
