@@ -82,7 +82,8 @@ def raw_strip(source: RawSource, shape: tuple[int, int], r0: int, r1: int) -> np
     """Rows ``r0:r1`` of the raw layer, ``(r1 - r0, nx)`` float64.
 
     Smoothing filters the rows ``r0 - halo : r1 + halo`` down each column that
-    holds a point (the others stay 0), then the strip's non-empty rows across.
+    holds a point (the others stay 0), then the strip's non-empty rows across,
+    within ``halo`` columns of the outermost points.
     """
     ny, nx = shape
     w0, w1 = max(r0 - source.halo, 0), min(r1 + source.halo, ny)
@@ -99,8 +100,9 @@ def raw_strip(source: RawSource, shape: tuple[int, int], r0: int, r1: int) -> np
     down = _smooth(window, source.sigma, axis=0)[r0 - w0 : r1 - w0]
     out[:, cols] = down
     busy = np.flatnonzero(down.any(axis=1))
-    if busy.size:
-        out[busy] = _smooth(out[busy], source.sigma, axis=1)
+    span = slice(max(int(cols[0]) - source.halo, 0), min(int(cols[-1]) + source.halo + 1, nx))
+    if busy.size:  # beyond the span every cell is 0 and stays 0
+        out[busy, span] = _smooth(out[busy, span], source.sigma, axis=1)
     return out
 
 
