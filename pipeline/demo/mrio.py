@@ -1,13 +1,14 @@
-"""A synthetic demonstration MRIO: China nested by province in a 13-region world.
+"""A synthetic demonstration MRIO: China nested by province in a world of 13 to 190 regions.
 
 **All numbers here are synthetic.** Province sizes, technologies, trade and
 emission intensities are invented, loosely shaped like the literature (China about
 9.5 Gt CO2, power and heat the largest emitter, the USA, Hong Kong and Japan the
 largest foreign final consumers of China's export-driven CO2, cf. Yang et al. 2020)
 so that the pipeline has something realistic-looking to map. Do not cite them.
-They are in :mod:`pipeline.demo.parameters`.
+They are in :mod:`pipeline.demo.parameters`; :mod:`pipeline.demo.world` splits the
+rest of the world into more foreign regions (``foreign=N``, 12 by default).
 
-Construction: a *true nested* table (31 provinces + 12 foreign regions, 14 sectors)
+Construction: a *true nested* table (31 provinces + N foreign regions, 14 sectors)
 is built first so that it satisfies the proportionality assumptions of
 :func:`pipeline.mrio.nesting.nest` exactly (every province ships the country's
 destination mix of each product; each province takes a fixed share ``m[p, i]`` of
