@@ -167,8 +167,10 @@ def write_strips(
 ) -> Path:
     """Write ``(r0, strip)`` parts into one float64 GeoTIFF, window by window.
 
-    Tiled 256 x 256, DEFLATE with the floating-point predictor, no nodata, as
-    :func:`pipeline.results.exports.write_geotiff` writes the demo's layers.
+    Tiled 256 x 256, DEFLATE with the floating-point predictor, no nodata: the
+    file :func:`pipeline.results.exports.write_geotiff` writes from a whole
+    array (the same bytes at 10 km and 1 km), without holding one. GDAL's block
+    cache is capped at 64 MB while writing.
     """
     ny, nx = grid.shape
     profile = dict(
