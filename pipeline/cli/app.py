@@ -30,6 +30,7 @@ EPILOG_RUN = """example:
 EPILOG_DEMO = """example:
   footprint-map demo --out demo-out                 # 10 km, about a minute
   footprint-map demo --out demo-1km --resolution 1km
+  footprint-map demo --out demo-eora --resolution 500m --foreign 159   # 190 consumers
 """
 
 
@@ -85,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help=RESUME_HELP)
     _cluster_flags(run)
 
+    _add_demo_parser(sub)
+    add_query_parser(sub)
+    add_report_parser(sub)
+    return parser
+
+
+def _add_demo_parser(sub) -> None:
+    """The ``demo`` subcommand and its flags."""
     demo = sub.add_parser(
         "demo",
         help="generate the synthetic demo inputs and run them",
@@ -100,14 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="output directory (default: demo-out)",
     )
-    demo.add_argument("--resolution", default="10km", help="grid cell size, e.g. 10km or 1km")
+    demo.add_argument(
+        "--resolution",
+        default="10km",
+        help="grid cell size, e.g. 10km (default), 1km, 500m or 250m (100m to 100km)",
+    )
+    demo.add_argument(
+        "--foreign",
+        default="12",
+        metavar="N",
+        help="foreign regions: 12 (default: 11 named countries and ROW) to 189; above 12, "
+        "the largest further countries of data/world_countries.geojson split off ROW "
+        "(31 + N consumers)",
+    )
     demo.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
     demo.add_argument("--no-maps", action="store_true", help="skip the PNG maps")
     demo.add_argument("--resume", action="store_true", help=RESUME_HELP)
     _cluster_flags(demo)
-    add_query_parser(sub)
-    add_report_parser(sub)
-    return parser
 
 
 def _flag_settings(args) -> dict:
@@ -199,6 +217,7 @@ def cmd_demo(args) -> int:
     """``footprint-map demo``."""
     from cluster import checked_settings
     from pipeline.demo.build import build_demo_inputs, parse_resolution
+    from pipeline.demo.world import parse_foreign
     from pipeline.resources import config_file
     from pipeline.storage.lock import output_lock
     from pipeline.storage.versions import ensure_writable_dir
@@ -207,13 +226,24 @@ def cmd_demo(args) -> int:
 
     checked_settings(_flag_settings(args))
     resolution = parse_resolution(args.resolution)
+    foreign = parse_foreign(args.foreign)
     with output_lock(ensure_writable_dir(args.out)):  # also covers DIR/inputs
         inputs = args.out / "inputs"
         print(f"[0] demo inputs (synthetic, seed {args.seed}) -> {inputs}")
-        build_demo_inputs(inputs, resolution_m=resolution, seed=args.seed)
-        config = load_config(config_file("demo.toml"), inputs=inputs)
+        build_demo_inputs(inputs, resolution_m=resolution, seed=args.seed, foreign=foreign)
+        config = _demo_config(load_config(config_file("demo.toml"), inputs=inputs), foreign)
         _run_config(config, args, note=SYNTHETIC_NOTE)
     return 0
+
+
+def _demo_config(config, foreign: int):
+    """``config/demo.toml`` for ``foreign`` foreign regions: its study name says how many."""
+    from pipeline.demo.world import DEFAULT_FOREIGN
+
+    if foreign == DEFAULT_FOREIGN:
+        return config
+    name = config.study.name.replace(f"{DEFAULT_FOREIGN}-region", f"{foreign}-region")
+    return config.with_overrides(study={"name": name})
 
 
 #: The Dask log of ``run`` / ``demo`` in ``--out``.

@@ -15,17 +15,19 @@ Per province and sector the cells add up exactly to the requested total.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 from pyproj import Transformer
-from scipy.ndimage import gaussian_filter
 
+from pipeline.demo.strips import RawSource, write_strips
 from pipeline.grid.spec import GridSpec
-from pipeline.results.exports import write_geotiff
+
+#: The ``note`` tag of every demo layer.
+SYNTHETIC_NOTE = "SYNTHETIC demo emissions (footprint-map)"
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,8 @@ def city_cells(cities: pd.DataFrame, grid: GridSpec) -> tuple[np.ndarray, np.nda
     return to_grid.transform(cities["lon"].to_numpy(), cities["lat"].to_numpy())
 
 
-def spread_sector(
-    totals: pd.Series,
+def sector_source(
+    provinces: pd.Index,
     pattern: SectorPattern,
     *,
     region_index: np.ndarray,
@@ -86,38 +88,39 @@ def spread_sector(
     cities: pd.DataFrame,
     grid: GridSpec,
     rng: np.random.Generator,
-) -> np.ndarray:
-    """Spread one sector's province totals over the grid.
+) -> RawSource:
+    """The raw weights of one sector, before the per-province normalisation.
 
     Parameters
     ----------
-    totals : pandas.Series
-        Tonnes per province code.
+    provinces : pandas.Index
+        Province codes with a total, in order (plants are drawn in this order).
     pattern : SectorPattern
     region_index : numpy.ndarray
-        ``(ny, nx)`` positions in ``region_codes``; ``-1`` outside.
+        ``(ny, nx)`` positions in ``region_codes``; ``-1`` outside. Plants are
+        looked up in it cell by cell.
     region_codes : tuple of str
     cities : pandas.DataFrame
         ``data/china_cities.csv``.
     grid : GridSpec
     rng : numpy.random.Generator
+        Point-source sectors draw from it; density sectors do not.
 
     Returns
     -------
-    numpy.ndarray
-        ``(ny, nx)`` float64 tonnes per cell; per province the sum equals ``totals``.
+    RawSource
+        Plants (bare points), or city populations with the sector's Gaussian
+        kernel in cells.
     """
     if pattern.is_point_source:
-        raw = _plants(totals.index, pattern, region_index, region_codes, cities, grid, rng)
-    else:
-        raw = _density(pattern, cities, grid)
-    return _normalise_per_region(raw, totals, pattern.background, region_index, region_codes)
+        return _plants(provinces, pattern, region_index, region_codes, cities, grid, rng)
+    return _density(pattern, cities, grid)
 
 
-def _plants(provinces, pattern, region_index, region_codes, cities, grid, rng) -> np.ndarray:
-    raw = np.zeros(grid.shape)
+def _plants(provinces, pattern, region_index, region_codes, cities, grid, rng) -> RawSource:
     xs, ys = city_cells(cities, grid)
     low, high = pattern.plants_per_province
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for code in provinces:
         here = np.flatnonzero(cities["province"].to_numpy() == code)
         if here.size == 0:
@@ -133,18 +136,20 @@ def _plants(provinces, pattern, region_index, region_codes, cities, grid, rng) -
         rows[strayed], cols[strayed] = city_rows[strayed], city_cols[strayed]
         weights = rng.lognormal(0.0, 1.0, n)  # relative plant sizes
         ok = _in_region(rows, cols, region_index, region_codes.index(code))
-        np.add.at(raw, (rows[ok], cols[ok]), weights[ok])
-    return raw
+        found.append((rows[ok], cols[ok], weights[ok]))
+    if not found:
+        return RawSource(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    rows, cols, weights = (np.concatenate(part) for part in zip(*found, strict=True))
+    return RawSource(rows, cols, weights)
 
 
-def _density(pattern: SectorPattern, cities: pd.DataFrame, grid: GridSpec) -> np.ndarray:
-    raw = np.zeros(grid.shape)
+def _density(pattern: SectorPattern, cities: pd.DataFrame, grid: GridSpec) -> RawSource:
     xs, ys = city_cells(cities, grid)
     rows, cols = _cells_of(xs, ys, grid)
     ok = (rows >= 0) & (rows < grid.shape[0]) & (cols >= 0) & (cols < grid.shape[1])
-    np.add.at(raw, (rows[ok], cols[ok]), cities["population"].to_numpy(dtype=float)[ok])
+    population = cities["population"].to_numpy(dtype=float)
     sigma = pattern.kernel_km * 1e3 / grid.transform.a
-    return gaussian_filter(raw, sigma=sigma, mode="constant", truncate=3.0)
+    return RawSource(rows[ok], cols[ok], population[ok], sigma=sigma)
 
 
 def _cells_of(x: np.ndarray, y: np.ndarray, grid: GridSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -160,41 +165,56 @@ def _in_region(rows, cols, region_index, code: int) -> np.ndarray:
     return hit
 
 
-def _normalise_per_region(raw, totals, background, region_index, region_codes) -> np.ndarray:
+def region_scales(
+    totals: pd.Series,
+    background: float,
+    raw_sums: np.ndarray,
+    cells: np.ndarray,
+    region_codes: tuple[str, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-region ``scale`` of the raw layer and ``uniform`` value of every cell.
+
+    Parameters
+    ----------
+    totals : pandas.Series
+        Tonnes per province code.
+    background : float
+        Share of a province's total spread uniformly over its cells.
+    raw_sums, cells : numpy.ndarray
+        Sum of the raw layer and number of cells of each region, outside last.
+    region_codes : tuple of str
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``n + 1`` entries each, the last (outside) 0: a cell of region ``r`` gets
+        ``raw * scale[r] + uniform[r]``, so each province adds up to its total.
+        A province the pattern missed gets the uniform layer only.
+    """
     n = len(region_codes)
-    rows = np.where(region_index < 0, n, region_index).ravel()
     target = np.zeros(n + 1)
     for code, value in totals.items():
         target[region_codes.index(code)] = value
-    cells = np.bincount(rows, minlength=n + 1).astype(float)
-    raw_sum = np.bincount(rows, weights=raw.ravel(), minlength=n + 1)
-    # Provinces the pattern missed get a uniform layer only.
-    point_share = np.where(raw_sum > 0, 1.0 - background, 0.0)
-    scale = np.divide(target * point_share, raw_sum, out=np.zeros(n + 1), where=raw_sum > 0)
+    cells = cells.astype(float)
+    point_share = np.where(raw_sums > 0, 1.0 - background, 0.0)
+    scale = np.divide(target * point_share, raw_sums, out=np.zeros(n + 1), where=raw_sums > 0)
     uniform = np.divide(target * (1.0 - point_share), cells, out=np.zeros(n + 1), where=cells > 0)
     scale[n] = uniform[n] = 0.0
-    out = raw.ravel() * scale[rows] + uniform[rows]
-    return out.reshape(region_index.shape)
+    return scale, uniform
 
 
 def write_sector_layer(path: Path, values: np.ndarray, grid: GridSpec, *, units: str) -> Path:
     """Write one float64 layer as a GeoTIFF with CRS and units, marked synthetic.
 
-    :func:`pipeline.results.exports.write_geotiff` with the floating-point
-    predictor, no nodata, and ``units`` as file and band tags.
+    Tiled, DEFLATE with the floating-point predictor, no nodata, ``units`` as
+    file and band tags (:func:`write_layer_strips` with one strip).
     """
-    layer = xr.DataArray(
-        values,
-        dims=("y", "x"),
-        coords={"y": grid.y, "x": grid.x},
-        attrs={"units": units, "note": "SYNTHETIC demo emissions (footprint-map)"},
-    )
-    return write_geotiff(
-        layer,
-        path,
-        crs=grid.crs,
-        transform=grid.transform,
-        band_tags={"units": units},
-        nodata=None,
-        predictor=3,
-    )
+    return write_layer_strips(path, [(0, np.asarray(values, dtype=np.float64))], grid, units=units)
+
+
+def write_layer_strips(
+    path: Path, parts: Iterable[tuple[int, np.ndarray]], grid: GridSpec, *, units: str
+) -> Path:
+    """:func:`write_sector_layer` from ``(first row, strip)`` parts, window by window."""
+    tags = {"units": units, "note": SYNTHETIC_NOTE}
+    return write_strips(path, parts, grid, tags=tags, band_tags={"units": units})

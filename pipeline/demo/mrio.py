@@ -1,13 +1,14 @@
-"""A synthetic demonstration MRIO: China nested by province in a 13-region world.
+"""A synthetic demonstration MRIO: China nested by province in a world of 13 to 190 regions.
 
 **All numbers here are synthetic.** Province sizes, technologies, trade and
 emission intensities are invented, loosely shaped like the literature (China about
 9.5 Gt CO2, power and heat the largest emitter, the USA, Hong Kong and Japan the
 largest foreign final consumers of China's export-driven CO2, cf. Yang et al. 2020)
 so that the pipeline has something realistic-looking to map. Do not cite them.
-They are in :mod:`pipeline.demo.parameters`.
+They are in :mod:`pipeline.demo.parameters`; :mod:`pipeline.demo.world` splits the
+rest of the world into more foreign regions (``foreign=N``, 12 by default).
 
-Construction: a *true nested* table (31 provinces + 12 foreign regions, 14 sectors)
+Construction: a *true nested* table (31 provinces + N foreign regions, 14 sectors)
 is built first so that it satisfies the proportionality assumptions of
 :func:`pipeline.mrio.nesting.nest` exactly (every province ships the country's
 destination mix of each product; each province takes a fixed share ``m[p, i]`` of
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 
 from pipeline.demo.parameters import (
     CAT_SHARE,
@@ -34,10 +36,7 @@ from pipeline.demo.parameters import (
     CHINA_FY,
     COL_TOTAL,
     COUNTRY,
-    FOREIGN,
-    FOREIGN_CO2,
-    FOREIGN_FD,
-    HOME_SHARE,
+    FOREIGN,  # noqa: F401  (re-exported: the default foreign regions)
     IMPORT_SHARE,
     INTENSITY,
     PHI,
@@ -46,11 +45,11 @@ from pipeline.demo.parameters import (
     PROV_SIZE,
     PROVINCES,
     SECTORS,
-    TARGET_CONSUMER,
     TARGET_METAL,
     TARGET_POWER,
     TRADABLE,
 )
+from pipeline.demo.world import DEFAULT_FOREIGN, ForeignRegions, foreign_regions
 from pipeline.mrio.model import FD_NAMES, MRIO, ROW_NAMES, SubnationalTable
 from pipeline.mrio.plain import write_plain, write_subnational
 
@@ -62,7 +61,8 @@ class DemoTables:
     Attributes
     ----------
     global_mrio : MRIO
-        13 regions (``"CHN"`` + :data:`FOREIGN`) x 14 sectors.
+        ``"CHN"`` and the foreign regions (by default :data:`FOREIGN`, 13 regions)
+        x 14 sectors.
     provincial : SubnationalTable
         31 provinces x 14 sectors.
     true_nested : MRIO
@@ -106,8 +106,8 @@ def _technology(rng: np.random.Generator) -> np.ndarray:
     return W / W.sum(axis=0) * COL_TOTAL
 
 
-def _labels() -> tuple[pd.MultiIndex, pd.MultiIndex]:
-    regions = list(PROVINCES) + list(FOREIGN)
+def _labels(foreign: tuple[str, ...]) -> tuple[pd.MultiIndex, pd.MultiIndex]:
+    regions = list(PROVINCES) + list(foreign)
     rows = pd.MultiIndex.from_product([regions, SECTORS], names=list(ROW_NAMES))
     cols = pd.MultiIndex.from_product([regions, CATEGORIES], names=list(FD_NAMES))
     return rows, cols
@@ -121,6 +121,7 @@ class _Sourcing:
     and ``G`` sectors.
     """
 
+    foreign: ForeignRegions  #: the foreign regions and their parameters
     T: np.ndarray  #: (G, G) base technology
     size: np.ndarray  #: (R,) economic size
     cap: np.ndarray  #: (R, G) supply capacity
@@ -134,12 +135,12 @@ class _Sourcing:
     other: np.ndarray  #: (Fn, G) share from the other foreign regions
 
 
-def _sourcing(rng: np.random.Generator, chi: np.ndarray) -> _Sourcing:
+def _sourcing(rng: np.random.Generator, chi: np.ndarray, foreign: ForeignRegions) -> _Sourcing:
     """Draw the sourcing structure for foreign China-sourcing levels ``chi``."""
     P, G = len(PROVINCES), len(SECTORS)
     T = _technology(np.random.default_rng(rng.integers(2**32)))
-    struct = np.clip(rng.lognormal(0.0, 0.3, size=(P + len(FOREIGN), G)), 0.5, 2.0)
-    size = np.concatenate([PROV_SIZE / PROV_SIZE.sum() * CHINA_FD, FOREIGN_FD])
+    struct = np.clip(rng.lognormal(0.0, 0.3, size=(P + len(foreign.codes), G)), 0.5, 2.0)
+    size = np.concatenate([PROV_SIZE / PROV_SIZE.sum() * CHINA_FD, foreign.fd])
     cap = size[:, None] * struct
     capP = cap[:P] / cap[:P].sum(axis=0)
     w = capP * PROV_COAST[:, None]
@@ -149,9 +150,9 @@ def _sourcing(rng: np.random.Generator, chi: np.ndarray) -> _Sourcing:
     rho = rng.uniform(0.3, 0.6, size=P)
     orig = cap[P:] / cap[P:].sum(axis=0)
     china = chi[:, None] * TRADABLE[None, :]
-    dom = np.where(TRADABLE[None, :] < 0.1, 0.98, HOME_SHARE[:, None] * np.ones_like(china))
+    dom = np.where(TRADABLE[None, :] < 0.1, 0.98, foreign.home[:, None] * np.ones_like(china))
     other = np.clip(1.0 - dom - china, 0.0, None)
-    return _Sourcing(T, size, cap, capP, w, m_imp, rho, orig, china, dom, other)
+    return _Sourcing(foreign, T, size, cap, capP, w, m_imp, rho, orig, china, dom, other)
 
 
 def _province_mix(s: _Sourcing, p: int) -> np.ndarray:
@@ -171,7 +172,7 @@ def _foreign_mix(s: _Sourcing, S: int) -> np.ndarray:
 
 def _coefficients(rng: np.random.Generator, s: _Sourcing) -> tuple[np.ndarray, np.ndarray]:
     """Input coefficients ``L[(r, i), (c, j)]`` and the import coefficients of the country."""
-    P, Fn, G = len(PROVINCES), len(FOREIGN), len(SECTORS)
+    P, Fn, G = len(PROVINCES), len(s.foreign.codes), len(SECTORS)
     L = np.zeros((P + Fn, G, P + Fn, G))
     for p in range(P):  # province users
         L[:P, :, p, :] = (_province_mix(s, p) * (1.0 - IMPORT_SHARE))[:, :, None] * s.T[None]
@@ -189,7 +190,7 @@ def _coefficients(rng: np.random.Generator, s: _Sourcing) -> tuple[np.ndarray, n
 
 def _final_demand(rng: np.random.Generator, s: _Sourcing) -> np.ndarray:
     """Final demand ``Y[(r, i), (c, k)]`` of every region's categories."""
-    P, Fn, G, K = len(PROVINCES), len(FOREIGN), len(SECTORS), len(CATEGORIES)
+    P, Fn, G, K = len(PROVINCES), len(s.foreign.codes), len(SECTORS), len(CATEGORIES)
     Y = np.zeros((P + Fn, G, P + Fn, K))
     fd_comp = PHI / PHI.sum(axis=1, keepdims=True) * CAT_SHARE[:, None]  # (K, G)
     inv_sign = rng.uniform(-0.6, 1.0, size=(P + Fn, G))
@@ -229,44 +230,74 @@ def _flows(
 
 
 def _emissions(
-    rng: np.random.Generator, x: np.ndarray, intensity: np.ndarray
+    rng: np.random.Generator, x: np.ndarray, intensity: np.ndarray, co2: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Production emissions ``F`` and direct household emissions ``F_Y``, scaled to totals."""
-    P, R, G, K = len(PROVINCES), len(PROVINCES) + len(FOREIGN), len(SECTORS), len(CATEGORIES)
+    """Production emissions ``F`` and direct household emissions ``F_Y``, scaled to totals.
+
+    ``co2`` holds the foreign regions' totals.
+    """
+    P, R, G, K = len(PROVINCES), len(PROVINCES) + len(co2), len(SECTORS), len(CATEGORIES)
     fac = np.ones((R, G))
     fac[:P] = PROV_COAL[:, None] ** 0.5 * rng.uniform(0.9, 1.1, size=(P, G))
     fac[:P, SECTORS.index("electricity_heat")] = PROV_COAL * rng.uniform(0.9, 1.1, size=P)
     F = intensity[None, :] * fac * x.reshape(R, G)
     F[:P] *= CHINA_CO2 / F[:P].sum()
-    F[P:] *= (FOREIGN_CO2 / F[P:].sum(axis=1))[:, None]
+    F[P:] *= (co2 / F[P:].sum(axis=1))[:, None]
     F_Y = np.zeros((R, K))
-    F_Y[:, 0] = np.concatenate([PROV_SIZE / PROV_SIZE.sum() * CHINA_FY, 0.08 * FOREIGN_CO2])
+    F_Y[:, 0] = np.concatenate([PROV_SIZE / PROV_SIZE.sum() * CHINA_FY, 0.08 * co2])
     return F.reshape(-1), F_Y.reshape(-1)
 
 
-def _build_true(rng: np.random.Generator, chi: np.ndarray, intensity: np.ndarray) -> MRIO:
+def _build_true(
+    rng: np.random.Generator, chi: np.ndarray, intensity: np.ndarray, foreign: ForeignRegions
+) -> MRIO:
     """Build the true nested table for foreign China-sourcing levels ``chi``.
 
     The steps draw from ``rng`` in this order: sourcing, coefficients, final
     demand, emissions.
     """
-    s = _sourcing(rng, chi)
+    s = _sourcing(rng, chi, foreign)
     L, imp_coef = _coefficients(rng, s)
     Z, Y, x = _flows(L, _final_demand(rng, s), imp_coef, s)
-    F, F_Y = _emissions(rng, x, intensity)
-    rows, cols = _labels()
+    F, F_Y = _emissions(rng, x, intensity, foreign.co2)
+    rows, cols = _labels(foreign.codes)
     return MRIO(Z=Z, Y=Y, x=x, F=F, F_Y=F_Y, rows=rows, fd_columns=cols, stressor="CO2", unit="t")
 
 
 def _export_driven(true: MRIO) -> tuple[np.ndarray, np.ndarray]:
-    """China's export-driven CO2 by foreign consumer and by producing sector."""
+    """China's export-driven CO2 by foreign consumer and by producing sector.
+
+    With today's 12 foreign regions through :func:`pipeline.mrio.engine.attribute`,
+    as the demo always has (its tables stay the same bit for bit); with more, from
+    two solves of one LU factorization (:func:`_export_driven_direct`), the same
+    numbers to rounding at a fraction of the cost.
+    """
     from pipeline.mrio.engine import attribute
 
-    da = attribute(true, regions=list(PROVINCES)).sel(consumer=list(FOREIGN))
+    if len(true.regions) - len(PROVINCES) != DEFAULT_FOREIGN:
+        return _export_driven_direct(true)
+    da = attribute(true, regions=list(PROVINCES)).sel(consumer=list(true.regions[len(PROVINCES) :]))
     return (
         da.sum(("region", "sector", "category")).values,
         da.sum(("region", "consumer", "category")).values,
     )
+
+
+def _export_driven_direct(true: MRIO) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_export_driven` from ``f (I - A)^-1 y`` with ``f`` zero outside China.
+
+    By consumer: the provinces' CO2 multipliers ``v = f L`` (one transposed solve)
+    times each foreign consumer's final demand; by sector: ``f`` times the output
+    ``L y`` driven by all foreign final demand (one solve).
+    """
+    P, G, K = len(PROVINCES), len(SECTORS), len(CATEGORIES)
+    f = np.zeros(true.n)
+    f[: P * G] = true.F[: P * G] / true.x[: P * G]
+    lu = scipy.linalg.lu_factor(np.eye(true.n) - true.Z / true.x[None, :])
+    y = true.Y[:, P * K :].reshape(true.n, -1, K).sum(axis=2)  # (n, foreign consumers)
+    by_consumer = scipy.linalg.lu_solve(lu, f, trans=1) @ y
+    driven = f * scipy.linalg.lu_solve(lu, y.sum(axis=1))
+    return by_consumer, driven[: P * G].reshape(P, G).sum(axis=0)
 
 
 def _aggregate(true: MRIO) -> tuple[MRIO, SubnationalTable]:
@@ -280,7 +311,7 @@ def _aggregate(true: MRIO) -> tuple[MRIO, SubnationalTable]:
     aggf = np.zeros((true.m, (R - P + 1) * K))
     aggf[np.arange(mP), np.arange(mP) % K] = 1.0
     aggf[np.arange(mP, true.m), np.arange(K, (R - P + 1) * K)] = 1.0
-    regions = [COUNTRY, *FOREIGN]
+    regions = [COUNTRY, *true.regions[P:]]
     g = MRIO(
         Z=agg.T @ true.Z @ agg,
         Y=agg.T @ true.Y @ aggf,
@@ -316,7 +347,34 @@ def _imports(true: MRIO, nP: int, mP: int) -> np.ndarray:
     return (zi + yi).T.reshape(-1)
 
 
-def make_demo_tables(*, seed: int = 2012, calibrate: int = 5) -> DemoTables:
+def _calibrate(seed: int, calibrate: int, foreign: ForeignRegions) -> tuple[np.ndarray, np.ndarray]:
+    """China-sourcing levels and sector intensities hitting the synthetic targets.
+
+    ``calibrate`` rounds adjust the China-sourcing levels of foreign users toward
+    the target shares of China's export-driven CO2 by foreign consumer; the
+    power/heat and metal smelting intensities are then set to hit their shares.
+    """
+    chi = foreign.chi0.copy()
+    intensity = INTENSITY.copy()
+    for _ in range(calibrate):
+        true = _build_true(np.random.default_rng(seed), chi, intensity, foreign)
+        by_cons, _ = _export_driven(true)
+        chi = np.clip(chi * (foreign.target / (by_cons / by_cons.sum())), 1e-4, 0.65)
+    # attribution is linear in each sector's intensity and x does not depend on it:
+    # solve for power/heat and metal smelting intensities hitting their shares exactly
+    true = _build_true(np.random.default_rng(seed), chi, intensity, foreign)
+    _, by_sec = _export_driven(true)
+    e, ms = SECTORS.index("electricity_heat"), SECTORS.index("metal_smelting")
+    rest = by_sec.sum() - by_sec[e] - by_sec[ms]
+    total = rest / (1.0 - TARGET_POWER - TARGET_METAL)
+    intensity[e] *= TARGET_POWER * total / by_sec[e]
+    intensity[ms] *= TARGET_METAL * total / by_sec[ms]
+    return chi, intensity
+
+
+def make_demo_tables(
+    *, seed: int = 2012, calibrate: int = 5, foreign: int = DEFAULT_FOREIGN
+) -> DemoTables:
     """Build the synthetic demo tables, deterministically from ``seed``.
 
     Parameters
@@ -327,26 +385,18 @@ def make_demo_tables(*, seed: int = 2012, calibrate: int = 5) -> DemoTables:
         Rounds adjusting the China-sourcing shares of foreign users toward the
         synthetic export-driven CO2 shares by foreign consumer; the power/heat and
         metal smelting intensities are then set to hit their synthetic shares.
+    foreign : int
+        Number of foreign regions, 12 (today's demo) to 189; see
+        :func:`pipeline.demo.world.foreign_regions`.
 
     Returns
     -------
     DemoTables
         All numbers synthetic.
     """
-    chi = np.clip(0.06 * TARGET_CONSUMER / TARGET_CONSUMER.mean(), 0.005, 0.5)
-    intensity = INTENSITY.copy()
-    for _ in range(calibrate):
-        by_cons, _ = _export_driven(_build_true(np.random.default_rng(seed), chi, intensity))
-        chi = np.clip(chi * (TARGET_CONSUMER / (by_cons / by_cons.sum())), 1e-4, 0.65)
-    # attribution is linear in each sector's intensity and x does not depend on it:
-    # solve for power/heat and metal smelting intensities hitting their shares exactly
-    _, by_sec = _export_driven(_build_true(np.random.default_rng(seed), chi, intensity))
-    e, ms = SECTORS.index("electricity_heat"), SECTORS.index("metal_smelting")
-    rest = by_sec.sum() - by_sec[e] - by_sec[ms]
-    total = rest / (1.0 - TARGET_POWER - TARGET_METAL)
-    intensity[e] *= TARGET_POWER * total / by_sec[e]
-    intensity[ms] *= TARGET_METAL * total / by_sec[ms]
-    true = _build_true(np.random.default_rng(seed), chi, intensity)
+    regions = foreign_regions(foreign)
+    chi, intensity = _calibrate(seed, calibrate, regions)
+    true = _build_true(np.random.default_rng(seed), chi, intensity, regions)
     true = true.validate(balance_rtol=1e-12, source="synthetic true nested MRIO")
     g, sub = _aggregate(true)
     conc = pd.DataFrame(
