@@ -34,7 +34,6 @@ factors with LAPACK ``gecon`` (in place, ``O(n^2)``; the 1-norm of the factored
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,13 +49,6 @@ METHODS: tuple[str, ...] = ("lu", "mixed", "iterative")
 
 #: Reciprocal condition number below which ``I - A`` is treated as singular.
 RCOND_MIN = 1e-12
-
-#: Serializes LAPACK solves within a process. Concurrent ``lu_solve`` calls from
-#: several Python threads returned wrong numbers with the bundled OpenBLAS
-#: (found by ``tests/integration/test_mrio_cluster.py``); BLAS is multithreaded
-#: itself, and processes (dask workers) still run in parallel.
-_LAPACK_LOCK = threading.Lock()
-
 
 def _label(labels: Sequence[Any] | None, i: int) -> str:
     """The label of position ``i`` for a message, or ``#i`` without labels."""
@@ -325,11 +317,10 @@ def _lu_factor(
     """
     MT = _i_minus_a_transposed(Z, inv_x, dtype)
     rcond = _rcond_bound(Z, inv_x, norm1)
-    with _LAPACK_LOCK:
-        lu, piv = sla.lu_factor(MT, overwrite_a=True, check_finite=False)
-        del MT
-        if not rcond >= rcond_needed:
-            rcond = _rcond(lu, _norm_i_minus_a_rows(Z, inv_x))
+    lu, piv = sla.lu_factor(MT, overwrite_a=True, check_finite=False)
+    del MT
+    if not rcond >= rcond_needed:
+        rcond = _rcond(lu, _norm_i_minus_a_rows(Z, inv_x))
     return lu, piv, rcond
 
 
@@ -371,8 +362,7 @@ def solve_columns(
     if vec:
         Yb = Yb[:, None]
     if factor.method == "lu":
-        with _LAPACK_LOCK:
-            X = sla.lu_solve((factor.lu, factor.piv), Yb, trans=1, check_finite=False)
+        X = _lu_solve(factor, Yb)
     elif factor.method == "mixed":
         X = _solve_mixed(factor, Yb)
     else:
@@ -382,11 +372,22 @@ def solve_columns(
     return X[:, 0] if vec else X
 
 
+def _lu_solve(factor: LeontiefFactor, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``(I - A) X = rhs`` with the LU factors and a private copy of the pivots.
+
+    SciPy's ``getrs`` wrapper makes the pivots 1-based *in place* for the call and
+    turns them back after it. On a shared factor that is a race: another thread
+    solving, or a Dask worker serializing the factor for another worker while it
+    solves, sees shifted pivots. Under load one worker then solved every block
+    with them and returned wrong numbers (caught by the every-row conservation
+    check). A copy of ``n`` integers per solve removes the race; no lock is needed.
+    """
+    return sla.lu_solve((factor.lu, factor.piv.copy()), rhs, trans=1, check_finite=False)
+
+
 def _lu32_solve(factor: LeontiefFactor, R: np.ndarray) -> np.ndarray:
     """float32 LU solve of ``(I - A) D = R``, returned as float64."""
-    with _LAPACK_LOCK:
-        D = sla.lu_solve((factor.lu, factor.piv), R.astype(np.float32), trans=1, check_finite=False)
-    return D.astype(np.float64)
+    return _lu_solve(factor, R.astype(np.float32)).astype(np.float64)
 
 
 def _solve_mixed(factor: LeontiefFactor, Yb: np.ndarray, max_iter: int = 30) -> np.ndarray:

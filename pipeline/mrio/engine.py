@@ -264,8 +264,7 @@ def solve_final_demand(
     ``I - A`` is factorized once on the driver. With a ``distributed.Client`` the
     factor is one task (recomputed if its worker dies) and one task per block of
     final-demand columns returns only the kept rows; without one the blocks run in
-    a plain loop (BLAS is already multithreaded, and concurrent LAPACK solves in
-    one process are serialized anyway, see ``leontief._LAPACK_LOCK``).
+    a plain loop (BLAS is already multithreaded).
 
     Parameters
     ----------

@@ -213,3 +213,37 @@ def test_row_errors_never_pass_non_finite_values():
     attrs = {"row_conservation_max_rel_error": float("nan"), "row_conservation_worst_row": "r"}
     with pytest.raises(ConservationError):
         check_row_conservation(attrs)
+
+
+@pytest.mark.parametrize("method", ["lu", "mixed"])
+def test_solving_never_changes_the_shared_pivots(method):
+    """SciPy's getrs wrapper shifts the pivots in place during a call: a worker that
+    serialized the factor meanwhile sent shifted pivots to another worker, which then
+    solved every block wrongly. Each solve must use a private copy."""
+    import threading
+
+    rng = np.random.default_rng(7)
+    n = 300
+    Z = rng.random((n, n)) * (rng.random((n, n)) < 0.2)
+    x = Z.sum(axis=0) * 1.5 + 1.0  # column sums of A about 2/3
+    factor = factorize(Z, x, method=method)
+    pivots = factor.piv.copy()
+    changed, stop = [], threading.Event()
+
+    def watch():
+        while not stop.is_set() and not changed:
+            if not np.array_equal(factor.piv, pivots):
+                changed.append(factor.piv.copy())
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    Y = rng.random((n, 256))
+    try:
+        first = solve_columns(factor, Y)
+        for _ in range(20):
+            again = solve_columns(factor, Y)
+    finally:
+        stop.set()
+        watcher.join()
+    assert not changed, "a solve shifted the shared pivots"
+    np.testing.assert_array_equal(again, first)
