@@ -50,6 +50,7 @@ METHODS: tuple[str, ...] = ("lu", "mixed", "iterative")
 #: Reciprocal condition number below which ``I - A`` is treated as singular.
 RCOND_MIN = 1e-12
 
+
 def _label(labels: Sequence[Any] | None, i: int) -> str:
     """The label of position ``i`` for a message, or ``#i`` without labels."""
     return f"#{i}" if labels is None else format_label(labels[i])
