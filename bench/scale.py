@@ -86,8 +86,12 @@ def main() -> int:
     parser.add_argument("--resolution", nargs="+", default=["1km"])
     parser.add_argument("--foreign", nargs="+", type=int, default=[12, 159])
     parser.add_argument("--stores", nargs="+", default=["factorized", "materialized"])
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--clusters",
+        nargs="+",
+        default=["2x1"],
+        help="LocalCluster layouts WORKERSxTHREADS, e.g. 2x1 1x2 (side by side)",
+    )
     parser.add_argument("--seed", type=int, default=2012)
     parser.add_argument("--keep", type=Path, help="work here and keep the outputs")
     args = parser.parse_args()
@@ -117,7 +121,8 @@ def main() -> int:
 
 def _row(row: dict) -> str:
     return (
-        f"{row['resolution']:>6} {row['consumers']:>4} consumers {row['store']:>12}: "
+        f"{row['resolution']:>6} {row['consumers']:>4} consumers {row['store']:>12} "
+        f"{row['cluster']}: "
         f"{row['wall_s']:7.1f} s  {row['rss_gib']:5.2f} GiB  store {row['store_gb']:6.2f} GB"
     )
 
@@ -125,31 +130,43 @@ def _row(row: dict) -> str:
 def _table(rows: list[dict]) -> str:
     lines = [
         "",
-        "| resolution | consumers | store | wall s | peak tree RSS GiB | store GB |",
-        "|---|---:|---|---:|---:|---:|",
+        "| resolution | consumers | store | workers x threads | wall s | peak tree RSS GiB "
+        "| store GB |",
+        "|---|---:|---|---|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['resolution']} | {r['consumers']} | {r['store']} | {r['wall_s']:.1f} | "
-            f"{r['rss_gib']:.2f} | {r['store_gb']:.2f} |"
+            f"| {r['resolution']} | {r['consumers']} | {r['store']} | {r['cluster']} | "
+            f"{r['wall_s']:.1f} | {r['rss_gib']:.2f} | {r['store_gb']:.2f} |"
         )
-    by = {(r["resolution"], r["consumers"], r["store"]): r for r in rows}
-    for (res, n, store), r in by.items():
-        other = by.get((res, n, "materialized"))
+    return "\n".join(lines + _ratios(rows))
+
+
+def _ratios(rows: list[dict]) -> list[str]:
+    """The ratios the README quotes: store kinds, consumer counts and cluster layouts."""
+    by = {(r["resolution"], r["consumers"], r["store"], r["cluster"]): r for r in rows}
+    lines = [""]
+    for (res, n, store, layout), r in by.items():
+        other = by.get((res, n, "materialized", layout))
         if store == "factorized" and other:
-            wall = r["wall_s"] / other["wall_s"]
-            size = r["store_gb"] / other["store_gb"]
+            wall, size = r["wall_s"] / other["wall_s"], r["store_gb"] / other["store_gb"]
             lines.append(
-                f"\n{res}, {n} consumers: factorized / materialized wall {wall:.2f}, "
+                f"{res}, {n} consumers, {layout}: factorized / materialized wall {wall:.2f}, "
                 f"store bytes {size:.2f}"
             )
-        small = by.get((res, 43, store))
+        small = by.get((res, 43, store, layout))
         if n != 43 and small:
             lines.append(
-                f"{res}, {store}: {n} / 43 consumers wall {r['wall_s'] / small['wall_s']:.2f}, "
-                f"RSS {r['rss_gib']:.2f} GiB"
+                f"{res}, {store}, {layout}: {n} / 43 consumers wall "
+                f"{r['wall_s'] / small['wall_s']:.2f}, RSS {r['rss_gib']:.2f} GiB"
             )
-    return "\n".join(lines)
+        base = next(iter(k for k in by if k[:3] == (res, n, store)))
+        if base[3] != layout:
+            lines.append(
+                f"{res}, {n} consumers, {store}: {layout} / {base[3]} wall "
+                f"{r['wall_s'] / by[base]['wall_s']:.2f}"
+            )
+    return lines
 
 
 if __name__ == "__main__":
