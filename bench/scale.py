@@ -107,12 +107,13 @@ def main() -> int:
                 f"# {resolution}, {foreign} foreign regions: inputs in {seconds:.0f} s", flush=True
             )
             for store in args.stores:
-                config = study_config(case, inputs, store, args.workers, args.threads)
-                found = measure_run(config, case / f"out-{store}")
-                rows.append(
-                    {"resolution": resolution, "consumers": 31 + foreign, "store": store, **found}
-                )
-                print(_row(rows[-1]), flush=True)
+                for layout in args.clusters:
+                    workers, threads = (int(v) for v in layout.split("x"))
+                    config = study_config(case, inputs, store, workers, threads)
+                    found = measure_run(config, case / f"out-{store}-{layout}")
+                    row = {"resolution": resolution, "consumers": 31 + foreign, "store": store}
+                    rows.append({**row, "cluster": layout, **found})
+                    print(_row(rows[-1]), flush=True)
     print(_table(rows))
     if args.keep is None:
         shutil.rmtree(root, ignore_errors=True)
