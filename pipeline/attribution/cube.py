@@ -11,8 +11,11 @@ otherwise :mod:`pipeline.attribution.factorized` computes it on read.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import json
+import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dask.array as da
 import numpy as np
@@ -21,23 +24,31 @@ import xarray as xr
 from pipeline.attribution import region_tables
 from pipeline.errors import ConfigError
 from pipeline.grid import write_blocks
+from pipeline.grid.cf import CONVENTIONS, describe_grid
 from pipeline.grid.mapping import mapping_attrs
 
-UNITS = "t CO2"
+#: UDUNITS spelling of the stores' mass unit (tonnes of CO2: ``long_name`` says CO2).
+UNITS = "t"
+#: Units of stores written before the CF attributes, read as :data:`UNITS`.
+LEGACY_UNITS = {"t CO2": UNITS}
+#: Version of the store's layout and metadata, part of the ``--resume`` key of the cubes.
+STORE_LAYOUT = "factorized, CF-1.10"
 #: Stacked per-cell cubes stored as one zarr chunk per layer inside one shard per task.
 SHARDED = ("footprint", "footprint_by_sector", "footprint_by_category", "materialized_footprint")
 #: The stored layers of the consumers named in ``[output] materialize``, and their dimension.
 MATERIALIZED, MATERIALIZED_DIM = "materialized_footprint", "materialized_consumer"
-#: ``long_name`` of every variable with units of t CO2.
+#: ``long_name`` of every variable in :data:`UNITS`.
 LONG_NAMES = {
-    "emissions": "inventory CO2 emissions per cell",
-    "attribution": "emissions of producer region and inventory sector driven by "
+    "emissions": "CO2 emissions per cell (the inventory)",
+    "attribution": "CO2 emissions of each producer region and inventory sector driven by "
     "each consumer's final-demand category",
-    "footprint": "emissions per cell driven by each consumer (all categories, sectors)",
-    MATERIALIZED: "emissions per cell driven by each listed consumer (stored)",
-    "footprint_by_sector": "emissions per cell driven by foreign consumers, by sector",
-    "footprint_by_category": "emissions per cell driven by foreign consumers, by category",
-    "foreign_footprint": "emissions per cell driven by all foreign consumers",
+    "footprint": "CO2 emissions per cell driven by each consumer (all categories and sectors)",
+    MATERIALIZED: "CO2 emissions per cell driven by each listed consumer (stored)",
+    "footprint_by_sector": "CO2 emissions per cell driven by all foreign consumers, by "
+    "inventory sector",
+    "footprint_by_category": "CO2 emissions per cell driven by all foreign consumers, by "
+    "final-demand category",
+    "foreign_footprint": "CO2 emissions per cell driven by all foreign consumers",
 }
 
 
@@ -133,8 +144,13 @@ def build_cube(inputs: CubeInputs, *, materialize: Sequence[str] = ()) -> Result
         labels[MATERIALIZED_DIM] = text_labels([consumers[c] for c in chosen])
     ds = xr.Dataset(
         {
-            "emissions": inputs.emissions.drop_vars("spatial_ref", errors="ignore"),
-            "region_index": inputs.region_index.drop_vars("spatial_ref", errors="ignore"),
+            # shallow copies: describing the store must not change the inputs' attrs
+            "emissions": inputs.emissions.drop_vars("spatial_ref", errors="ignore").copy(
+                deep=False
+            ),
+            "region_index": inputs.region_index.drop_vars("spatial_ref", errors="ignore").copy(
+                deep=False
+            ),
             "attribution": _attribution(inputs, m),
             "region_shares": (("region", "sector", "consumer", "category"), m),
             "sector_weights": (("region", "sector", "mrio_sector"), inputs.weights),
@@ -143,7 +159,12 @@ def build_cube(inputs: CubeInputs, *, materialize: Sequence[str] = ()) -> Result
         coords={"y": inputs.emissions["y"], "x": inputs.emissions["x"], **labels},
     )
     _describe(ds, inputs)
-    return ResultCube(ds.rio.write_crs(inputs.emissions.rio.crs), terms)
+    return ResultCube(describe_store(ds, inputs.emissions.rio.crs), terms)
+
+
+def _own_attrs(layer: xr.DataArray) -> xr.DataArray:
+    """``layer`` without its CRS coordinate, with its own copy of the attributes."""
+    return layer.drop_vars("spatial_ref", errors="ignore").copy(deep=False)
 
 
 def materialized_consumers(materialize: Sequence[str], consumers: Sequence[str]) -> list[int]:
@@ -233,6 +254,59 @@ def _describe(ds: xr.Dataset, inputs: CubeInputs) -> None:
             # spatial chunk in one shard file (one file per task).
             var.encoding["chunks"] = (1, *var.data.chunksize[1:])
             var.encoding["shards"] = var.data.chunksize
+
+
+def describe_store(ds: xr.Dataset, crs=None) -> xr.Dataset:
+    """``ds`` with the CF-1.10 metadata of the output contract (README.md).
+
+    ``Conventions``; CF ``x``/``y`` and a named CRS
+    (:func:`pipeline.grid.cf.describe_grid`); every attribute a string or a
+    number (:func:`flat_attrs`); the units of older stores (``"t CO2"``) in
+    UDUNITS spelling. Idempotent, and nothing is computed, so readers apply it
+    to stores written before these attributes. A dataset without ``x``/``y``
+    coordinates or a CRS gets only the attributes.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result store (lazy).
+    crs : optional
+        The grid's CRS; by default the one ``ds`` carries.
+    """
+    gridded = {"x", "y"} <= set(ds.coords) and (crs is not None or ds.rio.crs is not None)
+    out = describe_grid(ds, crs) if gridded else ds.copy()
+    out.attrs = {**flat_attrs(out.attrs), "Conventions": CONVENTIONS}
+    for var in out.variables.values():
+        var.attrs = flat_attrs(var.attrs)
+        if var.attrs.get("units") in LEGACY_UNITS:
+            var.attrs["units"] = LEGACY_UNITS[var.attrs["units"]]
+    return out
+
+
+def flat_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes that netCDF and GDAL can hold: strings, numbers, lists of numbers.
+
+    Mappings and lists holding anything else become JSON text, booleans (a
+    completeness mark) become 0 or 1, None becomes ``""``.
+    """
+    return {str(k): _flat(v) for k, v in attrs.items()}
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return int(value)
+    if value is None:
+        return ""
+    if isinstance(value, str | numbers.Number):
+        return value
+    if isinstance(value, Mapping):
+        return json.dumps(value, sort_keys=True, default=str)
+    items = list(value) if isinstance(value, list | tuple | np.ndarray) else None
+    if items is not None and all(
+        isinstance(v, numbers.Number) and not isinstance(v, bool | np.bool_) for v in items
+    ):
+        return value
+    return json.dumps(items if items is not None else str(value), default=str)
 
 
 def describe_cells(var: xr.DataArray) -> None:

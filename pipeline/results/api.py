@@ -24,6 +24,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
+from pipeline.attribution.cube import UNITS, describe_store
 from pipeline.attribution.factorized import with_footprint
 from pipeline.errors import InputFileError
 from pipeline.grid import blocks
@@ -61,7 +62,8 @@ def open_results(path: str | Path) -> Results:
         )
     # The version is resolved once, so a rerun swapping the link never mixes
     # versions, and reading it once a later run deleted it raises.
-    return Results(with_footprint(open_version(store)), store.parent)
+    # Stores written before the CF attributes are presented with them.
+    return Results(with_footprint(describe_store(open_version(store))), store.parent)
 
 
 class Results(PlaceDrivers, LayerStatistics):
@@ -221,7 +223,7 @@ class Results(PlaceDrivers, LayerStatistics):
         drop = ["consumer", "sector", "category", "foreign"]
         data = data.drop_vars(drop, errors="ignore").copy(deep=False)
         data.attrs = {
-            "units": "t CO2",
+            "units": UNITS,
             "long_name": f"CO2 driven by {self.describe(consumer, sector, category)}",
         }
         data.name = "footprint"

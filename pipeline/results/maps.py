@@ -141,7 +141,8 @@ def draw_layer(
             cmap="inferno_r",
             interpolation="nearest",
         )
-        unit = layer.attrs.get("units", "t CO2")
+        unit = layer.attrs.get("units", "t")
+        unit = "t CO2" if unit == "t" else unit  # the store's UDUNITS "t" counts CO2
         cell = "per cell" if factor == 1 else f"per {factor}x{factor} cells"
         fig.colorbar(image, ax=ax, shrink=0.8, label=f"{unit} {cell} (log scale)")
     if borders is not None:

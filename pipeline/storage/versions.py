@@ -49,6 +49,9 @@ from pipeline.errors import InputFileError, OutputError
 from pipeline.storage.lock import pid_alive
 
 COMPLETE_ATTR = "footprint_map_complete"
+#: The completeness mark's value: an int, which netCDF and GDAL attributes hold
+#: (stores written before it carry ``True``; :func:`is_complete` reads both).
+COMPLETE = 1
 KEY_ATTR = "footprint_map_stage_key"
 VERSIONS = ".versions"
 CURRENT = ".current"
@@ -202,7 +205,7 @@ def write_zarr_atomic(
                 check(results)
             group = zarr.open_group(tmp, mode="r+")
             group.attrs.update(
-                {**(attrs() if attrs else {}), COMPLETE_ATTR: True, KEY_ATTR: key or ""}
+                {**(attrs() if attrs else {}), COMPLETE_ATTR: COMPLETE, KEY_ATTR: key or ""}
             )
             zarr.consolidate_metadata(tmp)
     return results
@@ -369,9 +372,10 @@ def is_complete(store: Path) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return bool(zarr.open_group(store, mode="r").attrs.get(COMPLETE_ATTR, False))
+            mark = zarr.open_group(store, mode="r").attrs.get(COMPLETE_ATTR)
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
         return False
+    return mark is True or (type(mark) is int and mark == COMPLETE)
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

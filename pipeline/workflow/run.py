@@ -257,7 +257,7 @@ def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock
 def _commit(plan, inputs, producer_codes, grid, mrio_error, *, compute, note) -> dict:
     """Write the cubes, summary and maps into a new version; publish the three at once."""
     config, out = plan.config, plan.out
-    key = plan.key("footprint")
+    key = plan.key("footprint", layout=cube_mod.STORE_LAYOUT)
     with new_version(out) as version:
         store = version / STORE_NAME
         if plan.reusable(out / STORE_NAME, key, "the footprint cubes"):

@@ -58,7 +58,7 @@ def test_outputs_exist_and_open_with_plain_xarray(cluster_run):
     assert "footprint" not in plain and "region_shares" in plain and "foreign_footprint" in plain
     ds = open_store(store)
     assert ds.rio.crs is not None and ds["footprint"].rio.crs == ds.rio.crs
-    assert ds["footprint"].attrs["units"] == "t CO2"
+    assert ds["footprint"].attrs["units"] == "t"
     assert set(ds["footprint"].dims) == {"consumer", "y", "x"}
     assert ds["foreign"].sel(consumer="USA") and not ds["foreign"].sel(consumer="CN-BJ")
     for key in ("created", "config", "package_versions", "input_checksums"):

@@ -93,7 +93,7 @@ def test_stored_layers(res, raw):
         res.layer(sector="power").values, ds["footprint_by_sector"].sel(sector="power").values
     )
     assert res.layer().rio.crs == ds.rio.crs
-    assert res.layer(consumer="USA").attrs["units"] == "t CO2"
+    assert res.layer(consumer="USA").attrs["units"] == "t"
 
 
 def test_computed_layers_match_numpy_and_stored_cubes(res, raw):
