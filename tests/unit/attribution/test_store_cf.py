@@ -13,59 +13,18 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
+from helpers.small_store import CRSES, SOURCES, write_small_store
 
-from pipeline.attribution.cube import CubeInputs, build_cube, describe_store, flat_attrs
+from pipeline.attribution.cube import describe_store, flat_attrs
 from pipeline.attribution.factorized import with_footprint
-from pipeline.storage.versions import COMPLETE_ATTR, is_complete, write_zarr_atomic
-
-SOURCES = {"power": "/in/power.tif", "cement": "/in/cement.tif"}
-CRSES = {"projected": ("EPSG:3035", 10_000.0, 4_000_000.0), "geographic": ("EPSG:4326", 0.5, 40.0)}
-
-
-def cube_inputs(crs: str, dx: float, origin: float) -> CubeInputs:
-    """A 4 x 6 north-up grid of two regions, two sectors, three consumers, two categories."""
-    rng = np.random.default_rng(3)
-    x = origin + dx * (np.arange(6) + 0.5)
-    y = origin - dx * (np.arange(4) + 0.5)
-    emissions = xr.DataArray(
-        rng.random((2, 4, 6)),
-        dims=("sector", "y", "x"),
-        coords={"sector": list(SOURCES), "y": y, "x": x},
-        attrs={"units": "t", "long_name": "CO2 emissions per cell", "sources": dict(SOURCES)},
-    ).chunk({"y": 2, "x": 3})
-    index = xr.DataArray(np.repeat([[0, 0, 0, 1, 1, 1]], 4, axis=0), dims=("y", "x"))
-    shares = rng.random((2, 1, 3, 2))
-    shares /= shares.sum(axis=(2, 3), keepdims=True)
-    return CubeInputs(
-        emissions=emissions.rio.write_crs(crs),
-        region_index=index.chunk({"y": 2, "x": 3}),
-        region_codes=("A", "B"),
-        producer_of_code=np.array([0, 1]),
-        shares=xr.DataArray(
-            shares,
-            dims=("region", "mrio_sector", "consumer", "category"),
-            coords={
-                "region": ["A", "B"],
-                "mrio_sector": ["m"],
-                "consumer": ["A", "B", "USA"],
-                "category": ["households", "investment"],
-            },  # fmt: skip
-        ),
-        weights=np.ones((2, 2, 1)),
-        region_totals=np.asarray(emissions.values.sum(axis=(1, 2)))[None].repeat(2, 0) / 2,
-        foreign=np.array([False, False, True]),
-    )
+from pipeline.storage.versions import COMPLETE_ATTR, is_complete
 
 
 @pytest.fixture(scope="module", params=sorted(CRSES))
 def store(request, tmp_path_factory):
     """A store written as a run writes it; returns (path, the cube's inputs, its CRS)."""
-    crs, dx, origin = CRSES[request.param]
-    inputs = cube_inputs(crs, dx, origin)
-    cube = build_cube(inputs)
     path = tmp_path_factory.mktemp(request.param) / "footprint.zarr"
-    write_zarr_atomic(cube.ds, path, also_compute={"terms": cube.terms})
-    return path, inputs, crs
+    return path, write_small_store(path, *CRSES[request.param]), CRSES[request.param][0]
 
 
 def every_attr(ds: xr.Dataset):
