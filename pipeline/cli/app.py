@@ -1,4 +1,4 @@
-"""Command line: ``footprint-map run | demo | query | report``.
+"""Command line: ``footprint-map run | demo | query | report | export``.
 
 Every bad input, OS error (disk full, permission denied, I/O error...), lost
 Dask cluster or timeout ends with one line ``error: <what, where, the fix>`` on
@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.cli.commands import add_query_parser, add_report_parser, cmd_query, cmd_report
+from pipeline.cli.export import add_export_parser, cmd_export
 from pipeline.errors import FootprintError
 
 EPILOG_RUN = """example:
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo_parser(sub)
     add_query_parser(sub)
     add_report_parser(sub)
+    add_export_parser(sub)
     return parser
 
 
@@ -341,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
     handlers = {"run": cmd_run, "demo": cmd_demo, "query": cmd_query, "report": cmd_report}
+    handlers["export"] = cmd_export
     return _run_handler(handlers[args.command], args)
 
 
