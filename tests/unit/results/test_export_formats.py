@@ -174,3 +174,22 @@ def test_the_cog_tile_shrinks_with_the_band_count_and_every_grid_has_overviews()
     assert cog.cog_blocksize(64, 4) == 512 and cog.cog_blocksize(2000, 8) == 128
     assert cog.overview_count(87, 98) == 1 and cog.overview_count(600, 700) == 3
     assert cog.overview_count(4294, 4837) == 6  # the 1 km demo: down to 76 cells
+
+
+@pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
+def test_a_store_written_before_the_cf_attributes_exports_too(tmp_path):
+    """The old marks on disk: ``true``, "t CO2", ``sources`` as a mapping, bare x/y."""
+    path = tmp_path / "footprint.zarr"
+    write_small_store(path, *CRSES["projected"])
+    group = zarr.open_group(path, mode="r+")
+    group.attrs.update({"footprint_map_complete": True, "Conventions": None})
+    group["foreign_footprint"].attrs["units"] = "t CO2"
+    group["emissions"].attrs["sources"] = {"power": "/in/power.tif"}
+    for name in ("x", "y"):
+        group[name].attrs.clear()
+    zarr.consolidate_metadata(path)
+    ds = open_results(path).ds
+    assert ds["foreign_footprint"].attrs["units"] == "t" and ds.attrs["Conventions"] == "CF-1.10"
+    export_store(ds, "netcdf", tmp_path / "old.nc", echo=lambda *_: None)
+    check_export("netcdf", tmp_path / "old.nc", ds)
+    assert xr.open_dataset(tmp_path / "old.nc").cf.axes == {"X": ["x"], "Y": ["y"]}
