@@ -35,8 +35,8 @@ COG_CUBES = (
     "footprint_by_category",
     "emissions",
 )
-#: Tile edge of the staging GeoTIFF; chunks are aligned to it.
-STAGING_TILE = 256
+#: Tile edges of the staging GeoTIFF, preferred first; chunks are aligned to one.
+STAGING_TILES = (256, 128, 64)
 #: Largest COG tile over all bands, in bytes (GDAL holds one while copying).
 TILE_BUDGET = 128 * 2**20
 #: The longest side of the coarsest overview, in cells (about).
@@ -91,7 +91,7 @@ def write_cog(var: xr.DataArray, path: Path, *, crs) -> Path:
         The grid's CRS.
     """
     data = var.data if isinstance(var.data, da.Array) else da.from_array(var.values)
-    data = _aligned(data[None] if var.ndim == 2 else data, STAGING_TILE)
+    data, tile = staged(data[None] if var.ndim == 2 else data)
     profile = {
         "driver": "GTiff",
         "width": var.sizes["x"],
@@ -101,8 +101,8 @@ def write_cog(var: xr.DataArray, path: Path, *, crs) -> Path:
         "crs": crs,
         "transform": var.rio.transform(recalc=True),
         "tiled": True,
-        "blockxsize": STAGING_TILE,
-        "blockysize": STAGING_TILE,
+        "blockxsize": tile,
+        "blockysize": tile,
         "interleave": "band",
         "compress": "DEFLATE",
         "zlevel": 1,
@@ -148,17 +148,21 @@ def overview_count(height: int, width: int) -> int:
     return max(1, math.ceil(math.log2(max(height, width) / OVERVIEW_MIN)))
 
 
-def _aligned(data: da.Array, tile: int) -> da.Array:
-    """``data`` rechunked so that every spatial chunk is whole staging tiles (one band each).
+def staged(data: da.Array) -> tuple[da.Array, int]:
+    """``data`` in one-band chunks of whole staging tiles, and the tile edge.
 
-    Chunks already aligned are kept; a dimension of one chunk is always aligned.
+    The tile is the largest of :data:`STAGING_TILES` that divides every
+    spatial chunk edge (a dimension of one chunk is whole at any tile), so each
+    chunk's write covers whole tiles and no tile is compressed twice. Chunks
+    that no such tile divides are rechunked to multiples of the largest.
     """
-    spatial = []
-    for chunks in data.chunks[1:]:
-        edge = chunks[0]
-        aligned = len(chunks) == 1 or edge % tile == 0
-        spatial.append(chunks if aligned else -(-edge // tile) * tile)
-    return data.rechunk((1, *spatial))
+    edges = [chunks[0] for chunks in data.chunks[1:] if len(chunks) > 1]
+    for tile in STAGING_TILES:
+        if all(edge % tile == 0 for edge in edges):
+            return data.rechunk({0: 1}), tile
+    tile = STAGING_TILES[0]
+    spatial = [c if len(c) == 1 else -(-c[0] // tile) * tile for c in data.chunks[1:]]
+    return data.rechunk((1, *spatial)), tile
 
 
 class _Windows:

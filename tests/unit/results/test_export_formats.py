@@ -130,12 +130,14 @@ def test_an_unknown_format_is_refused(store, tmp_path):
         export_store(store, "gpkg", tmp_path / "x", echo=lambda *_: None)
 
 
-def test_a_cog_of_many_unaligned_chunks_is_written_window_by_window(tmp_path):
-    """300 x 350 cells in 75 x 90 chunks: rechunked to whole 256-cell tiles."""
+@pytest.mark.parametrize("chunks", [(1, 75, 90), (3, 128, 192)])
+def test_a_cog_of_many_chunks_is_written_window_by_window(tmp_path, chunks):
+    """300 x 350 cells in 75 x 90 chunks (no tile divides them: rechunked to 256-cell tiles)
+    or 128 x 192 chunks (64-cell staging tiles, three bands per chunk)."""
     values = np.random.default_rng(1).random((3, 300, 350))
     y, x = 3e6 - 1000 * (np.arange(300) + 0.5), 1e5 + 1000 * (np.arange(350) + 0.5)
     var = xr.DataArray(
-        da.from_array(values, chunks=(1, 75, 90)),
+        da.from_array(values, chunks=chunks),
         dims=("sector", "y", "x"),
         coords={"sector": ["a", "b", "c"], "y": y, "x": x},
         name="emissions",
@@ -157,16 +159,19 @@ def test_a_cog_of_many_unaligned_chunks_is_written_window_by_window(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("chunks", "expected"),
+    ("chunks", "expected", "tile"),
     [
-        (((1,), (512, 512, 100), (256, 44)), ((1,), (512, 512, 100), (256, 44))),
-        (((1,), (300, 300, 100), (700,)), ((1,), (512, 188), (700,))),
-        (((2,), (87,), (98,)), ((1, 1), (87,), (98,))),
+        (((1,), (512, 512, 100), (256, 44)), ((1,), (512, 512, 100), (256, 44)), 256),
+        (((2,), (896, 896, 50), (896, 10)), ((1, 1), (896, 896, 50), (896, 10)), 128),
+        (((1,), (320, 100), (700,)), ((1,), (320, 100), (700,)), 64),
+        (((1,), (300, 300, 100), (700,)), ((1,), (512, 188), (700,)), 256),
+        (((2,), (87,), (98,)), ((1, 1), (87,), (98,)), 256),
     ],
 )
-def test_chunks_are_aligned_to_whole_staging_tiles(chunks, expected):
+def test_chunks_are_whole_staging_tiles(chunks, expected, tile):
     data = da.zeros(tuple(sum(c) for c in chunks), chunks=chunks)
-    assert cog._aligned(data, 256).chunks == expected
+    staged, edge = cog.staged(data)
+    assert staged.chunks == expected and edge == tile
 
 
 def test_the_cog_tile_shrinks_with_the_band_count_and_every_grid_has_overviews():
