@@ -109,7 +109,8 @@ def write_cog(var: xr.DataArray, path: Path, *, crs) -> Path:
         "BIGTIFF": "IF_SAFER",
     }
     options = {**COG_OPTIONS, "BLOCKSIZE": cog_blocksize(data.shape[0], var.dtype.itemsize)}
-    factors = [2**level for level in range(1, overview_count(*profile_shape(profile)) + 1)]
+    levels = overview_count(profile["height"], profile["width"])
+    factors = [2**level for level in range(1, levels + 1)]
     with atomic_path(path) as tmp:
         staging = tmp.with_name(tmp.name + ".staging.tif")
         try:
@@ -124,11 +125,6 @@ def write_cog(var: xr.DataArray, path: Path, *, crs) -> Path:
         finally:
             staging.unlink(missing_ok=True)
     return path
-
-
-def profile_shape(profile: dict) -> tuple[int, int]:
-    """``(height, width)`` of a rasterio profile."""
-    return profile["height"], profile["width"]
 
 
 def cog_blocksize(n_bands: int, itemsize: int) -> int:
