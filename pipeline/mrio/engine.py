@@ -238,7 +238,7 @@ def _run_blocks(
     # dies, the scheduler recomputes it elsewhere instead of waiting for it
     # forever (as ``scatter(broadcast=True)`` did). A fresh key per call.
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Ll]arge object.*")
+        warnings.filterwarnings("ignore", message=".*[Ll]arge (object|graph).*")
         f_future = client.submit(_identity, factor, key=f"leontief-factor-{uuid.uuid4().hex}")
         futures = [client.submit(_solve_block, f_future, Y[:, b], keep, pure=False) for b in blocks]
     return _join(gather(client, futures, what="solving the Leontief blocks"))
