@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.cli.commands import add_query_parser, add_report_parser, cmd_query, cmd_report
+from pipeline.cli.zonal import add_zonal_parser, cmd_zonal
 from pipeline.errors import FootprintError
 
 EPILOG_RUN = """example:
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo_parser(sub)
     add_query_parser(sub)
     add_report_parser(sub)
+    add_zonal_parser(sub)
     return parser
 
 
@@ -341,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
     handlers = {"run": cmd_run, "demo": cmd_demo, "query": cmd_query, "report": cmd_report}
+    handlers["zonal"] = cmd_zonal
     return _run_handler(handlers[args.command], args)
 
 
