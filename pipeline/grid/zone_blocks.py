@@ -65,7 +65,9 @@ def zone_totals(layers: Sequence[da.Array], weights: ZoneWeights) -> da.Array:
 def chunk_pieces(chunks, weights: ZoneWeights) -> dict[tuple[int, int], Piece]:
     """Per spatial chunk ``(i, j)``: ``(zone, flat cell within the chunk, coverage)``.
 
-    Every chunk has an entry (empty arrays where no zone reaches).
+    Every chunk has an entry (empty arrays where no zone reaches). The pieces
+    take 12 bytes per weight (int32, int32, float32): chunks hold fewer than
+    2**31 cells.
     """
     row_edges, col_edges = (np.concatenate([[0], np.cumsum(c)]) for c in chunks)
     n_i, n_j = len(chunks[0]), len(chunks[1])
@@ -80,7 +82,7 @@ def chunk_pieces(chunks, weights: ZoneWeights) -> dict[tuple[int, int], Piece]:
         take = order[bounds[k] : bounds[k + 1]]
         width = col_edges[j + 1] - col_edges[j]
         local = (weights.row[take] - row_edges[i]) * width + (weights.col[take] - col_edges[j])
-        pieces[(i, j)] = (weights.zone[take], local, weights.coverage[take])
+        pieces[(i, j)] = (weights.zone[take], local.astype(np.int32), weights.coverage[take])
     return pieces
 
 

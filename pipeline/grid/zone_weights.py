@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import shapely.geometry
 from exactextract import exact_extract
-from exactextract.feature import JSONFeatureSource
+from exactextract.feature import JSONFeature, JSONFeatureSource
 from exactextract.raster import RasterSource
+from exactextract.writer import JSONWriter
 
 from pipeline.grid.spec import GridSpec
 from pipeline.grid.zones import Zones
@@ -67,6 +68,40 @@ class GridTemplate(RasterSource):
         return np.broadcast_to(np.zeros(1, dtype=np.uint8), (ny, nx))
 
 
+class WeightWriter(JSONWriter):
+    """An exactextract writer that keeps each zone's cells and fractions, compactly.
+
+    exactextract hands it one zone at a time; its ``cell_id`` (int64) and
+    ``coverage`` (float64 holding single-precision values) arrays become int32
+    rows and columns and float32 fractions (no loss) at once, so the weights
+    take 16 bytes per (zone, cell) and exactextract's arrays live one zone at a time.
+
+    Parameters
+    ----------
+    nx : int
+        Columns of the grid (``cell_id`` is ``row * nx + col``).
+    """
+
+    def __init__(self, nx: int):
+        super().__init__()
+        self.nx = nx
+        self.parts: list[tuple[np.ndarray, ...]] = []
+
+    def write(self, feature) -> None:
+        """Keep one zone's covered cells (coverage > 0)."""
+        found = JSONFeature()
+        feature.copy_to(found)
+        props = found.feature["properties"]
+        ids = np.asarray(props["cell_id"], dtype=np.int64)
+        coverage = np.asarray(props["coverage"], dtype=np.float64)
+        keep = coverage > 0
+        rows, cols = np.divmod(ids[keep], self.nx)
+        zone = np.full(rows.size, int(props["zone"]), dtype=np.int32)
+        self.parts.append(
+            (zone, rows.astype(np.int32), cols.astype(np.int32), coverage[keep].astype(np.float32))
+        )
+
+
 @dataclass(frozen=True)
 class ZoneWeights:
     """Sparse zones x cells weights: parallel arrays, one entry per (zone, cell).
@@ -78,9 +113,10 @@ class ZoneWeights:
     shape : (int, int)
         The grid's ``(ny, nx)``.
     zone, row, col : numpy.ndarray
-        int64 zone position and cell of each entry, grouped by zone.
+        int32 zone position and cell of each entry, grouped by zone.
     coverage : numpy.ndarray
-        float64 fraction of the cell's area inside the zone, in (0, 1].
+        float32 fraction of the cell's area inside the zone, in (0, 1]
+        (exactextract's single-precision value, exactly).
     """
 
     n_zones: int
@@ -96,7 +132,9 @@ class ZoneWeights:
         With ``per_row`` the ground area of one cell of each row, it is each
         zone's area on the grid.
         """
-        weights = self.coverage if per_row is None else self.coverage * per_row[self.row]
+        weights = np.asarray(self.coverage, dtype=np.float64)
+        if per_row is not None:
+            weights = weights * per_row[self.row]
         return np.bincount(self.zone, weights=weights, minlength=self.n_zones)
 
 
@@ -119,26 +157,19 @@ def zone_weights(zones: Zones, grid: GridSpec) -> ZoneWeights:
         {"type": "Feature", "properties": {"zone": n}, "geometry": shapely.geometry.mapping(g)}
         for n, g in enumerate(zones.geometries)
     ]
-    found = exact_extract(
+    writer = WeightWriter(grid.shape[1])
+    exact_extract(
         GridTemplate(grid),
         JSONFeatureSource(features),
         ["cell_id", "coverage"],
         include_cols=["zone"],
-        output="geojson",
+        output=writer,
     )
-    zone, cell, coverage = [], [], []
-    for feature in found:
-        props = feature["properties"]
-        ids = np.asarray(props["cell_id"], dtype=np.int64)
-        zone.append(np.full(ids.size, int(props["zone"]), dtype=np.int64))
-        cell.append(ids)
-        coverage.append(np.asarray(props["coverage"], dtype=np.float64))
-    cell_ids = np.concatenate(cell) if cell else np.zeros(0, np.int64)
-    cover = np.concatenate(coverage) if coverage else np.zeros(0)
-    zones_of = np.concatenate(zone) if zone else np.zeros(0, np.int64)
-    keep = cover > 0
-    rows, cols = np.divmod(cell_ids[keep], grid.shape[1])
-    return ZoneWeights(len(zones.names), grid.shape, zones_of[keep], rows, cols, cover[keep])
+    if not writer.parts:
+        none = np.zeros(0, np.int32)
+        return ZoneWeights(len(zones.names), grid.shape, none, none, none, none.astype(np.float32))
+    zone, rows, cols, coverage = (np.concatenate(c) for c in zip(*writer.parts, strict=True))
+    return ZoneWeights(len(zones.names), grid.shape, zone, rows, cols, coverage)
 
 
 def coverage_warnings(zones: Zones, weights: ZoneWeights, grid: GridSpec) -> list[str]:

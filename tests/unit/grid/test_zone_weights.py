@@ -187,3 +187,25 @@ def test_kernel_sums_by_hand():
     np.testing.assert_array_equal(out[1], [0.5 * 7 + 11, 0, 0.25 * 9, 51])
     empty = zone_sums(values[0], np.zeros(0, int), np.zeros(0, int), np.zeros(0), 2)
     np.testing.assert_array_equal(empty, [[0, 0, 15]])
+
+
+def test_compact_weights_keep_exactextracts_fractions_exactly():
+    """float32 coverage loses nothing: exactextract's fractions are single precision."""
+    from exactextract import exact_extract
+    from exactextract.feature import JSONFeatureSource
+
+    from pipeline.grid.zone_weights import GridTemplate
+
+    grid = projected_grid()
+    t = grid.transform
+    star = ring(t.c + 33.3 * t.a, t.f + 29.1 * t.e, 21.7 * t.a, 17.3 * abs(t.e), 997, 0.3)
+    weights = zone_weights(Zones.from_geometries([star], grid.crs), grid)
+    feature = {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(star)}
+    (found,) = exact_extract(
+        GridTemplate(grid), JSONFeatureSource([feature]), ["cell_id", "coverage"]
+    )
+    assert weights.coverage.dtype == np.float32 and weights.row.dtype == np.int32
+    np.testing.assert_array_equal(weights.row * NX + weights.col, found["properties"]["cell_id"])
+    np.testing.assert_array_equal(
+        weights.coverage.astype(np.float64), found["properties"]["coverage"]
+    )
