@@ -269,3 +269,60 @@ def test_cli_reads_a_scenario_directory_when_there_is_one(
     np.testing.assert_allclose(
         pd.read_csv(io.StringIO(text))["t_co2"], expected["t_co2"], rtol=1e-12
     )
+
+
+# ------------------------------------------------------------- city polygons
+CITY_POLYGONS = {  # EPSG:4326; the cities' GeoNames points lie inside
+    "Shanghai": ring(121.45, 31.2, 0.6, 0.5, 400),
+    "Beijing": ring(116.4, 39.9, 0.7, 0.6, 400),
+    "Chongqing": ring(106.55, 29.56, 0.5, 0.45, 300),
+}
+
+
+@pytest.fixture(scope="module")
+def city_run(shared_results, tmp_path_factory):
+    """The coarse demo run again with [regions] city_polygons (a GeoPackage, field "name_en")."""
+    from helpers.demo_inputs import demo_config
+
+    from pipeline.workflow.run import run_study
+
+    root = tmp_path_factory.mktemp("city-polygons")
+    path = root / "cities.gpkg"
+    write_zones(path, list(CITY_POLYGONS), list(CITY_POLYGONS.values()), field="name_en")
+    config = demo_config(
+        shared_results.parent / "inputs",
+        output__maps=False,
+        regions__city_polygons={"path": str(path), "field": "name_en"},
+    )
+    run_study(config, root / "out", echo=lambda *_: None)
+    return root / "out", path
+
+
+def test_rank_by_city_ranks_the_city_polygons(city_run, capsys):
+    out, path = city_run
+    res = open_results(out)
+    ds = open_store(out / "footprint.zarr").load()
+    table = res.rank(by="city", top=None, consumer="USA")
+    assert list(table.columns) == ["city", "t_co2", "share", "area_km2"]
+    assert set(table["city"]) == set(CITY_POLYGONS)
+    assert list(table["t_co2"]) == sorted(table["t_co2"], reverse=True)
+    values = ds["footprint"].sel(consumer="USA").values
+    for name, polygon in CITY_POLYGONS.items():
+        albers = reprojected(polygon, "EPSG:4326", ds.rio.crs.to_wkt())
+        expected = coverage_weighted_sum(values, ds["x"].values, ds["y"].values, albers)
+        row = table.set_index("city").loc[name]
+        assert row["t_co2"] == pytest.approx(expected, rel=1e-6)
+        assert row["share"] == pytest.approx(expected / values.sum(), rel=1e-6)
+    assert "3 city polygons of cities.gpkg" in table.attrs["note"]
+    code = main(["query", str(out), "--by", "city", "--consumer", "USA", "--format", "csv"])
+    captured = capsys.readouterr()
+    assert code == 0 and "3 city polygons of cities.gpkg" in captured.err
+    frame = pd.read_csv(io.StringIO(captured.out))
+    np.testing.assert_allclose(frame["t_co2"], table["t_co2"], rtol=1e-12)
+
+
+def test_without_city_polygons_cities_stay_discs(demo):
+    res, _ = demo
+    table = res.rank(by="city", top=3)
+    assert "cells" in table.columns and "geonameid" in table.columns
+    assert "within 25 km" in table.attrs["note"]
