@@ -6,8 +6,9 @@
 >>> res.drivers(region="CN-GD", by="consumer")      # doctest: +SKIP
 >>> res.zonal("cities.gpkg", field="name")          # doctest: +SKIP
 
-Memory: the dataset stays lazy. Hotspots, concentration and rankings run on
-Dask with bounded driver memory (:mod:`pipeline.results.statistics`): no
+Memory: the dataset stays lazy. Hotspots, concentration, rankings and zonal
+statistics run on Dask with bounded driver memory
+(:mod:`pipeline.results.statistics`, :mod:`pipeline.results.zonal`): no
 ``(y, x)`` layer, region raster or land mask is loaded whole. Only
 :attr:`Results.region_index` and :attr:`Results.land`, used by the maps, hold
 a whole raster. Layers that are not stored (e.g. one consumer's households) are
