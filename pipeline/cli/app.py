@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pipeline.cli.commands import add_query_parser, add_report_parser, cmd_query, cmd_report
 from pipeline.cli.export import add_export_parser, cmd_export
+from pipeline.cli.zonal import add_zonal_parser, cmd_zonal
 from pipeline.errors import FootprintError
 
 EPILOG_RUN = """example:
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_query_parser(sub)
     add_report_parser(sub)
     add_export_parser(sub)
+    add_zonal_parser(sub)
     return parser
 
 
@@ -344,6 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
     handlers = {"run": cmd_run, "demo": cmd_demo, "query": cmd_query, "report": cmd_report}
     handlers["export"] = cmd_export
+    handlers["zonal"] = cmd_zonal
     return _run_handler(handlers[args.command], args)
 
 

@@ -4,9 +4,11 @@
 >>> res.hotspots(consumer="USA").table.head()       # doctest: +SKIP
 >>> res.rank(by="city", top=10)                     # doctest: +SKIP
 >>> res.drivers(region="CN-GD", by="consumer")      # doctest: +SKIP
+>>> res.zonal("cities.gpkg", field="name")          # doctest: +SKIP
 
-Memory: the dataset stays lazy. Hotspots, concentration and rankings run on
-Dask with bounded driver memory (:mod:`pipeline.results.statistics`): no
+Memory: the dataset stays lazy. Hotspots, concentration, rankings and zonal
+statistics run on Dask with bounded driver memory
+(:mod:`pipeline.results.statistics`, :mod:`pipeline.results.zonal`): no
 ``(y, x)`` layer, region raster or land mask is loaded whole. Only
 :attr:`Results.region_index` and :attr:`Results.land`, used by the maps, hold
 a whole raster. Layers that are not stored (e.g. one consumer's households) are
@@ -36,6 +38,7 @@ from pipeline.results.analytics import unknown_code
 from pipeline.results.drivers import PlaceDrivers
 from pipeline.results.statistics import RANK_BY, Hotspots, LayerStatistics
 from pipeline.results.summary import home_regions
+from pipeline.results.zonal import ZonalStatistics
 from pipeline.storage.versions import STORE_NAME, is_complete, open_version
 
 __all__ = ["RANK_BY", "Hotspots", "Results", "open_results"]
@@ -66,7 +69,7 @@ def open_results(path: str | Path) -> Results:
     return Results(with_footprint(describe_store(open_version(store))), store.parent)
 
 
-class Results(PlaceDrivers, LayerStatistics):
+class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
     """A footprint store with analysis helpers.
 
     Parameters

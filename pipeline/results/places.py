@@ -8,7 +8,10 @@ study's places and not China's:
   ``data/china_cities.csv``) replaces the shipped GeoNames list; without it the
   shipped list is used, and in both cases only the cities whose disc holds a
   land cell of the grid are ranked (see :mod:`pipeline.results.analytics`);
-- **borders**: the ``[regions] boundaries`` files, drawn on the report's maps.
+- **borders**: the ``[regions] boundaries`` files, drawn on the report's maps;
+- **city polygons**: the ``[regions] city_polygons`` file and its name field;
+  when given, cities are ranked over those polygons with exact cell coverage
+  (:mod:`pipeline.results.zonal`) instead of discs around the city points.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pandas as pd
 
 from pipeline.errors import InputFileError
 from pipeline.grid.window_blocks import window_sums
+from pipeline.grid.zones import read_zones
 from pipeline.resources import data_file
 
 #: Columns of a city list (extra columns are ignored).
@@ -77,7 +81,11 @@ def read_cities(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def place_attrs(
-    *, boundaries: list[Path] | None, code_field: str | list, cities: Path | None
+    *,
+    boundaries: list[Path] | None,
+    code_field: str | list,
+    cities: Path | None,
+    city_polygons: tuple[Path, str | None] | None = None,
 ) -> dict[str, str]:
     """The store attribute recording a study's places.
 
@@ -89,24 +97,35 @@ def place_attrs(
         Their region-code property.
     cities : Path or None
         The study's city list (None: the shipped list).
+    city_polygons : (Path, str or None), optional
+        The study's city polygons and the property naming them (None: the
+        first text property); None ranks discs around the city points.
 
     Returns
     -------
     dict
         ``{PLACES_ATTR: json}`` with ``boundaries`` (list of absolute paths or
-        None), ``code_field`` and ``cities`` (absolute path or None).
+        None), ``code_field``, ``cities`` (absolute path or None) and
+        ``city_polygons`` (``{"path", "field"}`` or None).
 
     Raises
     ------
     InputFileError
-        If ``cities`` is not a valid city list.
+        If ``cities`` is not a valid city list, or ``city_polygons`` not a
+        readable file of polygons with that field.
     """
     if cities is not None:
         read_cities(cities)
+    polygons = None
+    if city_polygons is not None:
+        path, field = city_polygons
+        read_zones(path, field, option="`city_polygons`", field_option="`city_polygons`")
+        polygons = {"path": str(Path(path)), "field": field}
     places = {
         "boundaries": None if boundaries is None else [str(Path(p)) for p in boundaries],
         "code_field": code_field,
         "cities": None if cities is None else str(cities),
+        "city_polygons": polygons,
     }
     return {PLACES_ATTR: json.dumps(places)}
 
@@ -118,6 +137,7 @@ def stored_places(attrs: dict) -> dict:
         "boundaries": places.get("boundaries"),
         "code_field": places.get("code_field", "code"),
         "cities": places.get("cities"),
+        "city_polygons": places.get("city_polygons"),
     }
 
 

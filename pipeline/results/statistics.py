@@ -271,9 +271,12 @@ class LayerStatistics:
         (geodesic) of each of the study's cities in range of its land
         (:meth:`cities_in_range`; discs may overlap, see
         :mod:`pipeline.results.analytics`); the table's ``attrs["note"]`` says how many
-        are ranked, or that none is. ``by="province"`` sums each region of the
-        raster. ``top=None`` returns every row (for cells, one row per cell of
-        the grid). Shares are of the layer's total.
+        are ranked, or that none is. With the study's ``[regions] city_polygons``
+        it ranks every polygon instead, each cell weighted by the share of its
+        area inside (:meth:`zonal`; ``radius_km`` is then unused).
+        ``by="province"`` sums each region of the raster. ``top=None`` returns
+        every row (for cells, one row per cell of the grid). Shares are of the
+        layer's total.
         """
         if by not in RANK_BY:
             raise unknown_code("ranking", str(by), RANK_BY)
@@ -312,7 +315,9 @@ class LayerStatistics:
         return analytics.province_table(sums, counts, cell_areas, self.codes, total)
 
     def _city_table(self, values: da.Array, radius_km: float) -> pd.DataFrame:
-        """Sum of the layer over each city's disc, in one pass."""
+        """Sum of the layer over each city's disc (or polygon), in one pass."""
+        if self.city_polygons is not None:
+            return self._city_polygon_table(values)
         cities, discs = self.cities_in_range(radius_km)
         windows = [(rows, cols, mask) for _, rows, cols, mask in discs]
         (sums,) = self._compute(window_sums(values, windows, total=True))

@@ -110,6 +110,17 @@ class RegionSettings:
     aliases: dict | None = _key((dict,), None)
     default_region: str | None = _key((str,), None)
     cities: str | None = _key((str,), None)
+    city_polygons: str | dict | None = _key((str, dict), None)
+
+    @property
+    def city_polygon_source(self) -> tuple[str, str | None] | None:
+        """``city_polygons`` as ``(path, name field or None)``, or None."""
+        value = self.city_polygons
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value, None
+        return value["path"], value.get("field")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -350,6 +361,7 @@ def _with_paths_checked(
 ) -> dict[str, Section]:
     """The checks that need the inputs directory, and the cluster's (after the sections')."""
     _check_cities(sections["regions"].cities, base, source)
+    _check_city_polygons(sections["regions"].city_polygons, base, source)
     return {**sections, "cluster": _checked_cluster(sections["cluster"])}
 
 
@@ -371,6 +383,36 @@ def _check_cities(cities: str | None, base: Path, source: str) -> None:
             f"{source}: [regions] cities = {cities!r}: no CSV file at {resolved}; give a CSV "
             "with the columns of data/china_cities.csv (geonameid,name,lat,lon,population,"
             "province), relative to [study] inputs, or remove the key to use the shipped list"
+        )
+
+
+#: The keys of a ``[regions] city_polygons`` table.
+CITY_POLYGON_KEYS = ("path", "field")
+
+
+def _check_city_polygons(value: str | dict | None, base: Path, source: str) -> None:
+    """Refuse a ``[regions] city_polygons`` that names no file (its content is read by the run)."""
+    if value is None:
+        return
+    key = "[regions] city_polygons"
+    example = '{ path = "cities.gpkg", field = "name" }'
+    if isinstance(value, dict):
+        known = dict.fromkeys(CITY_POLYGON_KEYS)
+        _reject_unknown(value, known, source=source, where=f"key in {key}")
+        for name in CITY_POLYGON_KEYS:
+            if name in value and not isinstance(value[name], str):
+                raise ConfigError(
+                    f"{source}: {key} {name} = {value[name]!r} should be a string, e.g. {example}"
+                )
+        if "path" not in value:
+            raise ConfigError(f"{source}: {key} needs a path, e.g. {example}")
+    path = value if isinstance(value, str) else value["path"]
+    resolved = (base / Path(path).expanduser()).resolve()
+    if not resolved.exists():
+        raise ConfigError(
+            f"{source}: {key}: no file at {resolved}; give a GeoJSON, Shapefile or "
+            f"GeoPackage of city polygons relative to [study] inputs, e.g. {example}, or "
+            "remove the key to rank discs around the city points"
         )
 
 

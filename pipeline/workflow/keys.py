@@ -22,6 +22,7 @@ _SAME_NAME = {
         "aliases",
         "default_region",
         "cities",
+        "city_polygons",
         "boundaries",
         "code_field",
         "raster",

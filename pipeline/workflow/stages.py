@@ -406,11 +406,20 @@ def map_producers(
 def study_places(settings: RegionSettings, paths: InputPaths) -> dict[str, str]:
     """The store attribute recording the study's boundary files and city list.
 
-    The ``[regions] cities`` file is read here, so a bad city list stops the run.
+    The ``[regions] cities`` and ``city_polygons`` files are read here, so a bad
+    city list or polygon file stops the run.
     """
     boundaries = settings.boundaries
     if boundaries is not None:
         listed = boundaries if isinstance(boundaries, list) else [boundaries]
         boundaries = [paths.resolve(p) for p in listed]
     cities = paths.resolve(settings.cities) if settings.cities is not None else None
-    return places.place_attrs(boundaries=boundaries, code_field=settings.code_field, cities=cities)
+    polygons = settings.city_polygon_source
+    if polygons is not None:
+        polygons = (paths.resolve(polygons[0]), polygons[1])
+    return places.place_attrs(
+        boundaries=boundaries,
+        code_field=settings.code_field,
+        cities=cities,
+        city_polygons=polygons,
+    )
