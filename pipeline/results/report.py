@@ -23,12 +23,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import shapely.geometry  # noqa: E402
 
 from pipeline.errors import OutputError  # noqa: E402
-from pipeline.grid.regions import Regions  # noqa: E402
 from pipeline.results.analytics import CITY_RADIUS_KM  # noqa: E402
 from pipeline.results.api import Results  # noqa: E402
+from pipeline.results.borders import display_borders, raster_outlines  # noqa: E402,F401
 from pipeline.results.maps import mask_extent, plot_layer, safe_slug  # noqa: E402
 from pipeline.results.summary import home_regions  # noqa: E402
 
@@ -106,45 +105,6 @@ def _household_and_capital(categories: list[str]) -> list[str | None]:
         hits = [c for c in categories if any(w in c.lower() for w in words)]
         found.append(hits[0] if hits else None)
     return found
-
-
-def display_borders(results: Results) -> Regions | None:
-    """The study's own boundaries in the store CRS, simplified to a quarter cell.
-
-    These are the ``[regions] boundaries`` files the run recorded
-    (:attr:`Results.borders`). If the study used a region raster, or the files
-    are no longer where the run read them, the outlines of the store's region
-    raster (:func:`raster_outlines`); None on a store without a CRS.
-    """
-    borders = results.borders
-    if results.ds.rio.crs is None:
-        return borders
-    if borders is None:
-        return raster_outlines(results)
-    borders = borders.to_crs(results.grid.crs)
-    tolerance = min(results.grid.spacing) / 4
-    simple = tuple(
-        shapely.geometry.mapping(shapely.geometry.shape(g).simplify(tolerance))
-        for g in borders.geometries
-    )
-    return Regions(borders.codes, simple, borders.crs, borders.source)
-
-
-def raster_outlines(results: Results) -> Regions:
-    """The regions of the store's ``region_index`` as polygons along cell edges."""
-    import rasterio.features
-
-    index = np.asarray(results.region_index, dtype=np.int32)
-    shapes = rasterio.features.shapes(
-        index, mask=index >= 0, transform=results.grid.transform, connectivity=4
-    )
-    pieces = [(results.codes[int(value)], geometry) for geometry, value in shapes]
-    return Regions(
-        tuple(code for code, _ in pieces),
-        tuple(geometry for _, geometry in pieces),
-        results.grid.crs,
-        "region_index of the store",
-    )
 
 
 def write_maps(results: Results, out: Path, figures: list[Figure], echo) -> None:

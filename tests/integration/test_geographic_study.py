@@ -169,7 +169,7 @@ def land_frame(raw) -> tuple[float, float, float, float]:
 def test_axis_labels_follow_the_crs():
     assert axis_labels(CRS.from_epsg(4326)) == ("longitude (°)", "latitude (°)")
     albers = "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m"
-    assert axis_labels(CRS.from_proj4(albers)) == ("x (m)", "y (m)")
+    assert axis_labels(CRS.from_proj4(albers)) == ("x (km)", "y (km)")  # ticks in km
     assert axis_labels(CRS.from_epsg(2263)) == ("x (ftUS)", "y (ftUS)")
 
 
