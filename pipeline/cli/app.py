@@ -20,7 +20,9 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.cli.commands import add_query_parser, add_report_parser, cmd_query, cmd_report
+from pipeline.cli.commands import add_report_parser, cmd_report
+from pipeline.cli.parsing import StrictParser
+from pipeline.cli.query import add_query_parser, cmd_query
 from pipeline.errors import FootprintError
 
 EPILOG_RUN = """example:
@@ -54,7 +56,7 @@ def _cluster_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``footprint-map`` argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = StrictParser(
         prog="footprint-map",
         description="Map where the CO2 driven by each consumer's final demand is emitted.",
     )
