@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import shapely.geometry  # noqa: E402
 import xarray as xr  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.colors import ListedColormap, LogNorm  # noqa: E402
 from pyproj import CRS  # noqa: E402
 
 from pipeline.grid.regions import Regions  # noqa: E402
@@ -260,28 +260,43 @@ def draw_image(
 
 
 def _draw_values(fig, ax, image: MapImage, limits, bar_label: str) -> None:
-    """The log-scaled pixels, colour bar and no-data class of an image."""
+    """The log-scaled pixels, colour bar, and the no-data and 0 t classes of an image.
+
+    Positive values below ``limits[0]`` take the scale's lowest colour (the
+    colour bar's lower arrow); land pixels of 0 t are white, pixels outside
+    the producer regions grey (:data:`NODATA_COLOUR`).
+    """
     values = np.array(image.values, dtype=float)
-    cmap = matplotlib.colormaps[COLOUR_MAP].with_extremes(under="white")
-    if image.modelled is None:
-        data = np.ma.masked_less_equal(values, 0)
-        cmap = cmap.with_extremes(bad=(0, 0, 0, 0))
-    else:
-        values[(values <= 0) & image.modelled] = limits[0] / 10  # 0 t on land: "under"
-        data = np.ma.masked_array(values, mask=~image.modelled)
-        cmap = cmap.with_extremes(bad=NODATA_COLOUR)
+    cmap = matplotlib.colormaps[COLOUR_MAP]
+    cmap = cmap.with_extremes(under=cmap(0.0), bad=(0, 0, 0, 0))
+    classes = []
+    if image.modelled is not None:
+        ax.imshow(
+            np.where(image.modelled, 1, 0),
+            extent=image.extent,
+            interpolation="nearest",
+            cmap=ListedColormap([NODATA_COLOUR, "white"]),
+            vmin=-0.5,
+            vmax=1.5,
+            zorder=0,
+        )
+        values[~image.modelled] = 0.0
+        if not image.modelled.all():
+            classes.append((NODATA_COLOUR, "no data: outside the producer regions"))
+        if ((values <= 0) & image.modelled).any():
+            classes.append(("white", "0 t"))
     shown = ax.imshow(
-        data,
+        np.ma.masked_less_equal(values, 0),
         extent=image.extent,
         norm=LogNorm(*limits),
         cmap=cmap,
         interpolation="nearest",
         zorder=1,
     )
-    extend = "min" if image.modelled is not None else "neither"
+    extend = "min" if (0 < values).any() and values[values > 0].min() < limits[0] else "neither"
     fig.colorbar(shown, ax=ax, shrink=0.8, pad=0.09, extend=extend, label=bar_label)
-    if image.modelled is not None and not image.modelled.all():
-        class_legend(ax, [(NODATA_COLOUR, "no data: outside the producer regions")])
+    if classes:
+        class_legend(ax, classes)
 
 
 def finish_map(fig, ax, *, title: str, borders, note: str, frame, crs, outline=None) -> None:

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import rasterio
 from helpers.stores import open_store
+from matplotlib.colors import LogNorm
 from pyproj import CRS, Transformer
 
 from pipeline import open_results
@@ -120,7 +121,7 @@ def test_mistyped_codes_get_the_closest(capsys, study):
 def test_province_png_is_a_choropleth_not_the_cell_map(capsys, study, tmp_path):
     ds = study["ds"]
     fig = figure(study, "--by", "province", "--format", "png", "--output", "p.png")
-    image = fig.axes[0].images[0]
+    (image,) = [im for im in fig.axes[0].images if isinstance(im.norm, LogNorm)]
     rows, cols = pixel_cells(ds, image)
     index = ds["region_index"].values[np.ix_(rows, cols)]
     totals = {n: ds["foreign_footprint"].values[ds["region_index"].values == n].sum()
