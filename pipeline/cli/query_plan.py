@@ -88,26 +88,27 @@ def parse_top(text: str) -> int | str:
     return value
 
 
-def parse_share(text: str) -> float:
-    """``--share``: a fraction in (0, 1]."""
+def _number(text: str, fits, message: str) -> float:
+    """``text`` as a float that ``fits``, else an argparse error ``'<text>' <message>``."""
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a fraction in (0, 1], e.g. 0.75")
+        value = float("nan")
+    if not fits(value):
+        raise argparse.ArgumentTypeError(f"{text!r} {message}")
     return value
+
+
+def parse_share(text: str) -> float:
+    """``--share``: a fraction in (0, 1]."""
+    return _number(text, lambda v: 0 < v <= 1, "must be a fraction in (0, 1], e.g. 0.75")
 
 
 def parse_radius(text: str) -> float:
     """``--radius-km``: a positive distance in km."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive distance in km, e.g. 25")
-    return value
+    return _number(
+        text, lambda v: 0 < v < float("inf"), "must be a positive distance in km, e.g. 25"
+    )
 
 
 def place_flag(args) -> str | None:

@@ -18,7 +18,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
-from matplotlib.colors import ListedColormap, LogNorm
+from matplotlib.colors import LogNorm
 
 from pipeline.errors import ConfigError
 from pipeline.results.analytics import city_discs, find_city
@@ -28,6 +28,7 @@ from pipeline.results.maps import (
     MapImage,
     crop,
     display_factor,
+    draw_classes,
     draw_image,
     finish_map,
     image_extent,
@@ -165,14 +166,7 @@ def draw_hotspots(results, hot, *, title: str, frame, borders, note: str, outlin
     hot_pixels = image.values > 0
     classes = np.where(~image.modelled, 0, np.where(hot_pixels, 2, 1))
     fig, ax = map_figure(frame, results.ds.rio.crs)
-    ax.imshow(
-        classes,
-        extent=image.extent,
-        interpolation="nearest",
-        vmin=-0.5,
-        vmax=2.5,
-        cmap=ListedColormap([NODATA_COLOUR, LAND_COLOUR, HOTSPOT_COLOUR]),
-    )
+    draw_classes(ax, classes, image.extent, [NODATA_COLOUR, LAND_COLOUR, HOTSPOT_COLOUR])
     coarse = f"; a pixel of {image.factor}x{image.factor} cells is marked if any is" * (
         image.factor > 1
     )
@@ -211,15 +205,7 @@ def draw_cities(
     """The ranked cities as discs coloured and sized by ``t_co2``; the largest named."""
     land = map_image(land_array(results).astype(np.uint8), frame)
     fig, ax = map_figure(frame, results.ds.rio.crs)
-    background = np.where(land.values > 0, 1, 0)
-    ax.imshow(
-        background,
-        extent=land.extent,
-        interpolation="nearest",
-        vmin=-0.5,
-        vmax=1.5,
-        cmap=ListedColormap([NODATA_COLOUR, "#f7f7f7"]),
-    )
+    draw_classes(ax, np.where(land.values > 0, 1, 0), land.extent, [NODATA_COLOUR, "#f7f7f7"])
     shown = table[table["t_co2"] > 0]
     if len(shown):
         x, y = results.grid.from_crs(shown["lon"], shown["lat"], "EPSG:4326")

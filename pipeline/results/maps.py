@@ -259,6 +259,19 @@ def draw_image(
     return fig
 
 
+def draw_classes(ax, classes: np.ndarray, extent, colours: list[str], **options) -> None:
+    """Pixels of classes ``0 .. len(colours) - 1``, each in its colour."""
+    ax.imshow(
+        classes,
+        extent=extent,
+        interpolation="nearest",
+        vmin=-0.5,
+        vmax=len(colours) - 0.5,
+        cmap=ListedColormap(colours),
+        **options,
+    )
+
+
 def _draw_values(fig, ax, image: MapImage, limits, bar_label: str) -> None:
     """The log-scaled pixels, colour bar, and the no-data and 0 t classes of an image.
 
@@ -271,15 +284,8 @@ def _draw_values(fig, ax, image: MapImage, limits, bar_label: str) -> None:
     cmap = cmap.with_extremes(under=cmap(0.0), bad=(0, 0, 0, 0))
     classes = []
     if image.modelled is not None:
-        ax.imshow(
-            np.where(image.modelled, 1, 0),
-            extent=image.extent,
-            interpolation="nearest",
-            cmap=ListedColormap([NODATA_COLOUR, "white"]),
-            vmin=-0.5,
-            vmax=1.5,
-            zorder=0,
-        )
+        colours = [NODATA_COLOUR, "white"]
+        draw_classes(ax, np.where(image.modelled, 1, 0), image.extent, colours, zorder=0)
         values[~image.modelled] = 0.0
         if not image.modelled.all():
             classes.append((NODATA_COLOUR, "no data: outside the producer regions"))
