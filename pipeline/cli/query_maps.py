@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.cli.query_plan import QueryPlan
+from pipeline.errors import ConfigError
 
 
 def selection_of(args) -> dict:
@@ -75,6 +76,11 @@ def query_figure(results, args, plan: QueryPlan):
         return map_kinds.draw_choropleth(results, table, title=title, frame=frame, **common)
     if plan.by == "city":
         table = results.rank("city", plan.top, **selection, radius_km=plan.radius_km)
+        if not {"lon", "lat"} <= set(table.columns):
+            raise ConfigError(
+                "--by city --format png draws city points, but the study's cities are "
+                "polygons ([regions] city_polygons); use --format csv, or map them with GIS"
+            )
         title = f"{title}: top {len(table)} cities"
         return map_kinds.draw_cities(
             results, table, title=title, frame=frame, radius_km=plan.radius_km, **common

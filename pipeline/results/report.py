@@ -262,9 +262,10 @@ def _city_section(results: Results, names: Names, top: int) -> list[str]:
     parts = [page.heading("cities", "Cities")]
     polygons = polygon_cities(results, top)
     if polygons is not None:  # the study's city polygons replace the discs
+        note = str(polygons.attrs.get("note", "the study's city polygons"))
         return parts + [
-            page.paragraph("Foreign-driven CO2 over the study's city polygons."),
-            page.table(polygons.astype(str)),
+            page.paragraph(f"Foreign-driven CO2 over {note}."),
+            page.table(tables.polygon_city_rows(polygons), anchor="city-table"),
         ]
     table = urban_areas(results, top=top)
     source = str(table.attrs.get("source", ""))

@@ -256,3 +256,13 @@ def merged_text(places: int, also: str, most: int = 3) -> str:
     shown = ", ".join(others[:most])
     rest = len(others) - most
     return f"{places} (with {shown}" + (f" and {rest} more)" if rest > 0 else ")")
+
+
+def polygon_city_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The city polygons' ranking (``city``, ``t_co2``, ``share``, ``area_km2``) for the report."""
+    rows = {"rank": np.arange(1, len(table) + 1), "city": table["city"].astype(str).to_numpy()}
+    rows["foreign-driven CO2"] = table["t_co2"].map(mt).to_numpy()
+    rows["share"] = table["share"].map(pct).to_numpy()
+    if "area_km2" in table:
+        rows["area"] = table["area_km2"].map(km2).to_numpy()
+    return pd.DataFrame(rows)

@@ -17,19 +17,17 @@ Urban areas of different provinces, or further apart, may still overlap, so
 their rows are not to be added up.
 
 When the study gives city polygons (``[regions] city_polygons``, ranked by
-``Results.zonal``), those replace the discs: :func:`polygon_cities` is the hook.
+``rank(by="city")`` with exact cell coverage), those replace the discs:
+:func:`polygon_cities` is the hook.
 """
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pandas as pd
 
 from pipeline.grid.window_blocks import window_sums
 from pipeline.results.analytics import CITY_RADIUS_KM
-from pipeline.results.places import PLACES_ATTR
 from pipeline.results.statistics import as_dask
 
 
@@ -122,15 +120,13 @@ def urban_areas(
 
 
 def polygon_cities(results, top: int) -> pd.DataFrame | None:
-    """The study's city polygons ranked by ``Results.zonal``, or None (discs are used).
+    """The study's city polygons ranked, or None when its cities are discs.
 
-    The hook for ``[regions] city_polygons``: a store recording them (key
-    ``city_polygons`` of its study places) and a ``Results.zonal`` returning one
-    row per zone with ``t_co2`` and ``share`` give the report's city table.
+    The hook for ``[regions] city_polygons`` (issue 14, item 3): a results
+    object whose ``city_polygons`` is set ranks those polygons in
+    ``rank(by="city")`` (columns ``city``, ``t_co2``, ``share``, ``area_km2``,
+    coverage-weighted); they then replace the merged discs.
     """
-    path = json.loads(results.ds.attrs.get(PLACES_ATTR, "{}")).get("city_polygons")
-    zonal = getattr(results, "zonal", None)
-    if not path or zonal is None:
+    if getattr(results, "city_polygons", None) is None:
         return None
-    table = zonal(path).sort_values("t_co2", ascending=False, kind="stable")
-    return table.head(top).reset_index(drop=True)
+    return results.rank(by="city", top=top)

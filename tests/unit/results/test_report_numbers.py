@@ -113,3 +113,38 @@ def test_log_limits_are_shared_by_all_panels():
     assert log_limits([MapImage(np.zeros((2, 2)), (0, 1, 0, 1), 1)]) is None
     floor = log_limits([MapImage(np.r_[np.full(200, 1e-3), 1e6][None, :], (0, 1, 0, 1), 1)])
     assert floor[0] == pytest.approx(1.0)  # at most 6 decades
+
+
+def test_city_polygons_replace_the_discs_when_the_study_has_them():
+    from pipeline.results.report_tables import polygon_city_rows
+    from pipeline.results.urban_areas import polygon_cities
+
+    class WithPolygons:
+        city_polygons = object()
+
+        def rank(self, by, top):
+            assert by == "city"
+            table = pd.DataFrame(
+                {
+                    "city": ["A", "B"],
+                    "t_co2": [2.5e6, 1e6],
+                    "share": [0.25, 0.1],
+                    "area_km2": [1234.5, 80.0],
+                }  # fmt: skip
+            )
+            return table.head(top)
+
+    class WithDiscs:
+        city_polygons = None
+
+    assert polygon_cities(WithDiscs(), 5) is None and polygon_cities(object(), 5) is None
+    rows = polygon_city_rows(polygon_cities(WithPolygons(), 1))
+    assert rows.to_dict("records") == [
+        {
+            "rank": 1,
+            "city": "A",
+            "foreign-driven CO2": "2.5 Mt",
+            "share": "25.0 %",
+            "area": "1,234 km²",
+        }  # fmt: skip
+    ]
