@@ -50,3 +50,11 @@ def shared_results(tmp_path_factory):
     config = demo_config(inputs, output__maps=False)
     run_study(config, root / "out", echo=lambda *_: None, note=SYNTHETIC_NOTE)
     return root / "out"
+
+
+@pytest.fixture(scope="session")
+def geographic_results(tmp_path_factory):
+    """The Japan/Korea EPSG:4326 study (``helpers.geographic_study``), run once per session."""
+    from helpers.geographic_study import build_study
+
+    return build_study(tmp_path_factory.mktemp("geographic-session"))[0]

@@ -20,8 +20,10 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.cli.commands import add_query_parser, add_report_parser, cmd_query, cmd_report
+from pipeline.cli.commands import add_report_parser, cmd_report
 from pipeline.cli.export import add_export_parser, cmd_export
+from pipeline.cli.parsing import StrictParser
+from pipeline.cli.query import add_query_parser, cmd_query
 from pipeline.cli.zonal import add_zonal_parser, cmd_zonal
 from pipeline.errors import FootprintError
 
@@ -56,7 +58,7 @@ def _cluster_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``footprint-map`` argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = StrictParser(
         prog="footprint-map",
         description="Map where the CO2 driven by each consumer's final demand is emitted.",
     )

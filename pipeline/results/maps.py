@@ -1,16 +1,20 @@
-"""PNG maps of footprint cubes: log colour scale, region borders, units.
+"""PNG maps of footprint cubes: log colour scale, region borders, units, no-data class.
 
-Axes follow the CRS: ``longitude (°)`` / ``latitude (°)`` on a geographic grid,
-``x (m)`` / ``y (m)`` (the CRS's unit) on a projected one. A map is framed on
-the data, not on the border file: on the cells given as ``frame`` (the land
-cells, for the run's and the report's maps), else on the cells with positive
-values, else on the whole grid.
+A map is framed on the data, not on the border file: on the cells given as
+``frame`` (the land cells, for the run's and the report's maps), else on the
+cells with positive values, else on the whole grid. The layer is cropped to the
+frame, then sum-coarsened to at most :data:`MAX_PIXELS` pixels a side. Cells
+outside the producer regions (given as ``land``) are drawn in the no-data
+class; land cells below the colour scale (0 t) in white. Several maps share a
+colour scale by drawing with the same ``limits`` (:func:`log_limits`). Axes,
+graticule, scale bar and the CRS note are :mod:`pipeline.results.map_furniture`'s.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -22,15 +26,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import shapely.geometry  # noqa: E402
 import xarray as xr  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.colors import ListedColormap, LogNorm  # noqa: E402
 from pyproj import CRS  # noqa: E402
 
 from pipeline.grid.regions import Regions  # noqa: E402
 from pipeline.grid.spec import centre_spacing  # noqa: E402
+from pipeline.results.map_furniture import (  # noqa: E402
+    NODATA_COLOUR,
+    axis_labels,
+    class_legend,
+    crs_note,
+    furnish,
+)
+
+__all__ = ["axis_labels", "draw_layer", "plot_layer", "standard_maps"]
 
 MAX_PIXELS = 1200
-#: Short names of CRS axis units in axis labels.
-UNIT_SYMBOLS = {"metre": "m", "kilometre": "km", "foot": "ft", "US survey foot": "ftUS"}
+#: Colour map of emission maps (light: low, dark: high).
+COLOUR_MAP = "inferno_r"
 
 
 def safe_slug(label: object, *, max_len: int = 80) -> str:
@@ -47,33 +60,17 @@ def safe_slug(label: object, *, max_len: int = 80) -> str:
     return slug
 
 
+def display_factor(ny: int, nx: int) -> int:
+    """Cells per pixel side so the longest side has at most :data:`MAX_PIXELS` pixels."""
+    return max(1, int(np.ceil(max(ny, nx) / MAX_PIXELS)))
+
+
 def coarsen_for_display(layer: xr.DataArray) -> tuple[xr.DataArray, int]:
     """Sum-coarsen ``layer`` so its longest side has at most :data:`MAX_PIXELS` cells."""
-    factor = max(1, int(np.ceil(max(layer.sizes["y"], layer.sizes["x"]) / MAX_PIXELS)))
+    factor = display_factor(layer.sizes["y"], layer.sizes["x"])
     if factor == 1:
         return layer, 1
     return layer.coarsen(y=factor, x=factor, boundary="pad").sum(), factor
-
-
-def axis_labels(crs) -> tuple[str, str]:
-    """Labels of the x and y axes from the CRS's axis info.
-
-    ``("longitude (°)", "latitude (°)")`` on a geographic CRS, e.g.
-    ``("x (m)", "y (m)")`` on a projected one; ``("x", "y")`` without a CRS.
-    """
-    if crs is None:
-        return "x", "y"
-    crs = CRS.from_user_input(crs)
-    labels = {}
-    for axis in crs.axis_info:
-        which = "x" if axis.direction.lower() in ("east", "west") else "y"
-        if crs.is_geographic:
-            name = "longitude" if which == "x" else "latitude"
-            labels[which] = f"{name} (°)"
-        else:
-            unit = UNIT_SYMBOLS.get(axis.unit_name, axis.unit_name)
-            labels[which] = f"{which} ({unit})"
-    return labels.get("x", "x"), labels.get("y", "y")
 
 
 def mask_extent(mask: xr.DataArray) -> tuple[float, float, float, float] | None:
@@ -89,11 +86,98 @@ def mask_extent(mask: xr.DataArray) -> tuple[float, float, float, float] | None:
     return _extent(xs[cols[[0, -1]]], ys[rows[[0, -1]]], spacing=centre_spacing(xs, ys))
 
 
+@dataclass(frozen=True)
+class MapImage:
+    """A ``(y, x)`` layer ready to draw.
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        Display pixels: sums over ``factor x factor`` cells (:func:`coarsen_for_display`).
+    extent : tuple
+        ``(xmin, xmax, ymin, ymax)`` cell edges of the pixels.
+    factor : int
+        Cells per pixel side.
+    modelled : numpy.ndarray or None
+        Bool per pixel: it holds a cell of a producer region (the land); pixels
+        that do not are drawn in the no-data colour. None: every pixel is.
+    """
+
+    values: np.ndarray
+    extent: tuple[float, float, float, float]
+    factor: int
+    modelled: np.ndarray | None = None
+
+
+def crop(layer: xr.DataArray, frame: tuple[float, float, float, float]) -> xr.DataArray:
+    """The cells of ``layer`` that overlap ``frame`` (lazy stays lazy)."""
+    xmin, xmax, ymin, ymax = frame
+    xs, ys = np.asarray(layer["x"].values), np.asarray(layer["y"].values)
+    dx, dy = centre_spacing(xs, ys) if xs.size > 1 and ys.size > 1 else (0.0, 0.0)
+    cols = np.flatnonzero((xs + dx / 2 > xmin) & (xs - dx / 2 < xmax))
+    rows = np.flatnonzero((ys + dy / 2 > ymin) & (ys - dy / 2 < ymax))
+    if not cols.size or not rows.size:
+        return layer
+    return layer.isel(x=slice(cols[0], cols[-1] + 1), y=slice(rows[0], rows[-1] + 1))
+
+
+def map_image(
+    layer: xr.DataArray,
+    frame: tuple[float, float, float, float] | None = None,
+    land: xr.DataArray | None = None,
+) -> MapImage:
+    """Crop ``layer`` (and the ``land`` mask) to ``frame``, coarsen and compute them."""
+    if frame is not None:
+        layer = crop(layer, frame)
+        land = None if land is None else crop(land, frame)
+    shown, factor = coarsen_for_display(layer)
+    if land is None:
+        return MapImage(np.asarray(shown.values, dtype=float), image_extent(shown), factor)
+    land = land.astype(np.uint8)
+    if factor > 1:
+        land = land.coarsen(y=factor, x=factor, boundary="pad").max()
+    shown, land = dask.compute(shown, land)
+    values = np.asarray(shown.values, dtype=float)
+    return MapImage(values, image_extent(shown), factor, np.asarray(land.values) > 0)
+
+
+def image_extent(shown: xr.DataArray) -> tuple[float, float, float, float]:
+    """Cell-edge extent of an image's pixels (from their centre coordinates)."""
+    return _extent(shown["x"].values, shown["y"].values)
+
+
+def log_limits(images: list[MapImage]) -> tuple[float, float] | None:
+    """One log colour range for several images (a figure's panels), or None if all are empty.
+
+    ``vmax`` is the largest pixel of any image; ``vmin`` the smallest of the
+    images' 1st percentiles of their positive pixels, but at least ``vmax * 1e-6``.
+    """
+    positive = [m.values[m.values > 0] for m in images]
+    positive = [p for p in positive if p.size]
+    if not positive:
+        return None
+    vmax = max(float(p.max()) for p in positive)
+    vmin = max(min(float(np.percentile(p, 1)) for p in positive), vmax * 1e-6)
+    return (vmin, vmax) if vmin < vmax else (vmax / 10, vmax)
+
+
+def colour_bar_label(layer: xr.DataArray, factor: int) -> str:
+    """E.g. ``"t CO2 per cell (log scale)"`` (CO2 added to a bare ``t``)."""
+    unit = str(layer.attrs.get("units", "t CO2"))
+    unit = unit if "CO2" in unit else f"{unit} CO2"
+    cell = "per cell" if factor == 1 else f"per {factor}x{factor} cells"
+    return f"{unit} {cell} (log scale)"
+
+
 def plot_layer(layer: xr.DataArray, path: Path, **options) -> Path:
     """Write one ``(y, x)`` layer as a PNG map (see :func:`draw_layer` for ``options``)."""
-    fig = draw_layer(layer, **options)
+    return save_figure(draw_layer(layer, **options), path)
+
+
+def save_figure(fig: plt.Figure, path: Path) -> Path:
+    """Save ``fig`` as a PNG (creating its folder) and close it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
+    fig.savefig(path, bbox_inches="tight", format="png")
     plt.close(fig)
     return path
 
@@ -106,6 +190,9 @@ def draw_layer(
     note: str = "",
     frame: tuple[float, float, float, float] | None = None,
     crs=None,
+    land: xr.DataArray | None = None,
+    limits: tuple[float, float] | None = None,
+    outline=None,
 ) -> plt.Figure:
     """A matplotlib figure of one ``(y, x)`` layer with a log colour scale.
 
@@ -118,53 +205,133 @@ def draw_layer(
     borders : Regions, optional
         Polygons drawn in grey, already in the layer's CRS.
     note : str
-        Small print under the map.
+        Small print under the map (the CRS note follows it).
     frame : tuple, optional
         ``(xmin, xmax, ymin, ymax)`` shown; default the cells with positive
         values (:func:`mask_extent`), else the whole grid.
     crs : optional
-        The layer's CRS (axis labels, aspect); default ``layer.rio.crs``.
+        The layer's CRS (axes, graticule, scale bar); default ``layer.rio.crs``.
+    land : xarray.DataArray, optional
+        ``(y, x)`` bool, the producer regions' cells; the others are drawn in
+        the no-data class.
+    limits : tuple, optional
+        ``(vmin, vmax)`` of the log colour scale (shared by a figure's panels,
+        :func:`log_limits`); default this layer's own.
+    outline : collection of str, optional
+        Codes of ``borders`` drawn in bold (the place a map is framed on).
     """
     crs = layer.rio.crs if crs is None else crs
     frame = frame or mask_extent(layer > 0) or _extent(layer["x"].values, layer["y"].values)
-    shown, factor = coarsen_for_display(layer)  # lazy: only the coarse image is computed
-    values = np.asarray(shown.values, dtype=float)
-    positive = values[values > 0]
-    fig, ax = plt.subplots(figsize=(9, 7), dpi=110)
-    if positive.size:
-        vmax = float(positive.max())
-        vmin = max(float(np.percentile(positive, 1)), vmax * 1e-6)
-        image = ax.imshow(
-            np.ma.masked_less_equal(values, 0),
-            extent=_extent(shown["x"].values, shown["y"].values),
-            norm=LogNorm(vmin, vmax),
-            cmap="inferno_r",
-            interpolation="nearest",
-        )
-        unit = layer.attrs.get("units", "t")
-        unit = "t CO2" if unit == "t" else unit  # the store's UDUNITS "t" counts CO2
-        cell = "per cell" if factor == 1 else f"per {factor}x{factor} cells"
-        fig.colorbar(image, ax=ax, shrink=0.8, label=f"{unit} {cell} (log scale)")
-    if borders is not None:
-        _draw_borders(ax, borders)
-    _frame_axes(ax, frame, crs)
-    ax.set_title(title)
-    if note:
-        fig.text(0.01, 0.01, note, fontsize=7, color="0.35")
+    image = map_image(layer, frame, land)
+    return draw_image(
+        image,
+        title=title,
+        bar_label=colour_bar_label(layer, image.factor),
+        borders=borders,
+        note=note,
+        frame=frame,
+        crs=crs,
+        limits=limits,
+        outline=outline,
+    )
+
+
+def draw_image(
+    image: MapImage,
+    *,
+    title: str,
+    bar_label: str,
+    borders,
+    note: str,
+    frame,
+    crs,
+    limits: tuple[float, float] | None = None,
+    outline=None,
+) -> plt.Figure:
+    """The figure of a :class:`MapImage` (see :func:`draw_layer`); its norm is ``limits``."""
+    limits = limits or log_limits([image])
+    fig, ax = map_figure(frame, crs)
+    if limits is not None:
+        _draw_values(fig, ax, image, limits, bar_label)
+    finish_map(
+        fig, ax, title=title, borders=borders, note=note, frame=frame, crs=crs, outline=outline
+    )
     return fig
 
 
-def _frame_axes(ax, frame: tuple[float, float, float, float], crs) -> None:
-    """Limits, CRS axis labels and, on lat/lon, an aspect true at the frame's middle."""
+def draw_classes(ax, classes: np.ndarray, extent, colours: list[str], **options) -> None:
+    """Pixels of classes ``0 .. len(colours) - 1``, each in its colour."""
+    ax.imshow(
+        classes,
+        extent=extent,
+        interpolation="nearest",
+        vmin=-0.5,
+        vmax=len(colours) - 0.5,
+        cmap=ListedColormap(colours),
+        **options,
+    )
+
+
+def _draw_values(fig, ax, image: MapImage, limits, bar_label: str) -> None:
+    """The log-scaled pixels, colour bar, and the no-data and 0 t classes of an image.
+
+    Positive values below ``limits[0]`` take the scale's lowest colour (the
+    colour bar's lower arrow); land pixels of 0 t are white, pixels outside
+    the producer regions grey (:data:`NODATA_COLOUR`).
+    """
+    values = np.array(image.values, dtype=float)
+    cmap = matplotlib.colormaps[COLOUR_MAP]
+    cmap = cmap.with_extremes(under=cmap(0.0), bad=(0, 0, 0, 0))
+    classes = []
+    if image.modelled is not None:
+        colours = [NODATA_COLOUR, "white"]
+        draw_classes(ax, np.where(image.modelled, 1, 0), image.extent, colours, zorder=0)
+        values[~image.modelled] = 0.0
+        if not image.modelled.all():
+            classes.append((NODATA_COLOUR, "no data: outside the producer regions"))
+        if ((values <= 0) & image.modelled).any():
+            classes.append(("white", "0 t"))
+    shown = ax.imshow(
+        np.ma.masked_less_equal(values, 0),
+        extent=image.extent,
+        norm=LogNorm(*limits),
+        cmap=cmap,
+        interpolation="nearest",
+        zorder=1,
+    )
+    extend = "min" if (0 < values).any() and values[values > 0].min() < limits[0] else "neither"
+    fig.colorbar(shown, ax=ax, shrink=0.8, pad=0.09, extend=extend, label=bar_label)
+    if classes:
+        class_legend(ax, classes)
+
+
+def finish_map(fig, ax, *, title: str, borders, note: str, frame, crs, outline=None) -> None:
+    """Borders (``outline`` codes drawn bold), axes, graticule, scale bar, title, small print."""
+    if borders is not None:
+        draw_borders(ax, borders, outline=outline)
+    furnish(ax, frame, crs)
+    ax.set_title(title)
+    small = " ".join(part for part in (note, crs_note(crs)) if part)
+    ax.annotate(
+        small,
+        xy=(0, 0),
+        xycoords="axes fraction",
+        xytext=(-40, -34),
+        textcoords="offset points",
+        va="top",
+        fontsize=7,
+        color="0.35",
+    )
+
+
+def map_figure(frame: tuple[float, float, float, float], crs) -> tuple[plt.Figure, plt.Axes]:
+    """A figure sized to the frame's shape on the ground, so the map fills its axes."""
     xmin, xmax, ymin, ymax = frame
-    ax.set_xlim(xmin, xmax)
-    ax.set_ylim(ymin, ymax)
-    xlabel, ylabel = axis_labels(crs)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ratio = (ymax - ymin) / max(xmax - xmin, 1e-300)
     if crs is not None and CRS.from_user_input(crs).is_geographic:
-        middle = np.clip((ymin + ymax) / 2, -80.0, 80.0)
-        ax.set_aspect(1.0 / np.cos(np.radians(middle)))
+        ratio /= np.cos(np.radians(np.clip((ymin + ymax) / 2, -80.0, 80.0)))
+    height = float(np.clip(6.2 * ratio + 1.3, 3.5, 11.0))
+    return plt.subplots(figsize=(9, height), dpi=110)
 
 
 def _extent(xs, ys, spacing=None) -> tuple[float, float, float, float]:
@@ -174,13 +341,15 @@ def _extent(xs, ys, spacing=None) -> tuple[float, float, float, float]:
     return (xs.min() - dx / 2, xs.max() + dx / 2, ys.min() - dy / 2, ys.max() + dy / 2)
 
 
-def _draw_borders(ax, borders: Regions) -> None:
-    for geometry in borders.geometries:
+def draw_borders(ax, borders: Regions, *, outline=None) -> None:
+    """The regions' outlines in grey; those whose code is in ``outline`` in black."""
+    bold = set(outline or ())
+    for code, geometry in zip(borders.codes, borders.geometries, strict=True):
         shape = shapely.geometry.shape(geometry)
-        polygons = getattr(shape, "geoms", [shape])
-        for polygon in polygons:
+        style = {"color": "black", "linewidth": 1.2} if code in bold else {}
+        for polygon in getattr(shape, "geoms", [shape]):
             x, y = polygon.exterior.xy
-            ax.plot(x, y, color="0.45", linewidth=0.4)
+            ax.plot(x, y, **({"color": "0.45", "linewidth": 0.4} | style), zorder=3)
 
 
 def standard_maps(
@@ -193,7 +362,8 @@ def standard_maps(
     """
     crs = cube.rio.crs
     borders = borders.to_crs(crs) if borders is not None and crs is not None else borders
-    frame = mask_extent(land_mask(cube))
+    land = land_mask(cube)
+    frame = mask_extent(land)
     layers = [(cube["foreign_footprint"], "foreign_footprint", "all foreign consumers")]
     layers += [
         (cube["footprint"].sel(consumer=c), f"consumer_{safe_slug(c)}", f"final demand in {c}")
@@ -216,6 +386,7 @@ def standard_maps(
             note=note,
             frame=frame,
             crs=crs,
+            land=land,
         )
         for layer, name, what in layers
     ]

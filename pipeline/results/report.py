@@ -1,95 +1,89 @@
-"""Offline HTML report of a results directory: maps, concentration, tables, provenance.
+"""Offline HTML report of a results directory that can stand beside the paper.
 
 The report is one folder, ``index.html`` plus PNG files linked by relative
 paths, with inline CSS and no scripts, fonts or network resources. Its figures
 mirror Yang et al. (2020, Nat Commun 11:2237): the foreign-driven total
 (Fig. 1a), the three largest foreign consumers (Fig. 1b-d), the two largest
 sectors (Fig. 2a-b) and the largest consumer's households against its capital
-formation (Fig. 3a-b), plus the concentration curve.
+formation (Fig. 3a-b), each figure on one colour scale
+(:mod:`pipeline.results.report_maps`), plus the domestic-driven map and the
+concentration curves. Tables give Mt, % and km² with names instead of codes
+(:mod:`pipeline.results.report_tables`); the page itself is
+:mod:`pipeline.results.report_html`. ``figures.json`` records each panel's
+colour scale.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+from pipeline.errors import OutputError
+from pipeline.results import report_html as page
+from pipeline.results import report_tables as tables
+from pipeline.results.analytics import CITY_RADIUS_KM
+from pipeline.results.api import Results
+from pipeline.results.borders import display_borders, raster_outlines
+from pipeline.results.maps import safe_slug
+from pipeline.results.names import Names, label_text, study_names
+from pipeline.results.report_maps import DOMESTIC, Figure, Panel, write_curve, write_maps
+from pipeline.results.urban_areas import polygon_cities, urban_areas
 
-matplotlib.use("Agg")
+__all__ = ["build_report", "display_borders", "paper_figures", "raster_outlines"]
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import shapely.geometry  # noqa: E402
-
-from pipeline.errors import OutputError  # noqa: E402
-from pipeline.grid.regions import Regions  # noqa: E402
-from pipeline.results.analytics import CITY_RADIUS_KM  # noqa: E402
-from pipeline.results.api import Results  # noqa: E402
-from pipeline.results.maps import mask_extent, plot_layer, safe_slug  # noqa: E402
-from pipeline.results.summary import home_regions  # noqa: E402
-
-#: About how many exact points of each concentration curve the report plots.
-CURVE_POINTS = 2000
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One map of the report: file name, caption and the selection it shows."""
-
-    file: str
-    caption: str
-    selection: dict
-
-
-def foreign_shares(results: Results, dim: str) -> pd.Series:
-    """Shares of foreign-driven CO2 by ``dim`` (from ``attribution``), largest first.
-
-    As in ``summary.json``: the CO2 of the study country's own regions only.
-    """
-    a = results.ds["attribution"]
-    a = a.isel(consumer=np.flatnonzero(results.foreign), region=home_regions(a))
-    sums = a.sum([d for d in a.dims if d != dim]).to_series()
-    sums.index = sums.index.astype(str)
-    total = float(sums.sum())
-    return (sums / total if total else sums * 0).sort_values(ascending=False)
+SECTIONS = [
+    ("headline", "Headline"),
+    ("fig1", "Fig. 1: foreign consumers"),
+    ("fig2", "Fig. 2: sectors"),
+    ("fig3", "Fig. 3: households and capital formation"),
+    ("domestic", "Domestic-driven CO2"),
+    ("concentration", "Concentration"),
+    ("provinces", "Provinces"),
+    ("shares", "Shares of foreign-driven CO2"),
+    ("cities", "Cities"),
+    ("methods", "Methods"),
+    ("provenance", "Provenance"),
+]
 
 
-def paper_figures(results: Results) -> list[Figure]:
-    """The maps of the report, in the order of the paper's figures."""
-    consumers = list(foreign_shares(results, "consumer").index)
-    sectors = list(foreign_shares(results, "sector").index)
-    figures = [Figure("foreign_footprint.png", "Fig. 1a: CO2 driven by all foreign consumers", {})]
+def paper_figures(results: Results, names: Names | None = None) -> list[Figure]:
+    """The maps of the report, in the order of the paper's figures, then the domestic map."""
+    names = names or Names()
+    consumers = list(tables.attribution_sums(results, "consumer").index)
+    sectors = list(tables.attribution_sums(results, "sector").index)
+    figures = [
+        Figure("foreign_footprint.png", "Fig. 1a: CO2 driven by all foreign consumers", {}, "fig1")
+    ]
     for letter, consumer in zip("bcd", consumers[:3], strict=False):
+        caption = f"Fig. 1{letter}: CO2 driven by final demand in {names(consumer)}"
         figures.append(
-            Figure(
-                f"consumer_{safe_slug(consumer)}.png",
-                f"Fig. 1{letter}: CO2 driven by final demand in {consumer}",
-                {"consumer": consumer},
-            )
+            Figure(f"consumer_{safe_slug(consumer)}.png", caption, {"consumer": consumer}, "fig1")
         )
     for letter, sector in zip("ab", sectors[:2], strict=False):
+        caption = f"Fig. 2{letter}: foreign-driven CO2 of sector {label_text(sector)}"
         figures.append(
-            Figure(
-                f"sector_{safe_slug(sector)}.png",
-                f"Fig. 2{letter}: foreign-driven CO2 of sector {sector}",
-                {"sector": sector},
-            )
+            Figure(f"sector_{safe_slug(sector)}.png", caption, {"sector": sector}, "fig2")
         )
     if consumers:
         largest = consumers[0]
         for letter, category in zip("ab", _household_and_capital(results.categories), strict=True):
             if category is not None:
+                caption = f"Fig. 3{letter}: CO2 driven by {names(largest)} {label_text(category)}"
+                file = f"consumer_{safe_slug(largest)}_{safe_slug(category)}.png"
                 figures.append(
-                    Figure(
-                        f"consumer_{safe_slug(largest)}_{safe_slug(category)}.png",
-                        f"Fig. 3{letter}: CO2 driven by {largest} {category.replace('_', ' ')}",
-                        {"consumer": largest, "category": category},
-                    )
+                    Figure(file, caption, {"consumer": largest, "category": category}, "fig3")
                 )
+    country = tables.study_country(results)
+    whose = f"in {names(country)}" if country else "in the study country"
+    figures.append(
+        Figure(
+            "domestic_footprint.png",
+            f"CO2 driven by final demand {whose}",
+            {DOMESTIC: True},
+            "domestic",
+        )
+    )
     return figures
 
 
@@ -106,86 +100,6 @@ def _household_and_capital(categories: list[str]) -> list[str | None]:
         hits = [c for c in categories if any(w in c.lower() for w in words)]
         found.append(hits[0] if hits else None)
     return found
-
-
-def display_borders(results: Results) -> Regions | None:
-    """The study's own boundaries in the store CRS, simplified to a quarter cell.
-
-    These are the ``[regions] boundaries`` files the run recorded
-    (:attr:`Results.borders`). If the study used a region raster, or the files
-    are no longer where the run read them, the outlines of the store's region
-    raster (:func:`raster_outlines`); None on a store without a CRS.
-    """
-    borders = results.borders
-    if results.ds.rio.crs is None:
-        return borders
-    if borders is None:
-        return raster_outlines(results)
-    borders = borders.to_crs(results.grid.crs)
-    tolerance = min(results.grid.spacing) / 4
-    simple = tuple(
-        shapely.geometry.mapping(shapely.geometry.shape(g).simplify(tolerance))
-        for g in borders.geometries
-    )
-    return Regions(borders.codes, simple, borders.crs, borders.source)
-
-
-def raster_outlines(results: Results) -> Regions:
-    """The regions of the store's ``region_index`` as polygons along cell edges."""
-    import rasterio.features
-
-    index = np.asarray(results.region_index, dtype=np.int32)
-    shapes = rasterio.features.shapes(
-        index, mask=index >= 0, transform=results.grid.transform, connectivity=4
-    )
-    pieces = [(results.codes[int(value)], geometry) for geometry, value in shapes]
-    return Regions(
-        tuple(code for code, _ in pieces),
-        tuple(geometry for _, geometry in pieces),
-        results.grid.crs,
-        "region_index of the store",
-    )
-
-
-def write_maps(results: Results, out: Path, figures: list[Figure], echo) -> None:
-    """Render each figure's layer with the study's borders, framed on its land cells."""
-    borders = display_borders(results)
-    land = results.ds["foreign_footprint"].copy(data=results.land)
-    frame = mask_extent(land)
-    for n, figure in enumerate(figures, start=1):
-        echo(f"  map {n}/{len(figures)}: {figure.file}")
-        plot_layer(
-            results.layer(**figure.selection),
-            out / figure.file,
-            title=figure.caption.split(": ", 1)[-1],
-            borders=borders,
-            note=results.note,
-            frame=frame,
-            crs=results.ds.rio.crs,
-        )
-
-
-def write_curve(results: Results, out: Path, figures: list[Figure]) -> str:
-    """Plot the concentration curves of the mapped layers; return the file name."""
-    fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
-    for figure in figures[:6]:
-        curve = results.concentration_curve(**figure.selection, points=CURVE_POINTS)
-        label = figure.caption.split(": ", 1)[-1].replace("CO2 driven by ", "")
-        ax.plot(curve["land_share"], curve["emission_share"], label=label, linewidth=1.2)
-    for share in (0.75, 0.9):
-        ax.axhline(share, color="0.6", linestyle=":", linewidth=0.8)
-    ax.set_xscale("symlog", linthresh=0.01)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.set_xlabel("share of land cells, densest first (symlog scale)")
-    ax.set_ylabel("share of emissions on land")
-    ax.set_title("Concentration of emissions over land")
-    ax.legend(fontsize=7, loc="lower right")
-    if results.note:
-        fig.text(0.01, -0.04, results.note, fontsize=7, color="0.35")
-    fig.savefig(out / "concentration_curve.png", bbox_inches="tight")
-    plt.close(fig)
-    return "concentration_curve.png"
 
 
 def build_report(
@@ -213,156 +127,162 @@ def build_report(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out}: cannot create the report folder ({exc.strerror})") from exc
-    figures = paper_figures(results)
+    names = study_names(results.ds.attrs)
+    figures = paper_figures(results, names)
     echo(f"[1] maps ({len(figures)})")
-    write_maps(results, out, figures, echo)
+    drawn = write_maps(results, out, figures, echo)
+    _write_json(out / "figures.json", [_panel_record(p) for p in drawn])
     echo("[2] concentration curve and statistics")
     curve = write_curve(results, out, figures)
     concentration = results.concentration_table()
     echo("[3] tables and index.html")
-    cities = results.rank(by="city", top=top_cities)
-    page = render_html(results, figures, curve, concentration, cities)
+    parts = _body(results, names, drawn, curve, concentration, top_cities)
     index = out / "index.html"
-    index.write_text(page, encoding="utf-8")
+    try:
+        index.write_text(page.page(_title(results), parts), encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"{index}: cannot write the report ({exc.strerror})") from exc
     return index
 
 
-def render_html(results, figures, curve, concentration, cities) -> str:
-    """The report's HTML text (self-contained apart from the relative PNG links)."""
-    title = html.escape(str(results.ds.attrs.get("title", "footprint-map results")))
-    parts = [_HEAD.format(title=title), f"<h1>{title}</h1>"]
+def _title(results: Results) -> str:
+    return str(results.ds.attrs.get("title", "footprint-map results"))
+
+
+def _panel_record(panel: Panel) -> dict:
+    figure = panel.figure
+    return {
+        "file": figure.file,
+        "caption": figure.caption,
+        "figure": figure.group,
+        "vmin": panel.vmin,
+        "vmax": panel.vmax,
+    }
+
+
+def _write_json(path: Path, value) -> None:
+    try:
+        path.write_text(json.dumps(value, indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror})") from exc
+
+
+def _body(results, names, drawn, curve, concentration, top_cities) -> list[str]:
+    """The page's sections, in the order of :data:`SECTIONS`."""
+    parts = [f"<h1>{page.html.escape(_title(results))}</h1>"]
     if "SYNTHETIC" in results.note.upper():
-        parts.append(f'<p class="synthetic">{html.escape(results.note)}</p>')
-    parts.append(_headline(results))
-    parts.append("<h2>Maps</h2>")
+        parts.append(f'<p class="synthetic">{page.html.escape(results.note)}</p>')
+    parts.append(page.toc(SECTIONS))
+    parts.append(page.heading("headline", "Headline"))
+    headline = tables.headline(results, names, concentration)
+    parts.append(page.table(headline, anchor="headline-table", text=True))
+    parts += _map_sections(results, drawn)
+    parts += _concentration_section(curve, concentration, names)
+    parts += _province_section(results, names)
+    parts += _shares_section(results, names)
+    parts += _city_section(results, names, top_cities)
+    parts.append(page.heading("methods", "Methods"))
+    summary = results.summary()
+    errors = (summary["conservation_max_rel_error"], summary.get("mrio_conservation_max_rel_error"))
+    parts.append(page.methods(errors))
+    parts.append(page.provenance(results.ds.attrs, str(results.directory)))
+    return parts
+
+
+def _map_sections(results: Results, drawn: list[Panel]) -> list[str]:
     borders = (
         "the study's boundaries"
         if results.borders is not None
         else "the outlines of the study's region raster"
     )
-    parts.append(
-        f"<p>Emissions per grid cell in t CO2 (log colour scale), with {borders}, framed on "
-        "the land cells. Consumer maps include every category and sector.</p>"
-    )
-    parts += [_img(f.file, f.caption) for f in figures]
-    parts.append("<h2>Concentration</h2>")
-    parts.append(_img(curve, "Concentration curves: share of land against share of emissions"))
-    parts.append(
-        "<p>land_share_XXpct: the smallest share of land cells (producer provinces) holding "
-        "XX% of the layer's emissions on land (Yang et al. 2020 use 75%). area_km2_XXpct: "
-        "their area, the spatial extent of Kanemoto et al. (2016) at 90%.</p>"
-    )
-    parts.append(_table(concentration))
-    parts.append("<h2>Shares of foreign-driven CO2</h2>")
-    for dim in ("consumer", "sector", "category"):
-        shares = foreign_shares(results, dim).rename("share").rename_axis(dim).reset_index()
-        parts.append(f"<h3>by {dim}</h3>" + _table(shares))
-    parts.append(f"<h2>Top cities (foreign-driven CO2 within {CITY_RADIUS_KM:g} km)</h2>")
-    parts.append(
-        "<p>Sum over cells whose centre lies within the geodesic radius of the city point; "
-        "discs of neighbouring places overlap, so city rows must not be added up. "
-        f"{html.escape(cities.attrs.get('note', ''))}. {_city_credit(cities)}</p>"
-    )
-    if len(cities):
-        parts.append(_table(cities.drop(columns=["geonameid"], errors="ignore")))
-    parts.append(_provenance(results))
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
-
-
-def _headline(results: Results) -> str:
-    summary = results.summary()
-    rows = {
-        "foreign-driven CO2 (t)": summary.get("foreign_total_t"),
-        "domestic-driven CO2 (t)": summary.get("domestic_total_t"),
-        "land share holding 75% of foreign-driven CO2": summary.get("land_share_for_75pct"),
-        "land share holding 90%": summary.get("land_share_for_90pct"),
-        "conservation max relative error": summary.get("conservation_max_rel_error"),
-        "grid": grid_description(results),
-    }
-    frame = pd.DataFrame({"quantity": list(rows), "value": [_fmt(v) for v in rows.values()]})
-    return _table(frame)
-
-
-def grid_description(results: Results) -> str:
-    """The grid's size and ground cell area, e.g. ``"40 x 60 cells of 0.5° x 0.5° (...)"``."""
-    ny, nx = results.ds.sizes["y"], results.ds.sizes["x"]
-    areas = results.row_area_km2
-    if results.grid.geographic:
-        dx, dy = results.grid.spacing
-        land_rows = areas[results.land.any(axis=1)] if results.land.any() else areas
-        return (
-            f"{ny} x {nx} cells of {dx:g}° x {dy:g}° "
-            f"({land_rows.min():.4g} to {land_rows.max():.4g} km² on land, by latitude)"
+    parts = [
+        page.paragraph(
+            f"Emissions per grid cell in t CO2 (log colour scale) with {borders}, framed on the "
+            "land cells (the producer regions). Grey cells lie outside them (no data); white "
+            "land cells emit nothing; values below the colour scale take its lightest colour. "
+            "The panels of a figure "
+            "share one colour scale. Consumer maps include every final-demand category and "
+            "sector. Click a map to open it at full size."
         )
-    return f"{ny} x {nx} cells of {float(areas[0]):.4g} km²"
+    ]
+    for anchor, title in SECTIONS[1:5]:
+        group = [p for p in drawn if p.figure.group == anchor]
+        if not group:
+            continue
+        parts.append(page.heading(anchor, title))
+        if group[0].vmin is not None:
+            shared = "these panels share" if len(group) > 1 else "this map has"
+            parts.append(
+                f'<p class="scale">Colour scale: {shared} one log scale from '
+                f"{tables.tonnes_text(group[0].vmin)} to {tables.tonnes_text(group[0].vmax)} "
+                "per pixel.</p>"
+            )
+        parts.append(page.panels([page.figure(p.figure.file, p.figure.caption) for p in group]))
+    return parts
 
 
-def _city_credit(cities: pd.DataFrame) -> str:
-    source = str(cities.attrs.get("source", ""))
-    if source.endswith("china_cities.csv"):
-        return "City points: GeoNames, geonames.org (CC BY 4.0)."
-    return f"City points: {html.escape(source)} ([regions] cities)."
+def _concentration_section(curve: str, concentration, names: Names) -> list[str]:
+    return [
+        page.heading("concentration", "Concentration"),
+        page.panels(
+            [page.figure(curve, "Concentration curves: land share against emissions", wide=True)]
+        ),
+        page.paragraph(
+            "Land holding X %: the smallest share of land cells (producer regions), densest "
+            "first, holding X % of the layer's emissions on land (Yang et al. 2020 use 75 %). "
+            "Its area at 90 % is the spatial extent of Kanemoto et al. (2016)."
+        ),
+        page.table(tables.concentration_rows(concentration, names)),
+    ]
 
 
-def _provenance(results: Results) -> str:
-    attrs = results.ds.attrs
-    items = [("results directory", str(results.directory))]
-    for key in ("created", "title", "note"):
-        if key in attrs:
-            items.append((key, str(attrs[key])))
-    for key in ("package_versions", "input_checksums"):
-        if key in attrs:
-            items.append((key, _pretty_json(attrs[key])))
-    rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td><pre>{html.escape(v)}</pre></td></tr>" for k, v in items
+def _province_section(results: Results, names: Names) -> list[str]:
+    rows = tables.province_rows(results, names, tables.producer_areas(results))
+    return [
+        page.heading("provinces", "Provinces"),
+        page.paragraph(
+            "The study country's producer regions by foreign-driven CO2: the CO2 emitted "
+            "there, split by who drives it (foreign or domestic final demand), its share of "
+            "the national foreign-driven total and the largest foreign consumer."
+        ),
+        page.table(rows, anchor="province-table"),
+    ]
+
+
+def _shares_section(results: Results, names: Names) -> list[str]:
+    parts = [
+        page.heading(f"shares-{dim}", f"by {dim}", 3)
+        + page.table(tables.share_rows(results, dim, names))
+        for dim in ("consumer", "sector", "category")
+    ]
+    return [page.heading("shares", "Shares of foreign-driven CO2"), page.side_by_side(parts)]
+
+
+def _city_section(results: Results, names: Names, top: int) -> list[str]:
+    parts = [page.heading("cities", "Cities")]
+    polygons = polygon_cities(results, top)
+    if polygons is not None:  # the study's city polygons replace the discs
+        note = str(polygons.attrs.get("note", "the study's city polygons"))
+        return parts + [
+            page.paragraph(f"Foreign-driven CO2 over {note}."),
+            page.table(tables.polygon_city_rows(polygons), anchor="city-table"),
+        ]
+    table = urban_areas(results, top=top)
+    source = str(table.attrs.get("source", ""))
+    credit = (
+        "City points: GeoNames, geonames.org (CC BY 4.0)."
+        if source.endswith("china_cities.csv")
+        else f"City points: {source} ([regions] cities)."
     )
-    config = html.escape(str(attrs.get("config", "")))
-    return (
-        f'<h2>Provenance</h2><table class="prov">{rows}</table>'
-        f"<h3>study config</h3><pre>{config}</pre>"
+    parts.append(
+        page.paragraph(
+            f"Foreign-driven CO2 within {CITY_RADIUS_KM:g} km (geodesic) of each urban area: "
+            "places of one province whose point lies within that distance of a larger place "
+            "(e.g. the districts of a city) are merged into it, and the area's cells are the "
+            "union of their discs. Urban areas may still overlap, so rows must not be added "
+            f"up. {table.attrs.get('note', '')}. {credit}"
+        )
     )
-
-
-def _pretty_json(text: str) -> str:
-    try:
-        return json.dumps(json.loads(text), indent=1, sort_keys=True)
-    except ValueError:
-        return text
-
-
-def _img(file: str, caption: str) -> str:
-    src, text = html.escape(file), html.escape(caption)
-    return f'<figure><img src="{src}" alt="{text}"><figcaption>{text}</figcaption></figure>'
-
-
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=_fmt, border=0, classes="data")
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float | np.floating):
-        return f"{value:.4g}"
-    return str(value)
-
-
-_HEAD = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1100px; margin: 1em auto; padding: 0 1em;
-       color: #222; }}
-h1 {{ font-size: 1.5em; }}
-.synthetic {{ background: #fff3cd; border: 1px solid #e0c060; padding: .5em; }}
-figure {{ display: inline-block; width: 48%; margin: .5em 0; vertical-align: top; }}
-figure img {{ width: 100%; height: auto; border: 1px solid #ddd; }}
-figcaption {{ font-size: .85em; color: #444; }}
-table.data {{ border-collapse: collapse; margin: .5em 0 1em; font-size: .85em; }}
-table.data th, table.data td {{ border-bottom: 1px solid #ddd; padding: 2px 8px;
-       text-align: right; }}
-table.prov th {{ text-align: left; vertical-align: top; padding-right: 1em; }}
-pre {{ font-size: .75em; white-space: pre-wrap; margin: 0; }}
-</style></head><body>"""
+    if len(table):
+        parts.append(page.table(tables.city_rows(table, names), anchor="city-table"))
+    return parts

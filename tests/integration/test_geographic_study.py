@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -169,7 +170,7 @@ def land_frame(raw) -> tuple[float, float, float, float]:
 def test_axis_labels_follow_the_crs():
     assert axis_labels(CRS.from_epsg(4326)) == ("longitude (°)", "latitude (°)")
     albers = "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m"
-    assert axis_labels(CRS.from_proj4(albers)) == ("x (m)", "y (m)")
+    assert axis_labels(CRS.from_proj4(albers)) == ("x (km)", "y (km)")  # ticks in km
     assert axis_labels(CRS.from_epsg(2263)) == ("x (ftUS)", "y (ftUS)")
 
 
@@ -242,6 +243,16 @@ def test_report_on_the_geographic_study(study, raw, tmp_path):
         assert f"<td>{name}</td>" in text
     assert "Shanghai" not in text and "Paris" not in text
     assert "cities.csv ([regions] cities)" in text
+    headline = text.split('id="headline-table"')[1].split("</table>")[0]
+    assert "Mt (" in headline and "emitted in Japan" in headline
+    assert not re.search(r"\d[eE][+-]?\d", headline)
+    panels = json.loads((index.parent / "figures.json").read_text())
+    for group in ("fig1", "fig2", "fig3"):
+        limits = {(p["vmin"], p["vmax"]) for p in panels if p["figure"] == group}
+        assert len(limits) == 1
+    fig1 = [p for p in panels if p["figure"] == "fig1"]
+    top = max(float(raw["ds"]["footprint"].sel(consumer=c).max()) for c in ("USA", "DEU", "ROW"))
+    assert fig1[0]["vmax"] == pytest.approx(max(top, float(raw["ds"]["foreign_footprint"].max())))
 
 
 def test_run_maps_are_framed_on_the_land_not_the_boundary_file(study, raw):

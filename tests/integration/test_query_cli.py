@@ -40,10 +40,12 @@ def test_default_table_lists_top_cells(capsys, out, ds):
     lines = text.splitlines()
     assert lines[0].startswith("# CO2 driven by all foreign consumers")
     assert "75% on" in lines[0] and "km²" in lines[0]
-    assert lines[1].split()[:3] == ["rank", "row", "col"]
-    assert len(lines) == 2 + 3
+    cells = ds.sizes["y"] * ds.sizes["x"]
+    assert lines[1] == f"# showing 3 of {cells:,} cells of the grid; --top all lists every one"
+    assert lines[2].split()[:3] == ["rank", "row", "col"]
+    assert len(lines) == 3 + 3
     best = float(ds["foreign_footprint"].max())
-    assert float(lines[2].split()[8]) == pytest.approx(best, rel=1e-5)
+    assert float(lines[3].split()[8]) == pytest.approx(best, rel=1e-5)
 
 
 def test_csv_by_province_matches_store(capsys, out, ds):
@@ -150,7 +152,7 @@ def test_scheduler_prints_dashboard_link(capsys, out):
         code, text, err = run(capsys, out, "--top", "2", "--scheduler", cluster.scheduler_address)
     assert code == 0
     assert "dask dashboard: http" in err
-    assert len(text.splitlines()) == 4
+    assert len(text.splitlines()) == 5  # concentration line, "showing 2 of", header, 2 rows
 
 
 def test_hotspots_table_and_mask_geotiff(capsys, out, ds, tmp_path):

@@ -208,7 +208,7 @@ def test_areas_on_the_albers_grid_are_the_constant_cell_area(res, raw):
     assert provinces.loc["CN-GD", "area_km2"] == pytest.approx(gd.sum() * 2500.0)
 
 
-def test_albers_maps_have_metre_axes_and_land_frame(res, raw):
+def test_albers_maps_have_km_axes_and_land_frame(res, raw):
     from pipeline.results.maps import draw_layer
     from pipeline.results.report import display_borders
 
@@ -217,7 +217,7 @@ def test_albers_maps_have_metre_axes_and_land_frame(res, raw):
     assert len(borders.codes) == 34 and "CN-TW" in borders.codes
     fig = draw_layer(res.layer(consumer="USA"), title="USA", borders=borders)
     ax = fig.axes[0]
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x (m)", "y (m)")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x (km)", "y (km)")
     positive = ds["footprint"].sel(consumer="USA").values > 0
     x = ds["x"].values[positive.any(axis=0)]
     y = ds["y"].values[positive.any(axis=1)]
