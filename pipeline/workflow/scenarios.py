@@ -252,8 +252,9 @@ def _value(given: dict, key: str, table: str, where: str) -> Any:
             f"{where}: {key} = {value!r} should be of type {wanted}, not {type(value).__name__}"
         )
     if key == "factor" and not (math.isfinite(value) and 0.0 <= value <= MAX_FACTOR):
+        what = "is negative" if value < 0 else "is out of range"
         raise ConfigError(
-            f"{where}: factor = {value!r} is out of range; use a number in [0, {MAX_FACTOR:g}] "
+            f"{where}: factor = {value!r} {what}; use a number in [0, {MAX_FACTOR:g}] "
             "(0 removes, 1 keeps, 1.2 raises by 20 %)"
         )
     return float(value) if key == "factor" else value
