@@ -111,7 +111,9 @@ class ResultCube:
     terms: da.Array
 
 
-def build_cube(inputs: CubeInputs, *, materialize: Sequence[str] = ()) -> ResultCube:
+def build_cube(
+    inputs: CubeInputs, *, materialize: Sequence[str] = (), tables: np.ndarray | None = None
+) -> ResultCube:
     """Return the lazy factorized store and its conservation terms.
 
     Parameters
@@ -121,11 +123,15 @@ def build_cube(inputs: CubeInputs, *, materialize: Sequence[str] = ()) -> Result
         Extra per-cell cubes to store: ``"footprint"`` (every consumer), or
         consumer codes (stored as ``materialized_footprint``). Everything else
         per consumer is computed on read (:mod:`pipeline.attribution.factorized`).
+    tables : numpy.ndarray, optional
+        Region tables to use instead of those of ``inputs.shares``: a
+        scenario's (:mod:`pipeline.attribution.scenario_tables`), whose rows
+        need not sum to one.
     """
-    m = region_tables.region_shares(inputs)
+    m = region_tables.region_shares(inputs) if tables is None else tables
     consumers = [str(c) for c in inputs.shares["consumer"].values]
     chosen = materialized_consumers(materialize, consumers)
-    write = region_tables.write_tables(m, inputs, chosen)
+    write = region_tables.write_tables(m, inputs, chosen, scaled=tables is not None)
     layers, terms = write_blocks.write_layers(
         inputs.emissions.data, inputs.region_index.data, write, dtype=inputs.dtype
     )

@@ -5,6 +5,8 @@ with ``T = sum_k M`` of the stored region tables (``region_shares``), the stored
 ``emissions`` and ``region_index``, and the run's region mapping. The layers are
 lazy dask arrays, one task per consumer and spatial chunk, so selecting one
 consumer computes only its layer (one pass over that chunk's emissions).
+A scenario's store adds ``delta_footprint`` the same way, from its
+``delta_region_shares`` (scenario minus baseline tables) and the same emissions.
 """
 
 from __future__ import annotations
@@ -30,29 +32,48 @@ def with_footprint(ds: xr.Dataset) -> xr.Dataset:
 
     The computed cube has the names, dims, coordinates, attributes and dtype of
     a materialized one; consumers listed in ``materialized_footprint`` are read
-    from the store.
+    from the store. A scenario's store also gets ``delta_footprint``.
     """
-    if "footprint" in ds or "region_shares" not in ds:
+    if "region_shares" not in ds:
         return ds
-    data = consumer_layers(ds)
-    if MATERIALIZED in ds:
-        data = _with_stored(ds, data)
-    footprint = xr.DataArray(
-        data,
-        dims=("consumer", "y", "x"),
-        coords={"consumer": ds["consumer"], "foreign": ds["foreign"]},
-        attrs={"units": UNITS, "long_name": LONG_NAMES["footprint"]},
-    )
-    describe_cells(footprint)
-    out = ds.assign(footprint=footprint)
-    if "spatial_ref" in ds.coords:
-        out["footprint"] = out["footprint"].assign_coords(spatial_ref=ds["spatial_ref"])
+    out = ds
+    if "footprint" not in ds:
+        data = consumer_layers(ds)
+        if MATERIALIZED in ds:
+            data = _with_stored(ds, data)
+        out = _assign_cells(ds, "footprint", _consumer_cube(ds, data, LONG_NAMES["footprint"]))
+    if DELTA_TABLES in ds:
+        delta = _consumer_cube(ds, consumer_layers(ds, DELTA_TABLES), DELTA_LONG_NAME)
+        out = _assign_cells(out, "delta_footprint", delta)
     return out
 
 
-def consumer_layers(ds: xr.Dataset) -> da.Array:
-    """Lazy ``(consumer, y, x)`` layers from the store's region tables."""
-    per_code = code_tables(ds, ds["region_shares"].sum("category"))
+def _consumer_cube(ds: xr.Dataset, data: da.Array, long_name: str) -> xr.DataArray:
+    return xr.DataArray(
+        data,
+        dims=("consumer", "y", "x"),
+        coords={"consumer": ds["consumer"], "foreign": ds["foreign"]},
+        attrs={"units": UNITS, "long_name": long_name},
+    )
+
+
+#: A scenario store's delta tables, and the long name of the cube computed from them.
+DELTA_TABLES = "delta_region_shares"
+DELTA_LONG_NAME = "change of the emissions per cell driven by each consumer (scenario - baseline)"
+
+
+def _assign_cells(ds: xr.Dataset, name: str, var: xr.DataArray) -> xr.Dataset:
+    """``ds`` with the per-cell ``var`` as ``name``, pointing at the store's CRS."""
+    describe_cells(var)
+    out = ds.assign({name: var})
+    if "spatial_ref" in ds.coords:
+        out[name] = out[name].assign_coords(spatial_ref=ds["spatial_ref"])
+    return out
+
+
+def consumer_layers(ds: xr.Dataset, name: str = "region_shares") -> da.Array:
+    """Lazy ``(consumer, y, x)`` layers from the store's region tables ``name``."""
+    per_code = code_tables(ds, ds[name].sum("category"))
     dtype = ds["foreign_footprint"].dtype
     return blocks.apply_region_tables(
         ds["emissions"].data, ds["region_index"].data, per_code, dtype=dtype, out_chunk=1

@@ -49,11 +49,15 @@ def home_producers(shares: xr.DataArray, foreign: np.ndarray) -> np.ndarray:
     return np.array([str(r) in domestic for r in shares["region"].values], dtype=bool)
 
 
-def write_tables(m: np.ndarray, inputs: CubeInputs, materialized: Sequence[int]) -> WriteTables:
+def write_tables(
+    m: np.ndarray, inputs: CubeInputs, materialized: Sequence[int], *, scaled: bool = False
+) -> WriteTables:
     """The tables of the write pass, rows indexed by raster code.
 
     The stored stack is the foreign-driven layer by category, the foreign total,
     then the ``materialized`` consumers' layers (positions in ``consumer``).
+    ``scaled`` tables (a scenario's) need not sum to one per row: each cell is
+    checked against the tonnes they make of its inventory.
     """
     split = tables.split_outputs(m, inputs.foreign, home_producers(inputs.shares, inputs.foreign))
     n_categories = split["by_category"].shape[2]
@@ -63,6 +67,10 @@ def write_tables(m: np.ndarray, inputs: CubeInputs, materialized: Sequence[int])
         axis=2,
     )
     code_rows = inputs.producer_of_code
+    sums = {}
+    if scaled:
+        sums["inventory"] = tables.rows_for_codes(by_consumer.sum(axis=2), code_rows)
+        sums["gross"] = tables.rows_for_codes(np.abs(m).sum(axis=(2, 3)), code_rows)
     return WriteTables(
         stored=tables.rows_for_codes(stored, code_rows),
         by_consumer=tables.rows_for_codes(by_consumer, code_rows),
@@ -70,6 +78,7 @@ def write_tables(m: np.ndarray, inputs: CubeInputs, materialized: Sequence[int])
         producer=code_rows >= 0,
         foreign_column=n_categories,
         category_columns=slice(0, n_categories),
+        **sums,
     )
 
 

@@ -30,6 +30,7 @@ from pipeline.errors import FootprintError
 EPILOG_RUN = """example:
   footprint-map run config/demo.toml --inputs demo-out/inputs --out results/
   footprint-map run study.toml --out results/ --scheduler tcp://10.0.0.5:8786
+  footprint-map run config/demo.toml --inputs demo-out/inputs --out results/ --scenario us_tariff_25
 """
 EPILOG_DEMO = """example:
   footprint-map demo --out demo-out                 # 10 km, about a minute
@@ -88,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-maps", action="store_true", help="skip the PNG maps")
     run.add_argument("--resume", action="store_true", help=RESUME_HELP)
+    run.add_argument(
+        "--scenario",
+        metavar="NAME",
+        help="run only the config's [[scenario]] NAME, against the baseline already in --out "
+        "(written by a run of the same config); publishes DIR/scenarios/NAME",
+    )
     _cluster_flags(run)
 
     _add_demo_parser(sub)
@@ -181,6 +188,7 @@ def _dask_logs_to(path: Path) -> None:
 def _run_config(config, args, *, note: str = "") -> dict:
     """Run ``config`` with the command's flags applied (a new checked config)."""
     import cluster
+    from pipeline.results.scenario_summary import format_delta
     from pipeline.results.summary import format_summary
     from pipeline.storage.versions import ensure_writable_dir
     from pipeline.workflow.config import toml_items
@@ -200,10 +208,17 @@ def _run_config(config, args, *, note: str = "") -> dict:
         show_progress=sys.stderr.isatty(),
         note=note,
         resume=args.resume,
+        scenario=getattr(args, "scenario", None),
     )
     print()
     print(format_summary(result))
-    print(f"\noutputs in {args.out}: footprint.zarr, summary.json, maps/")
+    if "delta" in result:
+        print("\n" + format_delta(args.scenario, result["delta"]))
+        print(
+            f"\noutputs in {args.out / 'scenarios' / args.scenario}: footprint.zarr, summary.json"
+        )
+    else:
+        print(f"\noutputs in {args.out}: footprint.zarr, summary.json, maps/, scenarios/")
     for warning in result.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
     return result

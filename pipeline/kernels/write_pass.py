@@ -39,6 +39,13 @@ class WriteTables:
         Position of the foreign total among the stored layers.
     category_columns : slice
         Positions of the by-category layers among the stored layers.
+    inventory : numpy.ndarray or None
+        ``(n_codes, n_sectors)``: what one tonne of the inventory becomes, when
+        the tables' rows need not sum to one (a scenario: ``sum_c by_consumer``).
+        Each cell is then checked against ``sum_s e[s] inventory[r, s]``, relative
+        to ``sum_s e[s] gross[r, s]``; None checks against the inventory itself.
+    gross : numpy.ndarray or None
+        ``(n_codes, n_sectors)``: ``sum_c |by_consumer|``, with ``inventory``.
     """
 
     stored: np.ndarray
@@ -47,6 +54,8 @@ class WriteTables:
     producer: np.ndarray
     foreign_column: int
     category_columns: slice
+    inventory: np.ndarray | None = None
+    gross: np.ndarray | None = None
 
 
 #: Layout of the terms vector: scalars first, then one total per consumer.
@@ -106,10 +115,19 @@ def _check_cells(emissions, region_index, tables: WriteTables, scalars) -> np.nd
         idx = region_index[start : start + rows]
         layers = apply_region_tables(e, idx, tables.by_consumer)
         totals += layers.sum(axis=(1, 2))
-        inventory = np.where(producer[np.where(idx < 0, -1, idx)], e.sum(axis=0), 0.0)
+        inventory, scale = _cell_inventory(e, idx, tables, producer)
         error = np.abs(layers.sum(axis=0) - inventory)
         if error.size:  # np.maximum keeps a NaN, so it fails the check
             scalars[0] = np.maximum(scalars[0], error.max())
-            scalars[1] = np.maximum(scalars[1], (error / np.maximum(inventory, 1e-300)).max())
+            scalars[1] = np.maximum(scalars[1], (error / np.maximum(scale, 1e-300)).max())
         scalars[2] += inventory.sum()
     return totals
+
+
+def _cell_inventory(e, idx, tables: WriteTables, producer) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's tonnes that its consumer layers must add up to, and the error's scale."""
+    if tables.inventory is None:
+        inventory = np.where(producer[np.where(idx < 0, -1, idx)], e.sum(axis=0), 0.0)
+        return inventory, inventory
+    inventory = scale_by_region(e, idx, tables.inventory).sum(axis=0)
+    return inventory, scale_by_region(e, idx, tables.gross).sum(axis=0)

@@ -299,6 +299,7 @@ def solve_with_row_sums(
     block_columns: int | None = None,
     method: str | LeontiefMethod = "auto",
     tol: float = 1e-13,
+    factored: FactoredTable | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`solve_final_demand` plus ``X 1`` for *every* row of the table.
 
@@ -306,26 +307,78 @@ def solve_with_row_sums(
     the caller check every producer row, not only the kept ones
     (:func:`row_conservation`).
 
+    Parameters
+    ----------
+    factored : FactoredTable, optional
+        Factorize through it (and keep the factor there for later right-hand
+        sides, e.g. scenarios); ``method`` and ``tol`` are then its own.
+
     Returns
     -------
     X : ndarray, shape (len(rows), m)
     row_sums : ndarray, shape (n,)
         ``((I - A)^-1 Y 1)``, which equals ``x`` for a consistent table.
     """
-    keep = _keep_positions(mrio, rows)
-    Y = np.asarray(mrio.Y, dtype=np.float64)
-    if Y.shape[1] == 0:
-        return np.zeros((keep.size, 0)), np.zeros(mrio.n)
-    chosen = _chosen(mrio, method, tol)
-    factor = _factor(mrio, chosen, tol)
-    try:
-        return _run_blocks(factor, Y, keep, client, block_columns)
-    except RefinementError:
-        if not chosen.automatic:
-            raise
-    del factor  # refinement stalled: fall back to float64 LU
-    factor = factorize(mrio.Z, mrio.x, method="lu", labels=mrio.rows)
-    return _run_blocks(factor, Y, keep, client, block_columns)
+    table = factored if factored is not None else FactoredTable(mrio, method, tol=tol)
+    return table.solve(mrio.Y, rows=rows, client=client, block_columns=block_columns)
+
+
+class FactoredTable:
+    """``I - A`` of one table, factorized once (on first use) for any right-hand sides.
+
+    The attribution solves every final-demand column with it; a scenario then
+    solves only the columns it changes with the same factor
+    (:mod:`pipeline.mrio.scenarios`), on the same cluster path.
+
+    Parameters
+    ----------
+    mrio : MRIO
+        A validated table.
+    method : str or LeontiefMethod
+        As in :func:`solve_final_demand`.
+    tol : float
+        Relative tolerance of ``"mixed"`` and ``"iterative"``.
+    """
+
+    def __init__(self, mrio: MRIO, method: str | LeontiefMethod = "auto", *, tol: float = 1e-13):
+        self.mrio, self.tol = mrio, tol
+        self.method = _chosen(mrio, method, tol)
+        self._factor: LeontiefFactor | None = None
+        self.factorizations = 0
+
+    def release(self) -> None:
+        """Drop the factor (it is made again on the next solve)."""
+        self._factor = None
+
+    def solve(
+        self,
+        Y: np.ndarray,
+        *,
+        rows: Iterable[int] | np.ndarray | None = None,
+        client: Any | None = None,
+        block_columns: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``X[rows]`` for the columns of ``Y`` and the row sums ``X 1`` of every row.
+
+        Blocks of columns run on ``client`` if given (see :func:`solve_final_demand`).
+        An automatic ``"mixed"`` whose refinement stalls is replaced by a float64 LU.
+        """
+        keep = _keep_positions(self.mrio, rows)
+        Y = np.asarray(Y, dtype=np.float64)
+        if Y.shape[1] == 0:
+            return np.zeros((keep.size, 0)), np.zeros(self.mrio.n)
+        if self._factor is None:
+            self._factor = _factor(self.mrio, self.method, self.tol)
+            self.factorizations += 1
+        try:
+            return _run_blocks(self._factor, Y, keep, client, block_columns)
+        except RefinementError:
+            if not self.method.automatic:
+                raise
+        self._factor = None  # refinement stalled: fall back to float64 LU
+        self._factor = factorize(self.mrio.Z, self.mrio.x, method="lu", labels=self.mrio.rows)
+        self.factorizations += 1
+        return _run_blocks(self._factor, Y, keep, client, block_columns)
 
 
 def row_conservation(mrio: MRIO, row_sums: np.ndarray) -> tuple[float, str]:
@@ -391,6 +444,7 @@ def attribution_shares(
     method: str | LeontiefMethod = "auto",
     block_columns: int | None = None,
     tol: float = 1e-13,
+    factored: FactoredTable | None = None,
 ) -> xr.DataArray:
     """Share of each producing row's output driven by each final-demand column.
 
@@ -402,6 +456,8 @@ def attribution_shares(
         Producing regions to keep (default all).
     client, method, block_columns, tol
         See :func:`solve_final_demand`.
+    factored : FactoredTable, optional
+        Factorize through it and keep the factor there (see :func:`solve_with_row_sums`).
 
     Returns
     -------
@@ -414,9 +470,8 @@ def attribution_shares(
         ``attrs["row_conservation_worst_row"]`` check *every* row of the table,
         kept or not (:func:`row_conservation`).
     """
-    keep, X, checked = _solve_kept(
-        mrio, regions, client=client, method=method, block_columns=block_columns, tol=tol
-    )
+    options = dict(client=client, method=method, block_columns=block_columns, tol=tol)
+    keep, X, checked = _solve_kept(mrio, regions, factored=factored, **options)
     da = _to_4d(mrio, keep, shares(X, mrio.x[keep]), "attribution_share")
     da.attrs.update(units="1", long_name="share of output driven by final demand", **checked)
     return da

@@ -28,7 +28,7 @@ import xarray as xr
 
 from pipeline.attribution.cube import UNITS, describe_store
 from pipeline.attribution.factorized import with_footprint
-from pipeline.errors import InputFileError
+from pipeline.errors import ConfigError, InputFileError
 from pipeline.grid import blocks
 from pipeline.grid.mapping import store_mapping
 from pipeline.grid.spec import GridSpec
@@ -37,22 +37,25 @@ from pipeline.results import places
 from pipeline.results.analytics import unknown_code
 from pipeline.results.drivers import PlaceDrivers
 from pipeline.results.statistics import RANK_BY, Hotspots, LayerStatistics
-from pipeline.results.summary import home_regions
+from pipeline.results.summary import consumer_groups, home_regions
 from pipeline.results.zonal import ZonalStatistics
-from pipeline.storage.versions import STORE_NAME, is_complete, open_version
+from pipeline.storage.versions import SCENARIOS, STORE_NAME, is_complete, open_version
 
 __all__ = ["RANK_BY", "Hotspots", "Results", "open_results"]
 
 
-def open_results(path: str | Path) -> Results:
+def open_results(path: str | Path, *, scenario: str | None = None) -> Results:
     """Open a results directory (or its ``footprint.zarr``) lazily.
+
+    ``scenario`` opens ``DIR/scenarios/NAME`` instead: a store of the same
+    contract, plus the change cubes (``layer(..., delta=True)``).
 
     Raises
     ------
     InputFileError
-        If there is no store, or a run did not finish writing it.
+        If there is no store (or no such scenario), or a run did not finish writing it.
     """
-    path = Path(path)
+    path = Path(path) if scenario is None else _scenario_dir(Path(path), scenario)
     store = path if path.name.endswith(".zarr") else path / STORE_NAME
     if not store.exists():
         raise InputFileError(
@@ -67,6 +70,18 @@ def open_results(path: str | Path) -> Results:
     # versions, and reading it once a later run deleted it raises.
     # Stores written before the CF attributes are presented with them.
     return Results(with_footprint(describe_store(open_version(store))), store.parent)
+
+
+def _scenario_dir(path: Path, name: str) -> Path:
+    """``DIR/scenarios/NAME``; an error listing the scenarios if there is none."""
+    folder = path / SCENARIOS / name
+    if not (folder / STORE_NAME).exists():
+        found = sorted(p.name for p in (path / SCENARIOS).glob("*") if (p / STORE_NAME).exists())
+        raise InputFileError(
+            f"{path}: no scenario {name!r}; found {found or 'none'} (declare it in the study's "
+            "[[scenario]] tables and run `footprint-map run`)"
+        )
+    return folder
 
 
 class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
@@ -85,8 +100,9 @@ class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
         self.directory = Path(directory)
 
     def __repr__(self) -> str:
+        kind = f"scenario {self.scenario!r} " if self.scenario else ""
         return (
-            f"<Results {self.directory}: {len(self.consumers)} consumers, "
+            f"<Results {kind}{self.directory}: {len(self.consumers)} consumers, "
             f"{len(self.sectors)} sectors, grid {self.ds.sizes['y']}x{self.ds.sizes['x']}>"
         )
 
@@ -95,6 +111,16 @@ class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
     def consumers(self) -> list[str]:
         """Consumer codes."""
         return [str(c) for c in self.ds["consumer"].values]
+
+    @property
+    def scenario(self) -> str | None:
+        """The scenario's name if this is a scenario's store, else None (the baseline)."""
+        return self.ds.attrs.get("scenario")
+
+    @cached_property
+    def groups(self) -> dict[str, list[str]]:
+        """The study's consumer groups (``[groups]``): name -> member consumer codes."""
+        return consumer_groups(self.ds.attrs)
 
     @cached_property
     def foreign(self) -> np.ndarray:
@@ -181,6 +207,8 @@ class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
             "category": self.categories,
             "region": self.producers,
         }[kind]
+        if kind == "consumer":
+            valid = [*valid, *self.groups]
         if str(value) not in valid:
             raise unknown_code(kind, str(value), valid)
         return str(value)
@@ -196,8 +224,27 @@ class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
         parts = [consumer or "all foreign consumers", sector, category]
         return ", ".join(p for p in parts if p)
 
+    @cached_property
+    def delta_shares(self) -> np.ndarray:
+        """A scenario's delta tables ``T' - M`` (same layout as :attr:`shares`)."""
+        self._require_scenario()
+        m = self.ds["delta_region_shares"].transpose("region", "sector", "consumer", "category")
+        return np.asarray(m.values, dtype=np.float64)
+
+    def _require_scenario(self) -> None:
+        if "delta_region_shares" not in self.ds:
+            raise ConfigError(
+                f"{self.directory}: these are baseline results, which have no change cubes; "
+                "open a scenario's: open_results(DIR, scenario=NAME)"
+            )
+
     def layer(
-        self, consumer: str | None = None, sector: str | None = None, category: str | None = None
+        self,
+        consumer: str | None = None,
+        sector: str | None = None,
+        category: str | None = None,
+        *,
+        delta: bool = False,
     ) -> xr.DataArray:
         """The lazy ``(y, x)`` layer of a selection, in t CO2 per cell.
 
@@ -208,34 +255,45 @@ class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
         ``sum_s emissions[s] * M[r(cell), s, c, k]`` over the selected sectors
         ``s``, consumers ``c`` (the given one, else every foreign consumer) and
         categories ``k``, with ``M`` the attribution shares of the cell's region.
+        ``consumer`` may name a group (``[groups]``): its members are summed.
+        ``delta=True`` (a scenario's results) gives the change, scenario minus
+        baseline, by the same rules with the delta tables ``T' - M``.
         """
         consumer = self.check_code("consumer", consumer)
         sector = self.check_code("sector", sector)
         category = self.check_code("category", category)
+        if delta:
+            self._require_scenario()
         chosen = [v is not None for v in (consumer, sector, category)]
-        if sum(chosen) > 1:
-            data = self._computed(consumer, sector, category)
+        prefix = "delta_" if delta else ""
+        if sum(chosen) > 1 or consumer in self.groups or (delta and (sector or category)):
+            data = self._computed(consumer, sector, category, delta=delta)
         elif consumer is not None:
-            data = self.ds["footprint"].sel(consumer=consumer)
+            data = self.ds[prefix + "footprint"].sel(consumer=consumer)
         elif sector is not None:
             data = self.ds["footprint_by_sector"].sel(sector=sector)
         elif category is not None:
             data = self.ds["footprint_by_category"].sel(category=category)
         else:
-            data = self.ds["foreign_footprint"]
+            data = self.ds[prefix + "foreign_footprint"]
         drop = ["consumer", "sector", "category", "foreign"]
         data = data.drop_vars(drop, errors="ignore").copy(deep=False)
+        what = f"CO2 driven by {self.describe(consumer, sector, category)}"
         data.attrs = {
             "units": UNITS,
-            "long_name": f"CO2 driven by {self.describe(consumer, sector, category)}",
+            "long_name": f"change of {what} (scenario - baseline)" if delta else what,
         }
-        data.name = "footprint"
+        data.name = "delta_footprint" if delta else "footprint"
         return data
 
-    def _computed(self, consumer, sector, category) -> xr.DataArray:
-        ci = [self.consumers.index(consumer)] if consumer else np.flatnonzero(self.foreign)
+    def _computed(self, consumer, sector, category, *, delta: bool = False) -> xr.DataArray:
+        if consumer in self.groups:
+            ci = [self.consumers.index(c) for c in self.groups[consumer]]
+        else:
+            ci = [self.consumers.index(consumer)] if consumer else np.flatnonzero(self.foreign)
         ki = [self.categories.index(category)] if category else slice(None)
-        per_producer = self.shares[:, :, ci, :][:, :, :, ki].sum(axis=(2, 3))
+        shares = self.delta_shares if delta else self.shares
+        per_producer = shares[:, :, ci, :][:, :, :, ki].sum(axis=(2, 3))
         if sector is not None:
             keep = np.array([s == sector for s in self.sectors])
             per_producer = per_producer * keep[None, :]

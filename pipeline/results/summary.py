@@ -67,8 +67,51 @@ def summarize(
     }
     if key not in summary:
         summary[key] = held[float(hotspot_share)].land_share
+    groups = consumer_groups(cube.attrs)
+    if groups:
+        summary["group_shares"] = _group_shares(totals["consumer_shares"], groups)
     summary["warnings"] = _warnings(attribution, totals["foreign_total_t"])
     return summary
+
+
+def summarize_store(
+    store,
+    producer_codes,
+    *,
+    conservation_error: float,
+    mrio_conservation_error: float,
+    hotspot_share: float,
+    compute=dask.compute,
+) -> dict:
+    """:func:`summarize` of a written store; land is the study country's producer cells.
+
+    ``producer_codes`` are the raster codes mapped to producer regions.
+    """
+    opened = xr.open_zarr(store)
+    land = opened["region_index"].isin(home_codes(opened, producer_codes))
+    return summarize(
+        opened,
+        land_mask=land,
+        conservation_error=conservation_error,
+        mrio_conservation_error=mrio_conservation_error,
+        hotspot_share=hotspot_share,
+        compute=compute,
+    )
+
+
+#: Store attribute holding ``[groups]`` (JSON: group name -> member consumer codes).
+GROUPS_ATTR = "consumer_groups"
+
+
+def consumer_groups(attrs: dict) -> dict[str, list[str]]:
+    """The consumer groups a store was written with (empty if none)."""
+    return json.loads(attrs.get(GROUPS_ATTR) or "{}")
+
+
+def _group_shares(consumer_shares: dict[str, float], groups: dict[str, list[str]]) -> dict:
+    """Each group's share of the foreign-driven CO2 (its foreign members'), largest first."""
+    shares = {g: sum(consumer_shares.get(c, 0.0) for c in members) for g, members in groups.items()}
+    return dict(sorted(shares.items(), key=lambda item: -item[1]))
 
 
 def _land_shares(

@@ -60,8 +60,10 @@ KEEP_VERSIONS = 2
 _STAMP_RE = re.compile(r"\d{8}T\d{6}\d*")
 #: The footprint store of a results directory.
 STORE_NAME = "footprint.zarr"
+#: Where a version holds its scenarios (``scenarios/NAME/footprint.zarr`` and ``summary.json``).
+SCENARIOS = "scenarios"
 #: What a version holds; ``DIR/<name>`` links to ``DIR/.current/<name>``.
-RESULT_NAMES = (STORE_NAME, "summary.json", "maps")
+RESULT_NAMES = (STORE_NAME, "summary.json", "maps", SCENARIOS)
 _VERSION_RE = re.compile(r"^(v\d{8}T\d{6}\d*-[0-9a-f]{8}|footprint-\d{8}T\d{6}-[0-9a-f]{8}\.zarr)$")
 _PACKAGES = (
     "footprint-map",
@@ -169,6 +171,7 @@ def write_zarr_atomic(
     compute: Callable[..., tuple] = dask.compute,
     key: str | None = None,
     attrs: Callable[[], Mapping[str, Any]] | None = None,
+    linked: Mapping[str, Path] | None = None,
 ) -> dict[str, Any]:
     """Write ``ds`` to zarr v3 at ``final`` atomically, computing checks in the same pass.
 
@@ -190,6 +193,9 @@ def write_zarr_atomic(
         Stage key stamped with the completion mark (see :func:`stage_key`).
     attrs : callable, optional
         Returns attributes to stamp with the completion mark (after ``check``).
+    linked : mapping, optional
+        Array name -> an array directory of a complete store, hard-linked into
+        the store (not rewritten) before it is stamped; ``ds`` must not hold it.
 
     Returns
     -------
@@ -203,6 +209,8 @@ def write_zarr_atomic(
             _, results = compute(delayed, dict(also_compute or {}))
             if check is not None:
                 check(results)
+            for name, source in (linked or {}).items():
+                link_copy(source, tmp / name)
             group = zarr.open_group(tmp, mode="r+")
             group.attrs.update(
                 {**(attrs() if attrs else {}), COMPLETE_ATTR: COMPLETE, KEY_ATTR: key or ""}
@@ -252,7 +260,8 @@ def new_version(out: Path) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
-        (tmp / "maps").mkdir(exist_ok=True)
+        for name in ("maps", SCENARIOS):
+            (tmp / name).mkdir(exist_ok=True)
         os.rename(tmp, final)
     except BaseException:
         _remove(tmp, out)

@@ -26,6 +26,7 @@ from typing import Any
 
 from pipeline.errors import ConfigError, InputFileError
 from pipeline.textfiles import check_file, read_text
+from pipeline.workflow import scenarios as scenario_tables
 
 _REQUIRED = ...
 
@@ -246,6 +247,10 @@ class StudyConfig:
         Directory that relative input paths resolve against.
     raw_text : str
         The file's text, kept for provenance.
+    groups : dict
+        ``[groups]``: group name -> consumer codes (checked against the MRIO later).
+    scenarios : tuple of Scenario
+        The ``[[scenario]]`` tables (see :mod:`pipeline.workflow.scenarios`).
     """
 
     study: StudySettings
@@ -258,6 +263,8 @@ class StudyConfig:
     path: Path
     inputs: Path
     raw_text: str = field(repr=False)
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    scenarios: tuple[scenario_tables.Scenario, ...] = ()
 
     @property
     def paths(self) -> InputPaths:
@@ -333,12 +340,13 @@ def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyC
             "loop; fix or remove the link"
         ) from exc
     sections = _with_paths_checked(sections, base=base, source=str(path))
-    return StudyConfig(**sections, path=path.resolve(), inputs=base, raw_text=text)
+    tables = scenario_tables.parse(raw, source=str(path))
+    return StudyConfig(**sections, path=path.resolve(), inputs=base, raw_text=text, **tables)
 
 
 def _typed_sections(raw: dict[str, Any], *, source: str) -> dict[str, Section]:
     """Every section of ``raw`` checked and typed, then the checks across keys."""
-    _reject_unknown(raw, SECTIONS, source=source, where="section")
+    _reject_unknown(raw, {**SECTIONS, **scenario_tables.TABLES}, source=source, where="section")
     sections = {name: _section(name, raw.get(name, {}), source) for name in SECTIONS}
     regions = sections["regions"]
     if bool(regions.boundaries) == bool(regions.raster):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
@@ -21,7 +22,7 @@ from pipeline.attribution import cube as cube_mod
 from pipeline.attribution.concordance import read_concordance, sector_weights
 from pipeline.attribution.factorized import with_footprint
 from pipeline.mrio import attribution_shares
-from pipeline.mrio.engine import choose_method
+from pipeline.mrio.engine import FactoredTable
 from pipeline.results import maps, summary
 from pipeline.storage.lock import output_lock
 from pipeline.storage.versions import (
@@ -39,7 +40,7 @@ from pipeline.storage.versions import (
     write_text_atomic,
     write_zarr_atomic,
 )
-from pipeline.workflow import stages
+from pipeline.workflow import scenario_run, stages
 from pipeline.workflow.config import OutputSettings, StudyConfig, toml_items
 from pipeline.workflow.keys import naming_keys
 
@@ -55,11 +56,13 @@ def run_study(
     show_progress: bool = False,
     note: str = "",
     resume: bool = False,
+    scenario: str | None = None,
 ) -> dict:
-    """Run ``config`` and write ``out/footprint.zarr``, ``summary.json`` and maps.
+    """Run ``config`` and write ``out/footprint.zarr``, ``summary.json``, maps and scenarios.
 
     Inputs are loaded and checked before any cluster starts, so bad input
-    fails fast.
+    fails fast. Every ``[[scenario]]`` is written to ``out/scenarios/NAME/``
+    and published with the baseline (:mod:`pipeline.workflow.scenario_run`).
 
     Parameters
     ----------
@@ -78,11 +81,14 @@ def run_study(
     resume : bool
         Reuse stages whose outputs are complete and whose key (input
         checksums, relevant config, package version) matches.
+    scenario : str, optional
+        Run only this scenario, against the baseline already in ``out`` (whose
+        key must match the config's).
 
     Returns
     -------
     dict
-        The summary written to ``out/summary.json``.
+        The summary written to ``out/summary.json`` (the scenario's with ``scenario``).
 
     Raises
     ------
@@ -101,6 +107,7 @@ def run_study(
             show_progress=show_progress,
             note=note,
             resume=resume,
+            scenario=scenario,
         )
 
 
@@ -112,7 +119,7 @@ def _input_dirs(config: StudyConfig, sources: dict[str, Path]) -> list[Path]:
     return dirs
 
 
-def _run_locked(config, out, *, connect, echo, show_progress, note, resume) -> dict:
+def _run_locked(config, out, *, connect, echo, show_progress, note, resume, scenario) -> dict:
     """:func:`run_study` once ``out`` is locked and cleaned."""
     clock = _Clock(echo)
     clock.stage("MRIO: load and check" + (" and nest" if config.mrio.layout == "nested" else ""))
@@ -142,8 +149,13 @@ def _run_locked(config, out, *, connect, echo, show_progress, note, resume) -> d
     check_outside_inputs(out, _input_dirs(config, sources))
     plan = _Plan(config, out, input_checksums(sources), layers, resume=resume, echo=echo)
     plan.clock = clock
+    plan.scenarios = scenario_run.prepare(config, loaded, list(layers.emissions["sector"].values))
+    if scenario is not None:
+        scenario_run.require_baseline(plan, scenario)
     with connect() if connect is not None else contextlib.nullcontext() as client:
         compute = progress_compute(client, show_progress=show_progress)
+        if scenario is not None:
+            return _run_scenario(plan, loaded, scenario, client=client, compute=compute)
         return _run_on_cluster(
             plan,
             loaded,
@@ -175,6 +187,7 @@ class _Plan:
         self.resume, self.echo = resume, echo
         self.chunks = layers.emissions.data.chunksize[1:]
         self.clock: _Clock | None = None  # set by run_study
+        self.scenarios: scenario_run.ScenarioPlan | None = None  # set by run_study
 
     def key(
         self,
@@ -225,9 +238,14 @@ def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock
     grid, totals, producer_of_code, producers = stages.map_producers(
         config.regions, list(loaded.table.regions), grid, totals, compute=compute
     )
+    sectors = [str(s) for s in grid.emissions["sector"].values]
+    scenario_run.check_emissions(
+        plan.scenarios, producers, sectors, totals[:-1], producer_of_code, source=str(config.path)
+    )
 
     clock.stage(f"MRIO: attribution shares for {len(producers)} producer regions")
-    shares = _shares(plan, loaded, producers, client=client, compute=compute)
+    factored = FactoredTable(loaded.table, config.mrio.method)
+    shares = _shares(plan, loaded, producers, factored, client=client, compute=compute)
     mrio_error = conservation.check_row_conservation(shares.attrs)
     plan.echo(f"  every MRIO row conserves its F (max relative error {mrio_error:.2e})")
     shares = shares.sel(region=producers, mrio_sector=list(concordance.mrio_sectors))
@@ -249,15 +267,35 @@ def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock
         final_demand=concordance.final_demand_index([str(c) for c in shares["category"].values]),
     )
     producer_codes = np.flatnonzero(producer_of_code >= 0)
-    result = _commit(plan, inputs, producer_codes, grid, mrio_error, compute=compute, note=note)
+    context = scenario_run.ScenarioContext(
+        plan, loaded.table, factored, client, compute, mrio_error
+    )
+    scenarios = functools.partial(scenario_run.write_scenarios, context, region_totals=totals[:-1])
+    result = _commit(
+        plan, inputs, producer_codes, grid, mrio_error, compute=compute, note=note, then=scenarios
+    )
     clock.done()
     return result
 
 
-def _commit(plan, inputs, producer_codes, grid, mrio_error, *, compute, note) -> dict:
-    """Write the cubes, summary and maps into a new version; publish the three at once."""
+def _run_scenario(plan, loaded, name, *, client, compute) -> dict:
+    """``--scenario NAME``: one scenario against the baseline already in ``plan.out``."""
+    plan.clock.stage(f"scenario {name}: against the baseline in {plan.out}")
+    baseline = json.loads((plan.out / "summary.json").read_text())
+    factored = FactoredTable(loaded.table, plan.config.mrio.method)
+    mrio_error = float(baseline.get("mrio_conservation_max_rel_error", 0.0))
+    context = scenario_run.ScenarioContext(
+        plan, loaded.table, factored, client, compute, mrio_error
+    )
+    result = scenario_run.run_alone(context, name)
+    plan.clock.done()
+    return result
+
+
+def _commit(plan, inputs, producer_codes, grid, mrio_error, *, compute, note, then=None) -> dict:
+    """Write the cubes, summary, maps and (``then``) scenarios into a new version; publish."""
     config, out = plan.config, plan.out
-    key = plan.key("footprint", layout=cube_mod.STORE_LAYOUT)
+    key = scenario_run.baseline_key(plan)
     with new_version(out) as version:
         store = version / STORE_NAME
         if plan.reusable(out / STORE_NAME, key, "the footprint cubes"):
@@ -271,24 +309,31 @@ def _commit(plan, inputs, producer_codes, grid, mrio_error, *, compute, note) ->
         if config.output.maps:
             opened = with_footprint(xr.open_zarr(store))
             maps.standard_maps(opened, result, version / "maps", borders=grid.borders, note=note)
-    plan.echo(f"  published {out / STORE_NAME}, summary.json and maps/ together")
+        if then is not None:
+            then(version, result)
+    plan.echo(f"  published {out / STORE_NAME}, summary.json, maps/ and scenarios/ together")
     return result
 
 
-def _shares(plan, loaded, producers, *, client, compute) -> xr.DataArray:
-    """Attribution shares of the producer regions, cached in ``work/shares.zarr``."""
+def _shares(plan, loaded, producers, factored, *, client, compute) -> xr.DataArray:
+    """Attribution shares of the producer regions, cached in ``work/shares.zarr``.
+
+    ``factored`` keeps the factor of ``I - A`` for the scenarios.
+    """
     store = plan.out / "work" / "shares.zarr"
     key = plan.key("shares", producers=producers, checks="every row")
     if plan.reusable(store, key, "the MRIO attribution shares"):
         return xr.open_zarr(store)["shares"].load()
-    method = choose_method(loaded.table, plan.config.mrio.method)
+    method = factored.method
     plan.echo(
         f"  Leontief solve: {method.description}, n = {loaded.table.n:,} rows, "
         f"{loaded.table.Y.shape[1]:,} final-demand columns"
     )
     shares = attribution_shares(
-        loaded.table, regions=producers, client=client, method=method
+        loaded.table, regions=producers, client=client, method=method, factored=factored
     ).rename(sector="mrio_sector")
+    if not any(c.columns.size for c in plan.scenarios.changes.values()):
+        factored.release()  # no scenario solves anything: free the factor now
     labelled = shares.assign_coords(
         {d: cube_mod.text_labels(shares[d].values) for d in shares.dims}
     )
@@ -304,34 +349,19 @@ def _write_cube(plan, inputs, store, *, key, compute, note) -> float:
     ds.attrs.update(provenance(config_text=config.raw_text, checksums=plan.checksums))
     ds.attrs.update(title=f"footprint-map: {config.study.name}", note=note)
     ds.attrs.update(stages.study_places(config.regions, config.paths))  # for reports
+    ds.attrs.update(plan.scenarios.store_attrs())
     n_chunks = int(np.prod(ds["foreign_footprint"].data.numblocks))
     echo(f"  task graph: {len(ds.__dask_graph__())} tasks over {n_chunks} spatial chunks")
-    errors: dict[str, float] = {}
-
-    def check(results):
-        terms = conservation.terms_as_results(results["terms"])
-        errors["max"] = conservation.check_conservation(terms, ds["attribution"])
-
-    write_zarr_atomic(
-        ds,
-        store,
-        also_compute={"terms": cube.terms},
-        check=check,
-        compute=compute,
-        key=key,
-        attrs=lambda: {"conservation_max_rel_error": errors["max"]},
-    )
-    echo(f"  wrote {store} (conservation max relative error {errors['max']:.2e})")
-    return errors["max"]
+    error = stages.write_checked(ds, cube.terms, store, key=key, compute=compute)
+    echo(f"  wrote {store} (conservation max relative error {error:.2e})")
+    return error
 
 
 def _summarize(output: OutputSettings, store, producer_codes, errors, compute) -> dict:
     """The summary of the written ``store`` (the study country's land, ``[output]``'s share)."""
-    opened = xr.open_zarr(store)
-    land = opened["region_index"].isin(summary.home_codes(opened, producer_codes))
-    return summary.summarize(
-        opened,
-        land_mask=land,
+    return summary.summarize_store(
+        store,
+        producer_codes,
         conservation_error=errors[0],
         mrio_conservation_error=errors[1],
         hotspot_share=output.hotspot_share,

@@ -19,6 +19,7 @@ from affine import Affine
 
 from pipeline import mrio as mrio_api
 from pipeline import textfiles
+from pipeline.attribution import conservation
 from pipeline.attribution.cube import cell_layers, materialized_consumers
 from pipeline.errors import ConcordanceError, ConfigError, GridError, InputFileError, MRIOError
 from pipeline.grid import blocks, region_blocks, region_raster, regions
@@ -272,6 +273,41 @@ def ingest_grid(
         attrs=lambda: {"region_codes": list(codes)},
     )
     return open_ingested(layers, work)
+
+
+def write_checked(
+    ds: xr.Dataset,
+    terms,
+    store: Path,
+    *,
+    key: str,
+    compute=dask.compute,
+    linked: dict[str, Path] | None = None,
+) -> float:
+    """Write a result store and check conservation in the same pass; return the error.
+
+    ``terms`` are the write pass's conservation terms (lazy); the store is
+    stamped complete, with ``conservation_max_rel_error``, only if every check
+    passes (:func:`pipeline.attribution.conservation.check_conservation`).
+    ``linked`` arrays are hard-linked from a complete store instead of written.
+    """
+    errors: dict[str, float] = {}
+
+    def check(results):
+        found = conservation.terms_as_results(results["terms"])
+        errors["max"] = conservation.check_conservation(found, ds["attribution"])
+
+    write_zarr_atomic(
+        ds,
+        store,
+        also_compute={"terms": terms},
+        check=check,
+        compute=compute,
+        key=key,
+        attrs=lambda: {"conservation_max_rel_error": errors["max"]},
+        linked=linked,
+    )
+    return errors["max"]
 
 
 def open_ingested(layers: Layers, work: Path) -> GridInputs:
