@@ -11,8 +11,6 @@ from pipeline.errors import ConfigError
 from pipeline.grid.zones import ZONE_FORMATS
 
 FORMATS = ("table", "csv", "json", "parquet")
-#: Where a results directory keeps its scenarios (issue 15).
-SCENARIOS = "scenarios"
 
 EPILOG = """examples:
   footprint-map zonal demo-out --zones cities.gpkg --field name
@@ -97,19 +95,6 @@ def selections(args) -> list[dict]:
     return [dict(zip(kinds, combo, strict=True)) for combo in itertools.product(*lists)]
 
 
-def results_dir(directory: Path, scenario: str | None) -> Path:
-    """The results directory to read: ``directory`` or its scenario ``scenario``."""
-    if scenario is None:
-        return directory
-    found = directory / SCENARIOS / scenario
-    if not found.is_dir():
-        raise ConfigError(
-            f"no scenario {scenario} in {directory}; scenarios are declared with "
-            "[[scenario]] in the study config"
-        )
-    return found
-
-
 def cmd_zonal(args) -> int:
     """``footprint-map zonal``."""
     from cluster import compute_context
@@ -121,7 +106,7 @@ def cmd_zonal(args) -> int:
         raise ConfigError(f"--zones FILE is required: a {ZONE_FORMATS} file of polygons")
     if args.format == "parquet" and args.output is None:
         raise ConfigError("--format parquet writes a file; add --output PATH")
-    results = open_results(results_dir(args.dir, args.scenario))
+    results = open_results(args.dir, scenario=args.scenario)
     zones = read_zones(args.zones, args.field, option="--zones", field_option="--field")
     chosen = selections(args)
     with compute_context(args.scheduler, echo=lambda text: print(text, file=sys.stderr)):

@@ -10,7 +10,7 @@ import argparse
 import pytest
 
 from pipeline.cli.app import main
-from pipeline.cli.zonal import results_dir, selections
+from pipeline.cli.zonal import selections
 
 
 def run(capsys, *argv):
@@ -34,8 +34,8 @@ def test_help_has_examples(capsys):
         (["{dir}"], "error: --zones FILE is required: a GeoJSON, Shapefile or GeoPackage"),
         (
             ["{dir}", "--zones", "z.gpkg", "--scenario", "high"],
-            "error: no scenario high in {dir}; scenarios are declared with [[scenario]] in the "
-            "study config",
+            "error: {dir}: no scenario 'high'; found none (declare it in the study's "
+            "[[scenario]] tables",
         ),
         (["{dir}", "--zones", "z.gpkg", "--format", "parquet"], "add --output PATH"),
         (["{dir}", "--zones", "z.gpkg"], "{dir}: no footprint.zarr found"),
@@ -45,12 +45,6 @@ def test_refused_with_one_line(capsys, tmp_path, argv, message):
     code, out, err = run(capsys, *[a.format(dir=tmp_path) for a in argv])
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message.format(dir=tmp_path) in err
-
-
-def test_a_scenario_that_exists_is_read(tmp_path):
-    (tmp_path / "scenarios" / "high").mkdir(parents=True)
-    assert results_dir(tmp_path, "high") == tmp_path / "scenarios" / "high"
-    assert results_dir(tmp_path, None) == tmp_path
 
 
 def test_code_lists_give_one_layer_per_combination():
