@@ -11,7 +11,11 @@ once (timed apart). Then ``footprint-map run`` runs on them once per store kind,
 side by side in this one invocation:
 
 * ``factorized``: the default store (per-consumer layers computed on read);
-* ``materialized``: the same with ``[output] materialize = ["footprint"]``.
+* ``materialized``: the same with ``[output] materialize = ["footprint"]``;
+* with ``--reference REV``, also ``release@REV``: the code of git revision REV
+  (e.g. the release before the factorized store, whose store held every cube),
+  extracted with ``git archive`` and run with this interpreter on the same
+  inputs with that revision's own ``config/demo.toml``.
 
 Each run's wall time and peak RSS summed over the whole process tree (driver and
 Dask workers, see ``bench/treemem.py``) are measured, and the store's bytes on
@@ -34,6 +38,8 @@ from treemem import run_measured
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [str(Path(sys.executable).with_name("footprint-map"))]
+#: ``release@REV`` store kinds -> the extracted code of REV.
+RELEASES: dict[str, Path] = {}
 
 
 def build_inputs(directory: Path, resolution: str, foreign: int, seed: int) -> float:
@@ -49,9 +55,24 @@ def build_inputs(directory: Path, resolution: str, foreign: int, seed: int) -> f
     return time.perf_counter() - start
 
 
+def extract_revision(revision: str, directory: Path) -> Path:
+    """The files of git ``revision`` of this repository, in ``directory / revision``."""
+    target = directory / f"release-{revision}"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", revision],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
 def study_config(directory: Path, inputs: Path, store: str, workers: int, threads: int) -> Path:
     """``config/demo.toml`` pointed at ``inputs``, with the store kind and cluster size."""
-    text = (ROOT / "config" / "demo.toml").read_text()
+    code = RELEASES.get(store, ROOT)
+    text = (code / "config" / "demo.toml").read_text()
     text = re.sub(r"(?m)^inputs = .*$", f"inputs = {str(inputs)!r}", text)
     text = re.sub(r"(?m)^maps = .*$", "maps = false", text)
     if store == "materialized":
@@ -69,9 +90,15 @@ def tree_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in real.rglob("*") if p.is_file())
 
 
-def measure_run(config: Path, out: Path) -> dict:
-    """One ``footprint-map run``: wall, peak tree RSS, store bytes."""
-    code, wall, peak = run_measured([*CLI, "run", str(config), "--out", str(out)])
+def measure_run(config: Path, out: Path, store: str) -> dict:
+    """One ``footprint-map run`` (of ``store``'s code): wall, peak tree RSS, store bytes."""
+    argv = [*CLI, "run", str(config), "--out", str(out)]
+    env = None
+    if store in RELEASES:  # the old code first on the path, this interpreter
+        argv = [sys.executable, "-c", "import sys; from pipeline.cli import main; sys.exit(main())"]
+        argv += ["run", str(config), "--out", str(out)]
+        env = {**os.environ, "PYTHONPATH": str(RELEASES[store])}
+    code, wall, peak = run_measured(argv, env=env)
     if code != 0:
         raise SystemExit(f"run of {config} failed with exit {code}")
     return {
@@ -92,6 +119,11 @@ def main() -> int:
         default=["2x1"],
         help="LocalCluster layouts WORKERSxTHREADS, e.g. 2x1 1x2 (side by side)",
     )
+    parser.add_argument(
+        "--reference",
+        metavar="REV",
+        help="also run git revision REV's code (e.g. the release before the factorized store)",
+    )
     parser.add_argument("--seed", type=int, default=2012)
     parser.add_argument("--keep", type=Path, help="work here and keep the outputs")
     parser.add_argument(
@@ -99,6 +131,10 @@ def main() -> int:
     )
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="footprint-scale-"))
+    if args.reference:
+        kind = f"release@{args.reference}"
+        RELEASES[kind] = extract_revision(args.reference, root)
+        args.stores = [*args.stores, kind]
     rows = []
     for resolution in args.resolution:
         for foreign in args.foreign:
@@ -130,7 +166,7 @@ def run_case(case: Path, inputs: Path, args, **labels) -> list[dict]:
                 config = study_config(case, inputs, store, workers, threads)
                 out = case / f"out-{store}-{layout}"
                 shutil.rmtree(out, ignore_errors=True)
-                found = measure_run(config, out)
+                found = measure_run(config, out, store)
                 row = {**labels, "store": store, "cluster": layout, **found}
                 print(_row(row), flush=True)
                 kept = best.setdefault((store, layout), row)
@@ -167,13 +203,14 @@ def _ratios(rows: list[dict]) -> list[str]:
     by = {(r["resolution"], r["consumers"], r["store"], r["cluster"]): r for r in rows}
     lines = [""]
     for (res, n, store, layout), r in by.items():
-        other = by.get((res, n, "materialized", layout))
-        if store == "factorized" and other:
-            wall, size = r["wall_s"] / other["wall_s"], r["store_gb"] / other["store_gb"]
-            lines.append(
-                f"{res}, {n} consumers, {layout}: factorized / materialized wall {wall:.2f}, "
-                f"store bytes {size:.2f}"
-            )
+        for kind in ["materialized", *RELEASES]:
+            other = by.get((res, n, kind, layout))
+            if store == "factorized" and other:
+                wall, size = r["wall_s"] / other["wall_s"], r["store_gb"] / other["store_gb"]
+                lines.append(
+                    f"{res}, {n} consumers, {layout}: factorized / {kind} wall {wall:.2f}, "
+                    f"store bytes {size:.2f}"
+                )
         small = by.get((res, 43, store, layout))
         if n != 43 and small:
             lines.append(

@@ -28,10 +28,12 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def run_measured(command: list[str], *, interval: float = 0.2) -> tuple[int, float, int]:
-    """Run ``command``; return (exit code, wall seconds, peak tree RSS in bytes)."""
+def run_measured(
+    command: list[str], *, interval: float = 0.2, env: dict | None = None
+) -> tuple[int, float, int]:
+    """Run ``command`` (in ``env``); return (exit code, wall seconds, peak tree RSS in bytes)."""
     start = time.perf_counter()
-    child = subprocess.Popen(command)
+    child = subprocess.Popen(command, env=env)
     proc = psutil.Process(child.pid)
     peak = 0
     while child.poll() is None:
