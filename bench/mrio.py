@@ -297,7 +297,7 @@ def _auto_method(system: Path, columns: int) -> str:
     import pandas as pd
 
     from pipeline.mrio import MRIO
-    from pipeline.mrio.engine import resolve_method
+    from pipeline.mrio.method import resolve_method
 
     s = load_system(str(system))
     x = np.asarray(s["Z"].sum(axis=1)).ravel() + s["Y"].sum(axis=1)

@@ -60,9 +60,8 @@ def run_study(
 ) -> dict:
     """Run ``config`` and write ``out/footprint.zarr``, ``summary.json``, maps and scenarios.
 
-    Inputs are loaded and checked before any cluster starts, so bad input
-    fails fast. Every ``[[scenario]]`` is written to ``out/scenarios/NAME/``
-    and published with the baseline (:mod:`pipeline.workflow.scenario_run`).
+    Inputs are checked before any cluster starts; every ``[[scenario]]`` is
+    published with the baseline in ``out/scenarios/NAME/`` (:mod:`.scenario_run`).
 
     Parameters
     ----------

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from pipeline.errors import MRIOError
 from pipeline.kernels.leontief import RefinementError, factorize, solve_columns
 from pipeline.mrio import MRIO, attribute, engine, solve_final_demand
+from pipeline.mrio import method as leontief_method
 
 R, S, K = 10, 150, 3  # n = 1,500 rows, m = 30 final-demand columns
 
@@ -71,43 +72,43 @@ def test_restricted_rows(big, reference):
 
 
 def test_auto_rule(big, monkeypatch):
-    assert engine.resolve_method(big, "auto") == "lu"  # n <= AUTO_LU_MAX
-    monkeypatch.setattr(engine, "AUTO_LU_MAX", 100)
-    assert engine.resolve_method(big, "auto") == "mixed"
-    monkeypatch.setattr(engine, "AUTO_DENSE_BYTES", 1000)
-    assert engine.resolve_method(big, "auto") == "iterative"
-    assert engine.resolve_method(big, "lu") == "lu"
+    assert leontief_method.resolve_method(big, "auto") == "lu"  # n <= AUTO_LU_MAX
+    monkeypatch.setattr(leontief_method, "AUTO_LU_MAX", 100)
+    assert leontief_method.resolve_method(big, "auto") == "mixed"
+    monkeypatch.setattr(leontief_method, "AUTO_DENSE_BYTES", 1000)
+    assert leontief_method.resolve_method(big, "auto") == "iterative"
+    assert leontief_method.resolve_method(big, "lu") == "lu"
     with pytest.raises(MRIOError, match="unknown Leontief method 'cg'"):
-        engine.resolve_method(big, "cg")
+        leontief_method.resolve_method(big, "cg")
 
 
 def test_neumann_terms_bound():
     # s^K s/(1-s) = tol exactly: s = 0.5, tol = 2^-40 -> K = 40
-    assert engine.neumann_terms(0.5, 2.0**-40) == pytest.approx(40.0)
-    assert engine.neumann_terms(0.0, 1e-13) == 1.0
-    assert engine.neumann_terms(1.0, 1e-13) == float("inf")
+    assert leontief_method.neumann_terms(0.5, 2.0**-40) == pytest.approx(40.0)
+    assert leontief_method.neumann_terms(0.0, 1e-13) == 1.0
+    assert leontief_method.neumann_terms(1.0, 1e-13) == float("inf")
 
 
 def test_auto_picks_neumann_for_few_columns(big, reference, monkeypatch):
     """n = 1,500, nnz = 168,750, s = 0.85: K = 195 terms, so the series wins for m = 1."""
-    monkeypatch.setattr(engine, "AUTO_LU_MAX", 100)
+    monkeypatch.setattr(leontief_method, "AUTO_LU_MAX", 100)
 
     def first(m: int) -> MRIO:
         return MRIO(**{**big.__dict__, "Y": big.Y[:, :m], "fd_columns": big.fd_columns[:m]})
 
-    assert engine.resolve_method(first(1), "auto") == "iterative"
-    assert engine.resolve_method(big, "auto") == "mixed"  # m = 30 columns
+    assert leontief_method.resolve_method(first(1), "auto") == "iterative"
+    assert leontief_method.resolve_method(big, "auto") == "mixed"  # m = 30 columns
     np.testing.assert_allclose(solve_final_demand(first(1)), reference[:, :1], rtol=1e-9)
     # 5 columns: 195 terms cost more than the LU; at tol = 1e-6 (96 terms) they do not
-    assert engine.resolve_method(first(5), "auto") == "mixed"
-    assert engine.resolve_method(first(5), "auto", tol=1e-6) == "iterative"
+    assert leontief_method.resolve_method(first(5), "auto") == "mixed"
+    assert leontief_method.resolve_method(first(5), "auto", tol=1e-6) == "iterative"
 
 
 def test_mixed_stall_falls_back_to_lu_under_auto(big, reference, monkeypatch):
     # tol=0 cannot be reached: explicit "mixed" says so, "auto" re-solves with float64 LU
     with pytest.raises(RefinementError, match="stalled .* use method='lu'"):
         solve_final_demand(big, method="mixed", tol=0.0)
-    monkeypatch.setattr(engine, "AUTO_LU_MAX", 100)
+    monkeypatch.setattr(leontief_method, "AUTO_LU_MAX", 100)
     X = solve_final_demand(big, method="auto", tol=0.0)
     np.testing.assert_allclose(X, reference, rtol=1e-12)
 
@@ -132,8 +133,8 @@ def test_one_column_sum_near_one_is_factorized_once(monkeypatch):
     monkeypatch.setattr(
         engine, "factorize", lambda *a, **k: calls.append(k["method"]) or real(*a, **k)
     )
-    monkeypatch.setattr(engine, "AUTO_LU_MAX", 10)
-    monkeypatch.setattr(engine, "AUTO_LU_SPEEDUP", 1e9)  # not the Neumann series
+    monkeypatch.setattr(leontief_method, "AUTO_LU_MAX", 10)
+    monkeypatch.setattr(leontief_method, "AUTO_LU_SPEEDUP", 1e9)  # not the Neumann series
     X = solve_final_demand(table)
     assert calls == ["mixed"]
     np.testing.assert_allclose(X, np.linalg.solve(np.eye(n) - A, Y), rtol=1e-10)

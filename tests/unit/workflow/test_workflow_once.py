@@ -16,6 +16,8 @@ from rasterio.transform import from_origin
 from pipeline.attribution.cube import CubeInputs, build_cube, cell_layers
 from pipeline.grid.chunks import chunk_side
 from pipeline.mrio import engine
+from pipeline.mrio import method as leontief_method
+from pipeline.mrio.engine import FactoredTable
 from pipeline.workflow import run, stages
 from pipeline.workflow.config import (
     InputPaths,
@@ -141,14 +143,13 @@ def test_the_budget_side_uses_the_cube_layer_count():
 
 def test_the_leontief_method_is_chosen_once_per_run(demo_tables, tmp_path, monkeypatch):
     chosen = []
-    choose = engine.choose_method
+    choose = leontief_method.choose_method
 
     def counting(*args, **kwargs):
         chosen.append(args[1])
         return choose(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "choose_method", counting)
-    monkeypatch.setattr(run, "choose_method", counting)
+    monkeypatch.setattr(leontief_method, "choose_method", counting)
     lines: list[str] = []
     plan = SimpleNamespace(
         out=tmp_path,
@@ -156,10 +157,12 @@ def test_the_leontief_method_is_chosen_once_per_run(demo_tables, tmp_path, monke
         key=lambda stage, **extra: "key",
         reusable=lambda *args: False,
         echo=lines.append,
+        scenarios=SimpleNamespace(changes={}),
     )
     (tmp_path / "work").mkdir()
     loaded = SimpleNamespace(table=demo_tables.global_mrio)
-    shares = run._shares(plan, loaded, ["CHN"], client=None, compute=dask.compute)
+    factored = FactoredTable(loaded.table, plan.config.mrio.method)
+    shares = run._shares(plan, loaded, ["CHN"], factored, client=None, compute=dask.compute)
     assert chosen == ["auto"]
     assert "Leontief solve: float64 LU" in lines[0]
     expected = engine.attribution_shares(demo_tables.global_mrio, regions=["CHN"], method="lu")
@@ -170,8 +173,8 @@ def test_a_chosen_method_is_used_as_chosen(demo_tables, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("chosen again")
 
-    monkeypatch.setattr(engine, "choose_method", refuse)
-    method = engine.LeontiefMethod("lu", automatic=False)
+    monkeypatch.setattr(leontief_method, "choose_method", refuse)
+    method = leontief_method.LeontiefMethod("lu", automatic=False)
     shares = engine.attribution_shares(demo_tables.global_mrio, regions=["CHN"], method=method)
     assert shares.sizes["region"] == 1
 
