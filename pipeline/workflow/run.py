@@ -92,8 +92,7 @@ def run_study(
     Raises
     ------
     OutputError
-        If another run holds ``out/.lock``, ``out`` lies inside an input
-        directory, or ``out/.versions`` is a link.
+        If ``out/.lock`` is held, ``out`` is inside an input or ``out/.versions`` is a link.
     """
     out = ensure_writable_dir(Path(out))
     with naming_keys(), output_lock(out):
