@@ -145,11 +145,11 @@ def _one_scenario(scenario: Results, out: Path, names: Names) -> list[str]:
         ("Largest increases by province", change_rows(delta["by_province"], label, rise=True)),
         ("Largest decreases by province", change_rows(delta["by_province"], label, rise=False)),
     ):
-        parts.append(_titled(title, rows, f"{anchor}-{safe_slug(title.lower())}"))
+        parts.append(_titled(title, rows, f"{anchor}-{title.lower().replace(' ', '-')}"))
     cities = urban_areas(scenario, delta=True)
     for title, rise in (("Largest increases by city", True), ("Largest decreases by city", False)):
         rows = city_change_rows(cities, rise=rise)
-        parts.append(_titled(title, rows, f"{anchor}-{safe_slug(title.lower())}"))
+        parts.append(_titled(title, rows, f"{anchor}-{title.lower().replace(' ', '-')}"))
     return parts
 
 
