@@ -1,5 +1,6 @@
-"""``query --scenario [--delta]``, consumer groups in ``query``, change maps and the report's
-scenario section, on the session's coarse demo run (which writes the demo's two scenarios).
+"""``query --scenario [--delta]``, consumer groups in ``query`` and change maps, on the
+session's coarse demo run (which writes the demo's two scenarios); the report's scenario
+section is checked in ``test_report.py``.
 
 Every expected number is read from the stores (``Results.layer``) or from the
 scenario's ``summary.json``.
@@ -20,8 +21,6 @@ from pipeline import open_results
 from pipeline.cli.app import build_parser, main
 from pipeline.cli.query_maps import query_figure
 from pipeline.cli.query_plan import plan_query
-from pipeline.results.report import build_report
-from pipeline.results.report_scenarios import signed_mt
 
 TARIFF = ["--scenario", "us_tariff_25"]
 
@@ -133,35 +132,3 @@ def test_delta_without_scenario_is_one_line(capsys, out):
     code, text, err = run(capsys, out, "--delta", "--by", "province")
     assert code == 2 and text == ""
     assert err.count("\n") == 1 and err.startswith("error: --delta") and "--scenario" in err
-
-
-def table_cells(page: str, anchor: str) -> list[list[str]]:
-    body = page.split(f'id="{anchor}"', 1)[1].split("</table>", 1)[0]
-    rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
-    cells = [re.findall(r"<td>(.*?)</td>", row, flags=re.S) for row in rows]
-    return [[c.strip() for c in row] for row in cells if row]
-
-
-def test_report_scenario_section_matches_the_delta_block(out, tmp_path):
-    index = build_report(open_results(out), tmp_path / "report")
-    page = index.read_text()
-    assert "<script" not in page and "http" not in page.split('id="scenarios"')[1]
-    for name in ("us_tariff_25", "bri_shift"):
-        delta = open_results(out, scenario=name).summary()["delta"]["by_province"]
-        for rise, kind in ((True, "increases"), (False, "decreases")):
-            expected = [(k, v) for k, v in delta.items() if (v["change_t"] > 0) == rise
-                        and v["change_t"] != 0]  # fmt: skip
-            expected.sort(key=lambda kv: -abs(kv[1]["change_t"]))
-            anchor = f"scenario-{name}-largest-{kind}-by-province"
-            if not expected:
-                assert anchor not in page
-                continue
-            rows = table_cells(page, anchor)
-            assert len(rows) == min(10, len(expected))
-            for row, (code, value) in zip(rows, expected, strict=False):
-                assert row[0].endswith(f"({code})")
-                assert row[3] == signed_mt(value["change_t"])
-                assert row[4] == f"{value['change_pct']:+.2f} %"
-        assert (index.parent / f"scenario_{name}_foreign.png").is_file()
-    assert "Largest decreases by province" in page and 'id="scenarios"' in page
-    assert 'id="shares-group"' in page
