@@ -32,6 +32,9 @@ EPILOG_QUERY = """examples:
   footprint-map query demo-out --region CN-GD --group consumer   # who drives Guangdong's CO2
   footprint-map query demo-out --region CN-GD --format png --output gd.png  # map of Guangdong
   footprint-map query demo-out --city Shanghai --consumer USA --format json
+  footprint-map query demo-out --consumer BRI --by province     # a [groups] entry
+  footprint-map query demo-out --scenario us_tariff_25 --delta --by province  # the change
+  footprint-map query demo-out --scenario us_tariff_25 --delta --format png --output d.png
 
 Without --consumer the layer is the total over foreign consumers; --sector and
 --category narrow it. --by city sums cells within --radius-km (geodesic) of each
@@ -40,7 +43,9 @@ reaches its land; discs may overlap. --region/--city/--cell switch to a
 drivers table: the emissions there by consumer x category x sector; with
 --format png or geotiff, to the layer framed on (cropped to) that place.
 Options that do not fit together are refused with the reason; a table cut by
---top says "showing N of M".
+--top says "showing N of M". --scenario NAME reads DIR/scenarios/NAME (every
+option works); --delta then gives its change, scenario - baseline: rankings by
+the size of the change (signed t_co2), diverging maps centred on 0.
 """
 
 
@@ -56,9 +61,19 @@ def add_query_parser(subparsers) -> argparse.ArgumentParser:
     )
     common_flags(query)
     select = query.add_argument_group("layer")
-    select.add_argument("--consumer", metavar="ISO3", help="consumer code, e.g. USA")
+    select.add_argument(
+        "--consumer", metavar="ISO3", help="consumer code or [groups] name, e.g. USA"
+    )
     select.add_argument("--sector", metavar="S", help="inventory sector, e.g. power")
     select.add_argument("--category", metavar="K", help="final-demand category, e.g. households")
+    select.add_argument(
+        "--scenario", metavar="NAME", help="read the scenario DIR/scenarios/NAME, not the baseline"
+    )
+    select.add_argument(
+        "--delta",
+        action="store_true",
+        help="with --scenario: its change (scenario - baseline) instead of its emissions",
+    )
     rank = query.add_argument_group("ranking")
     rank.add_argument("--by", choices=("cell", "city", "province"), help="default cell")
     rank.add_argument(
@@ -106,7 +121,7 @@ def cmd_query(args) -> int:
     from pipeline.results.api import open_results
 
     plan = plan_query(args)
-    results = open_results(args.dir)
+    results = open_results(args.dir, scenario=args.scenario)
     with compute_context(args):
         for kind in ("consumer", "sector", "category", "region"):
             results.check_code(kind, getattr(args, kind, None))
@@ -117,7 +132,7 @@ def cmd_query(args) -> int:
             print(f"wrote {args.output}", file=sys.stderr)
             return 0
         frame, total, what = _table(results, args, plan)
-        header = _concentration_line(results, args, plan) if plan.mode != "drivers" else ""
+        header = _header_line(results, args, plan) if plan.mode != "drivers" else ""
     _emit(frame, args, header, _showing(len(frame), total, what))
     return 0
 
@@ -132,9 +147,9 @@ def _table(results, args, plan: QueryPlan):
         table = results.hotspots(**selection, share=plan.share).table
         return _head(table, plan.top), len(table), "hotspot cells"
     if plan.by == "cell":
-        frame = results.rank("cell", plan.top, **selection)
+        frame = results.rank("cell", plan.top, **selection, delta=plan.delta)
         return frame, results.ds.sizes["y"] * results.ds.sizes["x"], "cells of the grid"
-    full = results.rank(plan.by, None, **selection, radius_km=plan.radius_km)
+    full = results.rank(plan.by, None, **selection, radius_km=plan.radius_km, delta=plan.delta)
     if plan.by == "city":
         print(f"# {full.attrs['note']}", file=sys.stderr)
     what = "ranked cities" if plan.by == "city" else "regions of the raster"
@@ -164,15 +179,20 @@ def _drivers(results, args, plan: QueryPlan):
         place = {"city": args.city, "radius_km": plan.radius_km}
     else:
         place = {"cell": lonlat(args.cell), "crs": "EPSG:4326"}
-    frame = results.drivers(**place)
+    frame = results.drivers(**place, delta=plan.delta)
     for kind in ("consumer", "sector", "category"):
         value = results.check_code(kind, getattr(args, kind))
         if value is not None:
-            frame = frame[frame[kind] == value]
+            members = results.groups.get(value, [value]) if kind == "consumer" else [value]
+            frame = frame[frame[kind].isin(members)]
     if args.group:
         from pipeline.results.analytics import group_drivers
 
         frame = group_drivers(frame, [g.strip() for g in args.group.split(",") if g.strip()])
+        if plan.delta:  # changes rank by their size, as the ungrouped table
+            from pipeline.results.analytics import by_size
+
+            frame = by_size(frame)
     return frame.reset_index(drop=True)
 
 
@@ -185,10 +205,18 @@ def lonlat(text: str) -> tuple[float, float]:
     return lon, lat
 
 
-def _concentration_line(results, args, plan: QueryPlan) -> str:
+def _header_line(results, args, plan: QueryPlan) -> str:
+    """The first line of ``--format table``: the layer's concentration, or its total change."""
     if args.format != "table":
         return ""
     selection = {"consumer": args.consumer, "sector": args.sector, "category": args.category}
+    if plan.delta:
+        change = float(results.layer(**selection, delta=True).sum())
+        return (
+            f"# change of CO2 driven by {results.describe(**selection)} in scenario "
+            f"{results.scenario} (scenario - baseline): {change:+.4g} t; rows by the size "
+            "of their change\n"
+        )
     stats = results.concentration(**selection, share=plan.share)
     extent = results.concentration(**selection, share=0.9)
     return (

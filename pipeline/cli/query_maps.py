@@ -43,7 +43,7 @@ def _write_geotiff(results, args, plan: QueryPlan) -> None:
         layer = hot.mask.astype(np.uint8)
         layer.attrs["long_name"] = hot.mask.attrs["long_name"]
     else:
-        layer = results.layer(**selection)
+        layer = results.layer(**selection, delta=plan.delta)
     if plan.mode == "drivers":
         layer = place_layer(
             results, layer, region=args.region, city=args.city, radius_km=plan.radius_km
@@ -55,12 +55,14 @@ def query_figure(results, args, plan: QueryPlan):
     """The matplotlib figure of a ``--format png`` query."""
     from pipeline.results import map_kinds
     from pipeline.results.borders import display_borders
-    from pipeline.results.maps import draw_layer, mask_extent
+    from pipeline.results.maps import mask_extent
     from pipeline.results.names import study_names
 
     names = study_names(results.ds.attrs)
     selection = selection_of(args)
     title = title_of(results, names, selection)
+    if plan.delta:
+        title = f"Change of {title} in scenario {results.scenario}"
     land = map_kinds.land_array(results)
     common = {"borders": display_borders(results), "note": results.note}
     if plan.mode == "drivers":
@@ -71,9 +73,11 @@ def query_figure(results, args, plan: QueryPlan):
         title = f"Hotspots holding {plan.share:.0%} of {title}"
         return map_kinds.draw_hotspots(results, hot, title=title, frame=frame, **common)
     if plan.by == "province":
-        table = results.rank("province", None, **selection)
+        table = results.rank("province", None, **selection, delta=plan.delta)
         title = f"{title}, by region"
-        return map_kinds.draw_choropleth(results, table, title=title, frame=frame, **common)
+        return map_kinds.draw_choropleth(
+            results, table, title=title, frame=frame, change=plan.delta, **common
+        )
     if plan.by == "city":
         table = results.rank("city", plan.top, **selection, radius_km=plan.radius_km)
         if not {"lon", "lat"} <= set(table.columns):
@@ -85,25 +89,35 @@ def query_figure(results, args, plan: QueryPlan):
         return map_kinds.draw_cities(
             results, table, title=title, frame=frame, radius_km=plan.radius_km, **common
         )
-    layer = results.layer(**selection)
-    return draw_layer(layer, title=title, frame=frame, crs=results.ds.rio.crs, land=land, **common)
+    layer = results.layer(**selection, delta=plan.delta)
+    return _draw(layer, plan, title=title, frame=frame, crs=results.ds.rio.crs, land=land, **common)
+
+
+def _draw(layer, plan: QueryPlan, **options):
+    """The layer's map: log colours, or for ``--delta`` diverging ones centred on 0."""
+    if plan.delta:
+        from pipeline.results.change_maps import draw_change
+
+        return draw_change(layer, **options)[0]
+    from pipeline.results.maps import draw_layer
+
+    return draw_layer(layer, **options)
 
 
 def _place_figure(results, args, plan, title, names, land, common):
     """The layer framed on ``--region`` (outlined) or ``--city`` (its disc drawn)."""
     from pipeline.results import map_kinds
-    from pipeline.results.maps import draw_layer
 
-    layer = results.layer(**selection_of(args))
+    layer = results.layer(**selection_of(args), delta=plan.delta)
     crs = results.ds.rio.crs
     if args.region:
         frame, codes = map_kinds.region_frame(results, args.region)
         title = f"{title}, in {names(args.region)}"
-        return draw_layer(
-            layer, title=title, frame=frame, crs=crs, land=land, outline=codes, **common
+        return _draw(
+            layer, plan, title=title, frame=frame, crs=crs, land=land, outline=codes, **common
         )
     frame, (x, y) = map_kinds.city_frame(results, args.city, plan.radius_km)
     title = f"{title}, within {plan.radius_km:g} km of {args.city}"
-    fig = draw_layer(layer, title=title, frame=frame, crs=crs, land=land, **common)
+    fig = _draw(layer, plan, title=title, frame=frame, crs=crs, land=land, **common)
     fig.axes[0].plot(x, y, color="black", linewidth=1.2, zorder=4)
     return fig

@@ -8,6 +8,12 @@ Nothing is silently ignored. The rules, in the order they are checked:
 options                                      result
 ===========================================  ============================================
 ``--format parquet|geotiff|png``             needs ``--output``
+``--delta`` without ``--scenario``           refused: only a scenario has a change
+``--delta`` with ``--hotspots`` or           refused: a change has signs; hotspots and
+``--share``                                  concentration need emissions
+``--delta --by city --format png``           refused: city discs are sized by emissions
+``--delta`` otherwise                        the change (scenario - baseline): rankings
+                                             by its size, signed; diverging maps
 ``--region|--city|--cell`` with ``--by``,    refused: a place gives a drivers table, not
 ``--hotspots`` or ``--share``                a ranking of the land
 ``--cell`` with ``--format png|geotiff``     refused: one cell is no map
@@ -64,6 +70,8 @@ class QueryPlan:
         Share of ``--hotspots`` and of the table header's concentration line.
     radius_km : float
         City disc radius.
+    delta : bool
+        The scenario's change (``--delta``) instead of its emissions.
     """
 
     mode: str
@@ -71,6 +79,7 @@ class QueryPlan:
     top: int | None
     share: float
     radius_km: float
+    delta: bool = False
 
 
 def parse_top(text: str) -> int | str:
@@ -123,6 +132,9 @@ def plan_query(args) -> QueryPlan:
     """Check the combination of query options; return the plan or raise one line why not."""
     if args.format in FILE_FORMATS and args.output is None:
         raise ConfigError(f"--format {args.format} writes a file; add --output PATH")
+    delta = bool(getattr(args, "delta", False))
+    if delta:
+        _delta_rules(args)
     place = place_flag(args)
     if args.radius_km is not None and args.by != "city" and place != "--city":
         raise ConfigError(
@@ -139,7 +151,28 @@ def plan_query(args) -> QueryPlan:
         top=DEFAULT_TOP if args.top is None else top,
         share=0.75 if args.share is None else args.share,
         radius_km=CITY_RADIUS_KM if args.radius_km is None else args.radius_km,
+        delta=delta,
     )
+
+
+def _delta_rules(args) -> None:
+    """``--delta``: a scenario's change, which hotspots, shares and city discs cannot show."""
+    if getattr(args, "scenario", None) is None:
+        raise ConfigError(
+            "--delta selects a scenario's change (scenario - baseline); add --scenario NAME "
+            "or drop --delta"
+        )
+    for flag, given in (("--hotspots", args.hotspots), ("--share", args.share)):
+        if given not in (None, False):
+            raise ConfigError(
+                f"{flag} needs emissions, but --delta gives changes of either sign; drop {flag} "
+                "(--by cell ranks the largest changes) or drop --delta"
+            )
+    if args.by == "city" and args.format == "png":
+        raise ConfigError(
+            "--by city --format png sizes city discs by emissions, which a change (--delta) "
+            "is not; use --format csv for the cities' changes, or --format png without --by"
+        )
 
 
 def _place_rules(args, place: str) -> str:

@@ -75,8 +75,8 @@ def cell_table(
             "lat": lat,
             "region": np.asarray(codes, dtype=object),
             "t_co2": t,
-            "share": t / total if total > 0 else 0.0,
-            "cumulative_share": np.cumsum(t) / total if total > 0 else 0.0,
+            "share": t / total if total != 0 else 0.0,
+            "cumulative_share": np.cumsum(t) / total if total != 0 else 0.0,
         }
     )
 
@@ -110,7 +110,7 @@ def province_table(
         {
             "province": list(codes),
             "t_co2": sums,
-            "share": sums / total if total > 0 else 0.0,
+            "share": sums / total if total != 0 else 0.0,
             "cells": np.asarray(counts).astype(np.int64),
             "area_km2": np.asarray(areas, dtype=np.float64),
         }
@@ -233,7 +233,7 @@ def city_table(
             "lon": cities["lon"].to_numpy(),
             "lat": cities["lat"].to_numpy(),
             "t_co2": sums,
-            "share": sums / total if total > 0 else 0.0,
+            "share": sums / total if total != 0 else 0.0,
             "cells": np.asarray(counts, dtype=np.int64),
         }
     )
@@ -310,7 +310,7 @@ def drivers_frame(
             "t_co2": values.ravel(),
         }
     )
-    frame["share"] = frame["t_co2"] / total if total > 0 else 0.0
+    frame["share"] = frame["t_co2"] / total if total != 0 else 0.0
     return _ranked(frame)
 
 
@@ -328,3 +328,19 @@ def group_drivers(frame: pd.DataFrame, by) -> pd.DataFrame:
 
 def _ranked(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("t_co2", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def by_size(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table of changes (signed ``t_co2``) ordered by their size, largest first.
+
+    Increases and decreases rank together by ``|t_co2|`` (ties keep their
+    order); ``rank`` is renumbered if present, and ``cumulative_share`` re-summed.
+    """
+    order = np.argsort(-np.abs(frame["t_co2"].to_numpy(dtype=np.float64)), kind="stable")
+    ranked = frame.iloc[order].reset_index(drop=True)
+    if "rank" in ranked:
+        ranked["rank"] = np.arange(1, len(ranked) + 1)
+    if "cumulative_share" in ranked:
+        ranked["cumulative_share"] = ranked["share"].cumsum()
+    ranked.attrs = dict(frame.attrs)
+    return ranked

@@ -30,6 +30,7 @@ class PlaceDrivers:
         crs=None,
         radius_km: float = CITY_RADIUS_KM,
         by: str | list[str] | None = None,
+        delta: bool = False,
     ) -> pd.DataFrame:
         """Decompose the emissions of a place by consumer × category × sector.
 
@@ -41,6 +42,10 @@ class PlaceDrivers:
         (``crs="EPSG:4326"`` for lon/lat). Each cell's sector emissions are split
         by the attribution shares of its region: ``e[s] * M[r, s, c, k]``; cells
         outside producer regions (e.g. Hong Kong, Macau, Taiwan) have no drivers.
+
+        ``delta=True`` (a scenario's results) decomposes the change, scenario
+        minus baseline: ``e[s] * (T'[r, s, c, k] - M[r, s, c, k])`` with the
+        baseline's emissions ``e``, ordered by the size of the change.
 
         Returns
         -------
@@ -66,8 +71,10 @@ class PlaceDrivers:
             "category": self.categories,
             "sector": self.sectors,
         }
-        frame = analytics.drivers_frame(totals, self.shares, labels)
-        return frame if by is None else analytics.group_drivers(frame, by)
+        shares = self.delta_shares if delta else self.shares
+        frame = analytics.drivers_frame(totals, shares, labels)
+        frame = frame if by is None else analytics.group_drivers(frame, by)
+        return analytics.by_size(frame) if delta else frame
 
     def _region_totals(self, region: str) -> np.ndarray:
         if region in self.codes and region not in self.producers:
@@ -76,9 +83,16 @@ class PlaceDrivers:
                 f"producer regions: {', '.join(self.producers)}"
             )
         region = self.check_code("region", region)
-        a = self.ds["attribution"].sel(region=region).transpose("sector", "consumer", "category")
         totals = np.zeros((len(self.producers), len(self.sectors)))
-        totals[self.producers.index(region)] = np.asarray(a.values).sum(axis=(1, 2))
+        n = self.producers.index(region)
+        if self.scenario is not None:
+            # a scenario's tables do not sum to 1 (its attribution is not its
+            # emissions times 1): the region's inventory emissions, one pass
+            emissions, index = self.ds["emissions"].data, self.ds["region_index"].data
+            totals[n] = self._emission_totals(emissions, index)[n]
+            return totals
+        a = self.ds["attribution"].sel(region=region).transpose("sector", "consumer", "category")
+        totals[n] = np.asarray(a.values).sum(axis=(1, 2))
         return totals
 
     def _cell_totals(self, cell, crs) -> np.ndarray:
@@ -124,6 +138,10 @@ class PlaceDrivers:
         emissions = self.ds["emissions"].isel(y=rows, x=cols).data
         index = self.ds["region_index"].isel(y=rows, x=cols).data
         index = da.where(da.from_array(mask, chunks=index.chunks), index, -1).astype(np.int16)
+        return self._emission_totals(emissions, index)
+
+    def _emission_totals(self, emissions, index) -> np.ndarray:
+        """``(n_producers, n_sectors)`` sums of ``emissions`` by the producer of ``index``."""
         per_code = np.asarray(
             blocks.region_sector_totals(emissions, index, len(self.codes)).compute()
         )[:-1]

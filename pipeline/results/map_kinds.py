@@ -22,6 +22,7 @@ from matplotlib.colors import LogNorm
 
 from pipeline.errors import ConfigError
 from pipeline.results.analytics import city_discs, find_city
+from pipeline.results.change_maps import change_norm, draw_change_image, scale_name
 from pipeline.results.map_furniture import NODATA_COLOUR, class_legend
 from pipeline.results.maps import (
     COLOUR_MAP,
@@ -143,20 +144,23 @@ def region_image(results, by_code: np.ndarray, frame) -> MapImage:
     return MapImage(values, image_extent(index), factor, modelled)
 
 
-def draw_choropleth(results, table: pd.DataFrame, *, title: str, frame, borders, note: str):
-    """A map of the province table's ``t_co2`` (one row per raster code, ``province``)."""
+def draw_choropleth(
+    results, table: pd.DataFrame, *, title: str, frame, borders, note: str, change: bool = False
+):
+    """A map of the province table's ``t_co2`` (one row per raster code, ``province``).
+
+    ``change=True``: the table holds changes, drawn on a zero-centred diverging
+    scale (:mod:`pipeline.results.change_maps`); the figure is returned alone.
+    """
     by_code = table.set_index("province")["t_co2"].reindex(results.codes).fillna(0.0)
     image = region_image(results, by_code.to_numpy(), frame)
-    label = "t CO2 per region (log scale)"
-    return draw_image(
-        image,
-        title=title,
-        bar_label=label,
-        borders=borders,
-        note=note,
-        frame=frame,
-        crs=results.ds.rio.crs,
-    )
+    crs = results.ds.rio.crs
+    common = {"title": title, "borders": borders, "note": note, "frame": frame, "crs": crs}
+    if change:
+        norm = change_norm([image])
+        label = "change in t CO2 per region" + (f" ({scale_name(norm)})" if norm else "")
+        return draw_change_image(image, bar_label=label, norm=norm, **common)[0]
+    return draw_image(image, bar_label="t CO2 per region (log scale)", **common)
 
 
 def draw_hotspots(results, hot, *, title: str, frame, borders, note: str, outline=None):

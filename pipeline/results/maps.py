@@ -161,12 +161,12 @@ def log_limits(images: list[MapImage]) -> tuple[float, float] | None:
     return (vmin, vmax) if vmin < vmax else (vmax / 10, vmax)
 
 
-def colour_bar_label(layer: xr.DataArray, factor: int) -> str:
+def colour_bar_label(layer: xr.DataArray, factor: int, scale: str = "log scale") -> str:
     """E.g. ``"t CO2 per cell (log scale)"`` (CO2 added to a bare ``t``)."""
     unit = str(layer.attrs.get("units", "t CO2"))
     unit = unit if "CO2" in unit else f"{unit} CO2"
     cell = "per cell" if factor == 1 else f"per {factor}x{factor} cells"
-    return f"{unit} {cell} (log scale)"
+    return f"{unit} {cell} ({scale})"
 
 
 def plot_layer(layer: xr.DataArray, path: Path, **options) -> Path:
@@ -282,15 +282,7 @@ def _draw_values(fig, ax, image: MapImage, limits, bar_label: str) -> None:
     values = np.array(image.values, dtype=float)
     cmap = matplotlib.colormaps[COLOUR_MAP]
     cmap = cmap.with_extremes(under=cmap(0.0), bad=(0, 0, 0, 0))
-    classes = []
-    if image.modelled is not None:
-        colours = [NODATA_COLOUR, "white"]
-        draw_classes(ax, np.where(image.modelled, 1, 0), image.extent, colours, zorder=0)
-        values[~image.modelled] = 0.0
-        if not image.modelled.all():
-            classes.append((NODATA_COLOUR, "no data: outside the producer regions"))
-        if ((values <= 0) & image.modelled).any():
-            classes.append(("white", "0 t"))
+    classes = land_classes(ax, image, values, blank=values <= 0, label="0 t")
     shown = ax.imshow(
         np.ma.masked_less_equal(values, 0),
         extent=image.extent,
@@ -303,6 +295,26 @@ def _draw_values(fig, ax, image: MapImage, limits, bar_label: str) -> None:
     fig.colorbar(shown, ax=ax, shrink=0.8, pad=0.09, extend=extend, label=bar_label)
     if classes:
         class_legend(ax, classes)
+
+
+def land_classes(ax, image: MapImage, values: np.ndarray, *, blank, label: str) -> list:
+    """Draw the no-data and white classes under an image's values; return their legend.
+
+    Pixels outside the producer regions are grey (:data:`NODATA_COLOUR`) and
+    their ``values`` are set to 0 in place; land pixels are white, and the
+    legend names them ``label`` if any ``blank`` pixel of land is shown white.
+    """
+    classes: list[tuple[str, str]] = []
+    if image.modelled is None:
+        return classes
+    colours = [NODATA_COLOUR, "white"]
+    draw_classes(ax, np.where(image.modelled, 1, 0), image.extent, colours, zorder=0)
+    values[~image.modelled] = 0.0
+    if not image.modelled.all():
+        classes.append((NODATA_COLOUR, "no data: outside the producer regions"))
+    if (blank & image.modelled).any():
+        classes.append(("white", label))
+    return classes
 
 
 def finish_map(fig, ax, *, title: str, borders, note: str, frame, crs, outline=None) -> None:

@@ -28,6 +28,7 @@ from pipeline.results.borders import display_borders, raster_outlines
 from pipeline.results.maps import safe_slug
 from pipeline.results.names import Names, label_text, study_names
 from pipeline.results.report_maps import DOMESTIC, Figure, Panel, write_curve, write_maps
+from pipeline.results.report_scenarios import scenario_section
 from pipeline.results.urban_areas import polygon_cities, urban_areas
 
 __all__ = ["build_report", "display_borders", "paper_figures", "raster_outlines"]
@@ -42,6 +43,7 @@ SECTIONS = [
     ("provinces", "Provinces"),
     ("shares", "Shares of foreign-driven CO2"),
     ("cities", "Cities"),
+    ("scenarios", "Scenarios"),
     ("methods", "Methods"),
     ("provenance", "Provenance"),
 ]
@@ -135,8 +137,10 @@ def build_report(
     echo("[2] concentration curve and statistics")
     curve = write_curve(results, out, figures)
     concentration = results.concentration_table()
-    echo("[3] tables and index.html")
-    parts = _body(results, names, drawn, curve, concentration, top_cities)
+    echo("[3] scenarios")
+    scenarios = scenario_section(results, out, names, echo)
+    echo("[4] tables and index.html")
+    parts = _body(results, names, drawn, curve, concentration, top_cities, scenarios)
     index = out / "index.html"
     try:
         index.write_text(page.page(_title(results), parts), encoding="utf-8")
@@ -167,12 +171,12 @@ def _write_json(path: Path, value) -> None:
         raise OutputError(f"{path}: cannot write ({exc.strerror})") from exc
 
 
-def _body(results, names, drawn, curve, concentration, top_cities) -> list[str]:
-    """The page's sections, in the order of :data:`SECTIONS`."""
+def _body(results, names, drawn, curve, concentration, top_cities, scenarios) -> list[str]:
+    """The page's sections, in the order of :data:`SECTIONS` (scenarios only if any)."""
     parts = [f"<h1>{page.html.escape(_title(results))}</h1>"]
     if "SYNTHETIC" in results.note.upper():
         parts.append(f'<p class="synthetic">{page.html.escape(results.note)}</p>')
-    parts.append(page.toc(SECTIONS))
+    parts.append(page.toc([s for s in SECTIONS if scenarios or s[0] != "scenarios"]))
     parts.append(page.heading("headline", "Headline"))
     headline = tables.headline(results, names, concentration)
     parts.append(page.table(headline, anchor="headline-table", text=True))
@@ -181,6 +185,7 @@ def _body(results, names, drawn, curve, concentration, top_cities) -> list[str]:
     parts += _province_section(results, names)
     parts += _shares_section(results, names)
     parts += _city_section(results, names, top_cities)
+    parts += scenarios
     parts.append(page.heading("methods", "Methods"))
     summary = results.summary()
     errors = (summary["conservation_max_rel_error"], summary.get("mrio_conservation_max_rel_error"))
@@ -255,6 +260,9 @@ def _shares_section(results: Results, names: Names) -> list[str]:
         + page.table(tables.share_rows(results, dim, names))
         for dim in ("consumer", "sector", "category")
     ]
+    if results.groups:
+        groups = tables.group_share_rows(results)
+        parts.insert(1, page.heading("shares-group", "by consumer group", 3) + page.table(groups))
     return [page.heading("shares", "Shares of foreign-driven CO2"), page.side_by_side(parts)]
 
 

@@ -184,6 +184,26 @@ def share_rows(results, dim: str, names: Names) -> pd.DataFrame:
     )
 
 
+def group_share_rows(results) -> pd.DataFrame:
+    """Foreign-driven CO2 of each consumer group (``[groups]``): members, Mt and share.
+
+    A group's CO2 is its members' sum (a domestic member adds its domestic-driven CO2).
+    """
+    sums = attribution_sums(results, "consumer")
+    domestic = attribution_sums(results, "consumer", foreign=False)
+    everyone = pd.concat([sums, domestic])
+    total = float(sums.sum()) or 1.0
+    groups = {g: float(everyone.reindex(m).fillna(0).sum()) for g, m in results.groups.items()}
+    return pd.DataFrame(
+        {
+            "group": list(groups),
+            "members": [", ".join(results.groups[g]) for g in groups],
+            "CO2": [mt(v) for v in groups.values()],
+            "share of foreign-driven": [pct(v / total) for v in groups.values()],
+        }
+    )
+
+
 def province_rows(results, names: Names, areas: pd.Series) -> pd.DataFrame:
     """One row per producer region of the study country, by foreign-driven CO2.
 

@@ -109,8 +109,8 @@ class LayerStatistics:
         producer_codes = np.flatnonzero(self.producer_of_code >= 0)
         return da.isin(self.lazy_region_index, producer_codes)
 
-    def _lazy_layer(self, consumer=None, sector=None, category=None) -> da.Array:
-        return as_dask(self.layer(consumer, sector, category))
+    def _lazy_layer(self, consumer=None, sector=None, category=None, delta=False) -> da.Array:
+        return as_dask(self.layer(consumer, sector, category, delta=delta))
 
     def _holdings(self, values: da.Array, shares) -> list[Holding]:
         for share in shares:
@@ -264,8 +264,14 @@ class LayerStatistics:
         sector: str | None = None,
         category: str | None = None,
         radius_km: float = CITY_RADIUS_KM,
+        delta: bool = False,
     ) -> pd.DataFrame:
         """The ``top`` cells, cities or provinces of a layer, largest first.
+
+        ``delta=True`` (a scenario's results) ranks the change, scenario minus
+        baseline, by its size: increases and decreases together by
+        ``|t_co2|``, with ``t_co2`` and ``share`` (of the layer's total
+        change) signed.
 
         ``by="city"`` sums the cells whose centre lies within ``radius_km``
         (geodesic) of each of the study's cities in range of its land
@@ -282,21 +288,32 @@ class LayerStatistics:
             raise unknown_code("ranking", str(by), RANK_BY)
         if top is not None and top < 1:
             raise ConfigError(f"top {top!r} must be a positive number of rows, e.g. 10")
-        values = self._lazy_layer(consumer, sector, category)
+        values = self._lazy_layer(consumer, sector, category, delta)
         if by == "province":
             table = self._province_table(values)
         elif by == "city":
             table = self._city_table(values, radius_km)
         else:
-            n = values.size if top is None else top
-            cells = ranked_cells(values, n, labels=self.lazy_region_index, compute=self._compute)
-            codes = analytics.region_names(cells.labels, self.codes)
-            table = analytics.cell_table(cells.flat, cells.values, cells.total, self.grid, codes)
+            table = self._cell_ranking(values, values.size if top is None else top, delta)
+        if delta:
+            table = analytics.by_size(table)
         if top is None:
             return table
         head = table.head(top).reset_index(drop=True)
         head.attrs = dict(table.attrs)
         return head
+
+    def _cell_ranking(self, values: da.Array, n: int, delta: bool) -> pd.DataFrame:
+        """The ``n`` largest cells; of a change, the ``n`` largest by size, signed."""
+        ranked_on = abs(values) if delta else values
+        cells = ranked_cells(ranked_on, n, labels=self.lazy_region_index, compute=self._compute)
+        t_co2, total = cells.values, cells.total
+        if delta:  # the signed changes of those cells, and the signed total
+            rows, cols = np.divmod(cells.flat, values.shape[1])
+            t_co2, total = self._compute(values.vindex[rows, cols], values.sum())
+            total = float(total)
+        codes = analytics.region_names(cells.labels, self.codes)
+        return analytics.cell_table(cells.flat, t_co2, total, self.grid, codes)
 
     def _province_table(self, values: da.Array) -> pd.DataFrame:
         """Sum, cells and area of each raster region, in one pass."""

@@ -81,8 +81,12 @@ def urban_areas(
     consumer: str | None = None,
     sector: str | None = None,
     category: str | None = None,
+    delta: bool = False,
 ) -> pd.DataFrame:
     """Urban areas by the layer's sum over their discs' union, largest first.
+
+    ``delta=True`` sums a scenario's change (:meth:`Results.layer`), still
+    largest first: increases, then decreases ending with the largest fall.
 
     Returns
     -------
@@ -97,7 +101,7 @@ def urban_areas(
     groups = group_places(cities, radius_km, results.grid.geod)
     groups = [g for g in groups if any(m in disc_of for m in g)]
     windows = [union_window([disc_of[m] for m in g if m in disc_of]) for g in groups]
-    values = as_dask(results.layer(consumer, sector, category))
+    values = as_dask(results.layer(consumer, sector, category, delta=delta))
     (sums,) = results._compute(window_sums(values, windows, total=True))
     total = float(sums[-1])
     names = cities["name"].astype(str).to_numpy()
@@ -109,7 +113,7 @@ def urban_areas(
             "places": [len(g) for g in groups],
             "also": [", ".join(names[g[1:]]) for g in groups],
             "t_co2": np.asarray(sums[:-1], dtype=np.float64),
-            "share": np.asarray(sums[:-1]) / total if total > 0 else 0.0,
+            "share": np.asarray(sums[:-1]) / total if total != 0 else 0.0,
             "cells": [int(w[2].sum()) for w in windows],
         }
     )

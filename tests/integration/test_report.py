@@ -15,6 +15,7 @@ from pyproj import Geod
 
 from pipeline import open_results
 from pipeline.cli.app import main
+from pipeline.results.report_scenarios import signed_mt
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -33,7 +34,8 @@ def report(out):
 def test_report_files_and_links(report):
     text = report.read_text()
     sources = re.findall(r'<img[^>]*\bsrc="([^"]+)"', text)
-    assert len(sources) == 10  # Fig 1a-d, 2a-b, 3a-b, domestic map, concentration curve
+    # Fig 1a-d, 2a-b, 3a-b, domestic map, concentration curve; two change maps per scenario
+    assert len(sources) == 10 + 2 * 2
     for src in sources:
         path = report.parent / src
         assert path.is_file() and path.read_bytes()[:4] == b"\x89PNG"
@@ -41,7 +43,7 @@ def test_report_files_and_links(report):
     assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', text)
     assert "<script" not in text and "<link" not in text
     anchors = re.findall(r'href="#([^"]+)"', text)
-    assert len(anchors) == 11 and all(f'id="{a}"' in text for a in anchors)  # contents
+    assert len(anchors) == 12 and all(f'id="{a}"' in text for a in anchors)  # contents
 
 
 def test_report_figures_follow_the_paper(report, out):
@@ -208,7 +210,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         timeout=120,
     ).stdout
     images = re.findall(r'<img[^>]*\bsrc="([^"]+)"', dom)
-    assert len(images) == 10
+    assert len(images) == 10 + 2 * 2  # the paper's figures and two change maps per scenario
     assert all((report.parent / src).is_file() for src in images)
     assert not re.search(r"(src|href)=\"https?://", dom)
     log = done.stderr
@@ -226,3 +228,36 @@ def _page_requests(log: str) -> list[str]:
     urls = re.findall(r"NotifyBeforeURLRequest: (\S+)", log)
     internal = re.compile(r"^https?://([a-z0-9-]+\.)*(google\.com|googleapis\.com|gstatic\.com)/")
     return [url for url in urls if not internal.match(url)]
+
+
+def table_cells(page: str, anchor: str) -> list[list[str]]:
+    body = page.split(f'id="{anchor}"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
+    cells = [re.findall(r"<td>(.*?)</td>", row, flags=re.S) for row in rows]
+    return [[c.strip() for c in row] for row in cells if row]
+
+
+def test_report_scenario_section_matches_the_delta_block(report, out):
+    """Per scenario: the province tables' changes are the delta block's, by size."""
+    index = report
+    page = index.read_text()
+    assert "<script" not in page and "http" not in page.split('id="scenarios"')[1]
+    for name in ("us_tariff_25", "bri_shift"):
+        delta = open_results(out, scenario=name).summary()["delta"]["by_province"]
+        for rise, kind in ((True, "increases"), (False, "decreases")):
+            expected = [(k, v) for k, v in delta.items() if (v["change_t"] > 0) == rise
+                        and v["change_t"] != 0]  # fmt: skip
+            expected.sort(key=lambda kv: -abs(kv[1]["change_t"]))
+            anchor = f"scenario-{name}-largest-{kind}-by-province"
+            if not expected:
+                assert anchor not in page
+                continue
+            rows = table_cells(page, anchor)
+            assert len(rows) == min(10, len(expected))
+            for row, (code, value) in zip(rows, expected, strict=False):
+                assert row[0].endswith(f"({code})")
+                assert row[3] == signed_mt(value["change_t"])
+                assert row[4] == f"{value['change_pct']:+.2f} %"
+        assert (index.parent / f"scenario_{name}_foreign.png").is_file()
+    assert "Largest decreases by province" in page and 'id="scenarios"' in page
+    assert 'id="shares-group"' in page

@@ -65,6 +65,24 @@ REFUSED = [
     (["--format", "png", "--top", "5", *OUT], ["--top", "drop --top"]),
     (["--by", "province", "--format", "png", "--top", "5", *OUT], ["every province"]),
     (["--format", "geotiff", "--top", "all", *OUT], ["--top"]),
+    (["--delta"], ["--delta", "add --scenario NAME"]),
+    (["--delta", "--by", "province", "--format", "png", *OUT], ["--delta", "--scenario"]),
+    (["--scenario", "s", "--delta", "--hotspots"], ["--hotspots", "drop --hotspots"]),
+    (["--scenario", "s", "--delta", "--share", "0.9"], ["--share", "--delta"]),
+    (["--scenario", "s", "--delta", "--by", "city", "--format", "png", *OUT], ["--format csv"]),
+]
+
+S = ["--scenario", "us_tariff_25"]
+#: --scenario (with or without --delta) -> (mode, by, top, delta) of the plan
+PLANNED_SCENARIO = [
+    (S, ("rank", "cell", 10, False)),
+    ([*S, "--hotspots", "--share", "0.9"], ("hotspots", "cell", 10, False)),
+    ([*S, "--delta"], ("rank", "cell", 10, True)),
+    ([*S, "--delta", "--by", "city", "--top", "all"], ("rank", "city", None, True)),
+    ([*S, "--delta", "--by", "province", "--format", "png", *OUT], ("rank", "province", 10, True)),
+    ([*S, "--delta", "--region", "CN-GD", "--group", "consumer"], ("drivers", "cell", 10, True)),
+    ([*S, "--delta", "--city", "Shanghai", "--format", "png", *OUT], ("drivers", "cell", 10, True)),
+    ([*S, "--delta", "--consumer", "BRI", "--format", "geotiff", *OUT], ("rank", "cell", 10, True)),
 ]
 
 
@@ -76,6 +94,14 @@ def plan(options):
 def test_planned_combinations(options, expected):
     found = plan(options)
     assert (found.mode, found.by, found.top) == expected
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"), PLANNED_SCENARIO, ids=lambda v: " ".join(map(str, v))
+)
+def test_planned_scenario_combinations(options, expected):
+    found = plan(options)
+    assert (found.mode, found.by, found.top, found.delta) == expected
 
 
 def test_plan_carries_share_and_radius():

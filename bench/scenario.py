@@ -1,0 +1,122 @@
+"""Scenario benchmark: one scenario against the baseline run, on the demo.
+
+Usage::
+
+    python bench/scenario.py                          # 10 km and 1 km
+    python bench/scenario.py --resolution 10km --repeat 3
+    python bench/scenario.py --scenario bri_shift --keep /data/bench-scenario
+
+For each resolution the demo inputs are generated once (timed apart, with
+``pipeline.demo.build.build_demo_inputs``). Then, side by side in this one
+invocation, ``--repeat`` interleaved rounds of:
+
+* ``baseline``: ``footprint-map run`` of ``config/demo.toml`` without its
+  ``[[scenario]]`` tables (its ``[groups]`` kept, so the baseline's key is the
+  full config's), into a fresh directory;
+* ``scenario``: ``footprint-map run CONFIG --scenario NAME`` with the full
+  config, against that baseline: the MRIO is loaded and factorized again, the
+  scenario's changed columns solved, and one grid pass written.
+
+Each is measured with ``bench/treemem.py``'s ``run_measured`` (wall time, and
+peak RSS summed over the driver and the Dask workers). Each row keeps the best
+wall time of the rounds; the table ends with ``scenario wall / baseline wall``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from scale import CLI, ROOT, build_inputs
+from treemem import run_measured
+
+
+def study_configs(case: Path, inputs: Path) -> tuple[Path, Path]:
+    """``config/demo.toml`` on ``inputs`` without maps: with and without its scenarios."""
+    text = (ROOT / "config" / "demo.toml").read_text()
+    text = re.sub(r"(?m)^inputs = .*$", f"inputs = {str(inputs)!r}", text)
+    text = re.sub(r"(?m)^maps = .*$", "maps = false", text)
+    full = case / "study.toml"
+    full.write_text(text)
+    baseline = case / "study-baseline.toml"
+    baseline.write_text(text.split("[[scenario]]", 1)[0])
+    return baseline, full
+
+
+def measure(argv: list[str]) -> dict:
+    """One command: its wall seconds and peak tree RSS (GiB); stops the benchmark if it fails."""
+    code, wall, peak = run_measured(argv)
+    if code != 0:
+        raise SystemExit(f"{' '.join(argv)} failed with exit {code}")
+    return {"wall_s": wall, "rss_gib": peak / 2**30}
+
+
+def run_case(case: Path, inputs: Path, scenario: str, repeat: int) -> dict[str, dict]:
+    """``repeat`` rounds of the baseline run, then the scenario on it; the best of each."""
+    baseline, full = study_configs(case, inputs)
+    best: dict[str, dict] = {}
+    for _ in range(repeat):
+        out = case / "out"
+        shutil.rmtree(out, ignore_errors=True)
+        found = {
+            "baseline": measure([*CLI, "run", str(baseline), "--out", str(out)]),
+            "scenario": measure(
+                [*CLI, "run", str(full), "--out", str(out), "--scenario", scenario]
+            ),
+        }
+        for kind, row in found.items():
+            print(f"  {kind:>8}: {row['wall_s']:7.1f} s  {row['rss_gib']:5.2f} GiB", flush=True)
+            kept = best.setdefault(kind, dict(row))
+            kept["wall_s"] = min(kept["wall_s"], row["wall_s"])
+            kept["rss_gib"] = max(kept["rss_gib"], row["rss_gib"])
+    return best
+
+
+def table(rows: dict[str, dict[str, dict]], scenario: str) -> str:
+    """The Markdown table the README quotes, with the ratio per resolution."""
+    lines = [
+        "",
+        f"| resolution | baseline wall s | scenario `{scenario}` wall s | ratio "
+        "| baseline peak RSS GiB | scenario peak RSS GiB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for resolution, found in rows.items():
+        base, one = found["baseline"], found["scenario"]
+        lines.append(
+            f"| {resolution} | {base['wall_s']:.1f} | {one['wall_s']:.1f} | "
+            f"{one['wall_s'] / base['wall_s']:.2f} | {base['rss_gib']:.2f} | {one['rss_gib']:.2f} |"
+        )
+    for resolution, found in rows.items():
+        ratio = found["scenario"]["wall_s"] / found["baseline"]["wall_s"]
+        lines.append(f"{resolution}: scenario wall / baseline wall = {ratio:.2f}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--resolution", nargs="+", default=["10km", "1km"])
+    parser.add_argument("--scenario", default="us_tariff_25", help="a scenario of demo.toml")
+    parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds; best wall")
+    parser.add_argument("--seed", type=int, default=2012)
+    parser.add_argument("--keep", type=Path, help="work here and keep the outputs")
+    args = parser.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="footprint-scenario-"))
+    rows = {}
+    for resolution in args.resolution:
+        case = root / resolution
+        shutil.rmtree(case, ignore_errors=True)
+        seconds = build_inputs(case / "inputs", resolution, 12, args.seed)
+        print(f"# {resolution}: inputs in {seconds:.0f} s", flush=True)
+        rows[resolution] = run_case(case, case / "inputs", args.scenario, args.repeat)
+    print(table(rows, args.scenario))
+    if args.keep is None:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
