@@ -98,7 +98,9 @@ def measure_run(config: Path, out: Path, store: str) -> dict:
         argv = [sys.executable, "-c", "import sys; from pipeline.cli import main; sys.exit(main())"]
         argv += ["run", str(config), "--out", str(out)]
         env = {**os.environ, "PYTHONPATH": str(RELEASES[store])}
-    code, wall, peak = run_measured(argv, env=env)
+    # In the release's folder: ``python -c`` puts the working directory first on sys.path.
+    cwd = RELEASES.get(store)
+    code, wall, peak = run_measured(argv, env=env, cwd=cwd)
     if code != 0:
         raise SystemExit(f"run of {config} failed with exit {code}")
     return {

@@ -29,11 +29,11 @@ def tree_rss(proc: psutil.Process) -> int:
 
 
 def run_measured(
-    command: list[str], *, interval: float = 0.2, env: dict | None = None
+    command: list[str], *, interval: float = 0.2, env: dict | None = None, cwd=None
 ) -> tuple[int, float, int]:
-    """Run ``command`` (in ``env``); return (exit code, wall seconds, peak tree RSS in bytes)."""
+    """Run ``command`` (in ``env``, ``cwd``); return (exit code, wall s, peak tree RSS bytes)."""
     start = time.perf_counter()
-    child = subprocess.Popen(command, env=env)
+    child = subprocess.Popen(command, env=env, cwd=cwd)
     proc = psutil.Process(child.pid)
     peak = 0
     while child.poll() is None:

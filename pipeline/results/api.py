@@ -37,7 +37,7 @@ from pipeline.results import places
 from pipeline.results.analytics import unknown_code
 from pipeline.results.drivers import PlaceDrivers
 from pipeline.results.statistics import RANK_BY, Hotspots, LayerStatistics
-from pipeline.results.summary import consumer_groups, home_regions
+from pipeline.results.summary import consumer_groups, home_codes, home_regions
 from pipeline.results.zonal import ZonalStatistics
 from pipeline.storage.versions import SCENARIOS, STORE_NAME, is_complete, open_version
 
@@ -318,10 +318,19 @@ class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
         return np.asarray(self.ds["region_index"].values)
 
     @cached_property
+    def land_codes(self) -> list[int]:
+        """Raster codes of the land: the study country's producer regions.
+
+        The one land of ``summary.json``, the statistics, maps and report
+        (:func:`pipeline.results.summary.home_codes`): on a grid that reaches
+        beyond the country, producer regions abroad are not land.
+        """
+        return home_codes(self.ds)
+
+    @cached_property
     def land(self) -> np.ndarray:
-        """``(y, x)`` bool in memory: cells of producer regions (for maps).
+        """``(y, x)`` bool in memory: cells of :attr:`land_codes` (for maps).
 
         The statistics use :attr:`lazy_land` and never load it whole.
         """
-        producer_codes = np.flatnonzero(self.producer_of_code >= 0)
-        return np.isin(self.region_index, producer_codes)
+        return np.isin(self.region_index, self.land_codes)

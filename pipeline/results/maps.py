@@ -38,6 +38,7 @@ from pipeline.results.map_furniture import (  # noqa: E402
     crs_note,
     furnish,
 )
+from pipeline.results.summary import home_codes  # noqa: E402
 
 __all__ = ["axis_labels", "draw_layer", "plot_layer", "standard_maps"]
 
@@ -405,10 +406,5 @@ def standard_maps(
 
 
 def land_mask(cube: xr.Dataset) -> xr.DataArray:
-    """``(y, x)`` bool: cells whose raster code maps to a producer region of the store."""
-    from pipeline.grid.mapping import store_mapping
-
-    index = cube["region_index"]
-    codes = index.attrs["flag_meanings"].split()
-    mapping = store_mapping(index.attrs, codes, [str(r) for r in cube["region"].values])
-    return index.isin(np.flatnonzero(mapping >= 0).tolist())
+    """``(y, x)`` bool: the land (:func:`pipeline.results.summary.home_codes`' cells)."""
+    return cube["region_index"].isin(home_codes(cube))

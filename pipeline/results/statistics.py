@@ -105,9 +105,8 @@ class LayerStatistics:
 
     @cached_property
     def lazy_land(self) -> da.Array:
-        """Lazy ``(y, x)`` bool: cells of producer regions (the land of the statistics)."""
-        producer_codes = np.flatnonzero(self.producer_of_code >= 0)
-        return da.isin(self.lazy_region_index, producer_codes)
+        """Lazy ``(y, x)`` bool: the land of the statistics (:attr:`land_codes`' cells)."""
+        return da.isin(self.lazy_region_index, self.land_codes)
 
     def _lazy_layer(self, consumer=None, sector=None, category=None, delta=False) -> da.Array:
         return as_dask(self.layer(consumer, sector, category, delta=delta))

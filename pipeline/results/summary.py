@@ -156,13 +156,24 @@ def home_regions(attribution: xr.DataArray) -> np.ndarray:
     return home_producers(attribution, attribution["foreign"].values)
 
 
-def home_codes(cube: xr.Dataset, producer_codes) -> list[int]:
-    """Positions of the raster codes (among ``producer_codes``) of home regions."""
+def home_codes(cube: xr.Dataset, producer_codes=None) -> list[int]:
+    """Positions of the raster codes (among ``producer_codes``, default all) of home regions.
+
+    These are the *land* of the summary, the statistics, the maps and the report.
+
+    A store without ``attribution`` (no consumers, e.g. a bare test store)
+    counts every producer region as home.
+    """
     index = cube["region_index"]
     codes = index.attrs["flag_meanings"].split()
     producers = [str(r) for r in cube["region"].values]
     mapping = store_mapping(index.attrs, codes, producers)
-    home = home_regions(cube["attribution"])
+    if "attribution" in cube:
+        home = home_regions(cube["attribution"])
+    else:
+        home = np.ones(len(producers), dtype=bool)
+    if producer_codes is None:
+        producer_codes = range(len(codes))
     return [int(n) for n in producer_codes if mapping[n] >= 0 and home[mapping[n]]]
 
 

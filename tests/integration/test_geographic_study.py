@@ -47,7 +47,7 @@ def raw(study):
     """The store with plain xarray, and the land cells from the stored raster."""
     ds = open_store(study[0] / "footprint.zarr").load()
     codes = ds["region_index"].attrs["flag_meanings"].split()
-    land_codes = [codes.index("JPN"), codes.index("KOR")]
+    land_codes = [codes.index("JPN")]  # the study country's land; Korea is abroad
     return {"ds": ds, "codes": codes, "land": np.isin(ds["region_index"].values, land_codes)}
 
 
@@ -83,7 +83,7 @@ def city(name: str) -> pd.Series:
 def test_land_area_is_the_geodesic_area_of_the_land_cells(res, raw, cell_km2):
     expected = float(cell_km2[raw["land"]].sum())
     stats = res.concentration(share=0.9)
-    assert stats["land_cells"] == int(raw["land"].sum()) == 1292
+    assert stats["land_cells"] == int(raw["land"].sum()) == 1101
     assert stats["land_area_km2"] == pytest.approx(expected, rel=5e-3)
     assert stats["land_area_km2"] == pytest.approx(expected, rel=1e-5)  # the rule is exact
     provinces = res.rank("province", None).set_index("province")
@@ -91,6 +91,21 @@ def test_land_area_is_the_geodesic_area_of_the_land_cells(res, raw, cell_km2):
     for code in ("JPN", "KOR", "XXX"):
         cells = index == raw["codes"].index(code)
         assert provinces.loc[code, "area_km2"] == pytest.approx(cell_km2[cells].sum(), rel=1e-5)
+
+
+def test_one_land_for_the_summary_the_statistics_and_the_report(study, res, raw, tmp_path):
+    """Korea is mapped but abroad: no land of the headline, the API, the query or the report."""
+    summary = json.loads((study[0] / "summary.json").read_text())
+    stats = res.concentration(share=0.75)
+    assert summary["land_cells"] == stats["land_cells"] == int(raw["land"].sum()) == 1101
+    assert stats["land_share"] == summary["land_share_for_75pct"]
+    korea = raw["ds"]["footprint"].sel(consumer="KOR").values
+    row = res.concentration_table(consumers=["KOR"]).set_index("code").loc["KOR"]
+    assert row["total_t"] == pytest.approx(korea[raw["land"]].sum(), rel=1e-12)
+    assert row["total_t"] < 0.05 * korea.sum()  # Korea's own CO2 in Korea is not counted
+    text = build_report(res, tmp_path / "report").read_text()
+    headline = text.split('id="headline-table"')[1].split("</table>")[0]
+    assert f"{100 * summary['land_share_for_75pct']:.2f} % of the land" in headline
 
 
 def test_hotspot_area_and_spatial_extent_sum_each_cells_area(res, raw, cell_km2):
@@ -116,7 +131,7 @@ def test_city_total_is_the_sum_within_its_geodesic_radius(res, raw):
     ds = raw["ds"]
     values = ds["foreign_footprint"].values
     table = res.rank("city", None, radius_km=RADIUS_KM).set_index("city")
-    for name in ("Tokyo", "Seoul", "Sapporo"):
+    for name in ("Tokyo", "Osaka", "Sapporo"):
         point = city(name)
         disc = geodesic_disc(ds, point["lon"], point["lat"], RADIUS_KM)
         assert 10 < disc.sum() < 40  # a 60 km disc, not the whole grid
@@ -132,7 +147,7 @@ def test_city_total_is_the_sum_within_its_geodesic_radius(res, raw):
 def test_only_the_study_cities_in_range_are_ranked(res, raw):
     table = res.rank("city", None)
     assert set(table["city"]) == IN_RANGE
-    assert "6 of the 8 cities of cities.csv lie on" in table.attrs["note"]
+    assert "4 of the 8 cities of cities.csv lie on" in table.attrs["note"]
     with pytest.raises(ConfigError, match="no land cell centre within 25 km"):
         res.drivers(city="Shanghai")
     with pytest.raises(ConfigError, match="unknown city 'Beijing'"):
@@ -180,8 +195,8 @@ def test_report_maps_are_framed_on_land_with_lonlat_axes(res, raw):
     west = min(shapely.geometry.shape(g).bounds[0] for g in borders.geometries)
     assert west == pytest.approx(118.0)
     frame = land_frame(raw)
-    assert frame == pytest.approx((126.0, 145.5, 31.0, 45.5))
-    fig = draw_layer(res.layer(consumer="KOR"), title="t", borders=borders)  # every land cell
+    assert frame == pytest.approx((129.5, 145.5, 31.0, 45.5))  # Japan: Korea is abroad
+    fig = draw_layer(res.layer(), title="t", borders=borders)  # > 0 on every land cell
     ax = fig.axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("longitude (°)", "latitude (°)")
     assert (*ax.get_xlim(), *ax.get_ylim()) == pytest.approx(frame)
@@ -204,11 +219,11 @@ def test_query_province_areas_and_city_ranking(capsys, study, raw, cell_km2):
     captured = capsys.readouterr()
     records = {r["city"]: r for r in json.loads(captured.out)}
     assert set(records) == IN_RANGE
-    assert "6 of the 8 cities" in captured.err
-    seoul = city("Seoul")
-    disc = geodesic_disc(raw["ds"], seoul["lon"], seoul["lat"], RADIUS_KM)
+    assert "4 of the 8 cities" in captured.err
+    osaka = city("Osaka")
+    disc = geodesic_disc(raw["ds"], osaka["lon"], osaka["lat"], RADIUS_KM)
     expected = raw["ds"]["foreign_footprint"].values[disc].sum()
-    assert records["Seoul"]["t_co2"] == pytest.approx(expected, rel=1e-9)
+    assert records["Osaka"]["t_co2"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_query_cell_and_concentration_line(capsys, study, raw, cell_km2):

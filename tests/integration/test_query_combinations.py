@@ -26,7 +26,7 @@ from pipeline.cli.query_plan import plan_query
 
 STUDIES = {
     "demo": {"region": "CN-GD", "city": "Shanghai", "radius": 100.0, "typo": "CN-GDD"},
-    "geo": {"region": "KOR", "city": "Seoul", "radius": 60.0, "typo": "KORR"},
+    "geo": {"region": "KOR", "city": "Osaka", "radius": 60.0, "typo": "KORR"},
 }
 
 
@@ -35,7 +35,9 @@ def study(request, shared_results, geographic_results):
     out = shared_results if request.param == "demo" else geographic_results
     ds = open_store(out / "footprint.zarr").load()
     codes = ds["region_index"].attrs["flag_meanings"].split()
-    land_codes = [codes.index(str(r)) for r in ds["region"].values if str(r) in codes]
+    # the land: producer regions of the study country (also its domestic consumers)
+    domestic = {str(c) for c, f in zip(ds["consumer"].values, ds["foreign"].values) if not f}
+    land_codes = [codes.index(r) for r in map(str, ds["region"].values) if r in domestic]
     land = np.isin(ds["region_index"].values, land_codes)
     return {"out": out, "ds": ds, "codes": codes, "land": land, **STUDIES[request.param]}
 
