@@ -80,18 +80,22 @@ def add_zonal_parser(subparsers) -> argparse.ArgumentParser:
     return zonal
 
 
-def _codes(text: str | None) -> list[str | None]:
+def _codes(text: str | None, option: str) -> list[str | None]:
     """The codes of a comma-separated option (``[None]`` when not given)."""
     if text is None:
         return [None]
     codes = [part.strip() for part in text.split(",") if part.strip()]
-    return codes or [None]
+    if not codes:
+        raise ConfigError(
+            f"{option} {text!r} names no code; give e.g. {option} USA,JPN or leave it out"
+        )
+    return codes
 
 
 def selections(args) -> list[dict]:
     """One layer selection per combination of the listed codes."""
     kinds = ("consumer", "sector", "category")
-    lists = [_codes(getattr(args, kind)) for kind in kinds]
+    lists = [_codes(getattr(args, kind), f"--{kind}") for kind in kinds]
     return [dict(zip(kinds, combo, strict=True)) for combo in itertools.product(*lists)]
 
 

@@ -18,7 +18,6 @@ when complete; the result directory's own files are never replaced.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,8 +32,8 @@ from pipeline.results import cog
 from pipeline.storage.versions import (
     COMPLETE_ATTR,
     KEY_ATTR,
-    VERSIONS,
     atomic_path,
+    run_owned_part,
 )
 
 FORMATS = ("netcdf", "cog", "zarr-gdal")
@@ -100,18 +99,25 @@ def export_store(
 def check_output(output: Path, fmt: str) -> Path:
     """``output`` if ``fmt`` may be written there.
 
-    Refused: a path inside a results directory's versions (``DIR/footprint.zarr``,
-    ``DIR/maps``, ...: the results stay as the run wrote them); a directory for
-    a NetCDF file; a file for a COG directory; an existing zarr store or
+    Refused: a path inside a results directory's versions or ``work`` cache
+    (:func:`~pipeline.storage.versions.run_owned_part`: the results stay as the
+    run wrote them); a directory, or a file that is not an earlier NetCDF export,
+    for a NetCDF file; a file for a COG directory; an existing zarr store or
     directory that is not an earlier ``zarr-gdal`` export.
     """
-    if VERSIONS in Path(os.path.realpath(output)).parts:
+    part = run_owned_part(output)
+    if part is not None:
         raise OutputError(
-            f"--output {output} is part of a results directory (it lies in {VERSIONS}); "
+            f"--output {output} is part of a results directory (it lies in {part}); "
             f"choose a path beside it, e.g. the default {DEFAULT_NAMES[fmt]}"
         )
     if fmt == "netcdf" and output.is_dir():
         raise OutputError(f"--output {output} is a directory; give a file name, e.g. footprint.nc")
+    if fmt == "netcdf" and output.exists() and not _netcdf_export(output):
+        raise OutputError(
+            f"--output {output} exists and is not a NetCDF export of footprint-map; "
+            "choose a new path or remove it"
+        )
     if fmt == "cog" and output.exists() and not output.is_dir():
         raise OutputError(f"--output {output} is a file; the COGs go into a directory")
     if fmt == "zarr-gdal" and output.exists() and not _earlier_export(output):
@@ -120,6 +126,17 @@ def check_output(output: Path, fmt: str) -> Path:
             "choose a new path or remove it"
         )
     return output
+
+
+def _netcdf_export(path: Path) -> bool:
+    """Whether ``path`` is a NetCDF file that an earlier ``export`` wrote (and may replace)."""
+    import h5netcdf
+
+    try:
+        with h5netcdf.File(path, "r") as found:
+            return found.attrs.get(EXPORT_ATTR) == "netcdf"
+    except (OSError, ValueError):
+        return False
 
 
 def _earlier_export(path: Path) -> bool:

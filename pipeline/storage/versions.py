@@ -234,6 +234,22 @@ def versions_dir(out: Path) -> Path:
     return path
 
 
+def run_owned_part(path: Path) -> str | None:
+    """The part of a results directory that its runs own and ``path`` lies in, or None.
+
+    ``.versions`` (``DIR/footprint.zarr``, ``DIR/maps`` and the summary link
+    there) and ``work`` (the ``--resume`` cache) are the runs'; exports and
+    reports written there would be lost or would corrupt a result.
+    """
+    real = Path(os.path.realpath(path))
+    for parent in (real, *real.parents):
+        if parent.name == VERSIONS or (
+            parent.name == "work" and (parent.parent / STORE_NAME).exists()
+        ):
+            return parent.name
+    return None
+
+
 def clean_output(out: Path) -> None:
     """Remove the temporaries of runs that are gone (call while holding the lock)."""
     out = Path(out)

@@ -303,6 +303,10 @@ def _regions(codes: StudyCodes, names: Sequence[str]) -> dict[str, tuple[str, ..
     return valid
 
 
+#: Names a group may not take: they already mean a selection of consumers.
+RESERVED_GROUP_NAMES = ("all", "foreign", "domestic")
+
+
 def resolve_groups(
     groups: Mapping[str, Sequence[str]], codes: StudyCodes, *, source: str
 ) -> dict[str, tuple[str, ...]]:
@@ -317,9 +321,14 @@ def resolve_groups(
     valid = _regions(codes, codes.consumers)
     resolved = {}
     for name, members in groups.items():
-        if name in valid or name == "all":
+        if name in valid:
             raise ConfigError(
                 f"{source}: [groups] {name}: the name is already a consumer code; rename the group"
+            )
+        if name.lower() in RESERVED_GROUP_NAMES:
+            raise ConfigError(
+                f"{source}: [groups] {name}: the name is reserved (it names the "
+                f"{name.lower()} selection in tables and queries); rename the group"
             )
         resolved[name] = _expand(members, valid, "a member", f"{source}: [groups] {name}")
     return resolved

@@ -36,7 +36,8 @@ def study(request, shared_results, geographic_results):
     ds = open_store(out / "footprint.zarr").load()
     codes = ds["region_index"].attrs["flag_meanings"].split()
     # the land: producer regions of the study country (also its domestic consumers)
-    domestic = {str(c) for c, f in zip(ds["consumer"].values, ds["foreign"].values) if not f}
+    consumers, foreign = ds["consumer"].values, ds["foreign"].values
+    domestic = {str(c) for c, f in zip(consumers, foreign, strict=True) if not f}
     land_codes = [codes.index(r) for r in map(str, ds["region"].values) if r in domestic]
     land = np.isin(ds["region_index"].values, land_codes)
     return {"out": out, "ds": ds, "codes": codes, "land": land, **STUDIES[request.param]}

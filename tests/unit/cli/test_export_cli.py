@@ -23,6 +23,8 @@ def results_dir(tmp_path_factory):
     """A directory holding a small complete ``footprint.zarr``."""
     root = tmp_path_factory.mktemp("results")
     write_small_store(root / "footprint.zarr", *CRSES["projected"])
+    (root / "inputs.csv").write_text("a study input\n")  # never overwritten by an export
+    (root / "work").mkdir()
     return root
 
 
@@ -52,6 +54,8 @@ def test_format_is_required(capsys, results_dir):
         ("netcdf", "{dir}", "is a directory; give a file name"),
         ("netcdf", "/dev/null/x.nc", "/dev/null: File exists (EEXIST); check the path"),
         ("zarr-gdal", "{dir}", "is not a zarr-gdal export"),
+        ("netcdf", "{dir}/inputs.csv", "is not a NetCDF export of footprint-map; choose a new"),
+        ("netcdf", "{dir}/work/x.nc", "is part of a results directory (it lies in work)"),
     ],
 )
 def test_bad_outputs_are_one_error_line(capsys, results_dir, fmt, output, message):
@@ -59,6 +63,7 @@ def test_bad_outputs_are_one_error_line(capsys, results_dir, fmt, output, messag
                        output.format(dir=results_dir))  # fmt: skip
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: ")
     assert message in err
+    assert (results_dir / "inputs.csv").read_text() == "a study input\n"
 
 
 def test_help_has_examples(capsys):

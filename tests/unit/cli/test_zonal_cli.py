@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.cli.app import main
 from pipeline.cli.zonal import selections
+from pipeline.errors import ConfigError
 
 
 def run(capsys, *argv):
@@ -56,3 +57,6 @@ def test_code_lists_give_one_layer_per_combination():
     ]
     none = argparse.Namespace(consumer=None, sector=None, category=None)
     assert selections(none) == [{"consumer": None, "sector": None, "category": None}]
+    empty = argparse.Namespace(consumer=" , ", sector=None, category=None)
+    with pytest.raises(ConfigError, match="--consumer ' , ' names no code"):
+        selections(empty)

@@ -100,6 +100,17 @@ def test_an_earlier_zarr_gdal_export_is_replaced_but_nothing_else(exported, tmp_
     assert (tmp_path / "mine").is_dir() and not list((tmp_path / "mine").iterdir())
 
 
+def test_an_earlier_netcdf_export_is_replaced_but_no_other_file(exported, tmp_path):
+    ds, root, _ = exported
+    path = root / NAMES["netcdf"]
+    export_store(ds, "netcdf", path, echo=lambda *_: None)  # replaced
+    assert xr.open_dataset(path, engine="h5netcdf").attrs[EXPORT_ATTR] == "netcdf"
+    (tmp_path / "mine.nc").write_text("not ours")
+    with pytest.raises(OutputError, match="not a NetCDF export of footprint-map"):
+        export_store(ds, "netcdf", tmp_path / "mine.nc", echo=lambda *_: None)
+    assert (tmp_path / "mine.nc").read_text() == "not ours"
+
+
 def test_exports_leave_out_the_stored_copies_of_listed_consumers(store):
     stored = store["footprint"].isel(consumer=[2]).rename(consumer="materialized_consumer")
     data = export_dataset(store.assign(materialized_footprint=stored), "netcdf")

@@ -178,6 +178,9 @@ def test_group_errors(codes):
         resolve_groups({"BRI": ("RUS",) * 0 + ("XX",)}, codes, source="s.toml")
     with pytest.raises(ConfigError, match=r"\[groups\] USA: the name is already a consumer code"):
         resolve_groups({"USA": ("JPN",)}, codes, source="s.toml")
+    for name in ("foreign", "ALL"):
+        with pytest.raises(ConfigError, match=rf"\[groups\] {name}: the name is reserved"):
+            resolve_groups({name: ("JPN",)}, codes, source="s.toml")
 
 
 def test_a_shock_that_matches_nothing(tmp_path, table, codes):
