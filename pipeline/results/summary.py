@@ -12,6 +12,7 @@ from pipeline.attribution.region_tables import home_producers
 from pipeline.grid.mapping import store_mapping
 from pipeline.grid.threshold_blocks import Holding, cells_holding
 from pipeline.results.statistics import as_dask
+from pipeline.results.uncertainty_summary import UNCERTAINTY_ATTR
 
 
 def summarize(
@@ -71,6 +72,8 @@ def summarize(
     if groups:
         summary["group_shares"] = _group_shares(totals["consumer_shares"], groups)
     summary["warnings"] = _warnings(attribution, totals["foreign_total_t"])
+    if UNCERTAINTY_ATTR in cube.attrs:
+        summary["uncertainty"] = json.loads(cube.attrs[UNCERTAINTY_ATTR])
     return summary
 
 
