@@ -12,7 +12,11 @@ from pipeline.attribution.region_tables import home_producers
 from pipeline.grid.mapping import store_mapping
 from pipeline.grid.threshold_blocks import Holding, cells_holding
 from pipeline.results.statistics import as_dask
-from pipeline.results.uncertainty_summary import UNCERTAINTY_ATTR
+from pipeline.results.uncertainty_summary import (
+    UNCERTAINTY_ATTR,
+    format_uncertainty,
+    share_interval,
+)
 
 
 def summarize(
@@ -241,7 +245,9 @@ def format_summary(summary: dict, *, top: int = 10) -> str:
     ):
         lines.append(f"\n{'top ' + title:<22}share of foreign-driven CO2")
         for name, share in list(summary[key].items())[:top]:
-            lines.append(f"  {name:<20}{share:>8.1%}")
+            lines.append(f"  {name:<20}{share:>8.1%}{share_interval(summary, key, name)}")
+    if "uncertainty" in summary:
+        lines.append(format_uncertainty(summary["uncertainty"]))
     return "\n".join(lines)
 
 

@@ -77,3 +77,25 @@ def _stats(values: np.ndarray, levels: Sequence[float]) -> dict[str, float]:
 def _level(q: float) -> str:
     """A quantile's key: ``0.05``, ``0.5``, ``0.95``."""
     return f"{float(q):g}"
+
+
+def share_interval(summary: dict, key: str, name: str) -> str:
+    """``"   [p05 .. p95]"`` of a share in a summary with an ``uncertainty`` block, else ``""``."""
+    block = summary.get("uncertainty")
+    stats = (block or {}).get(key, {}).get(name)
+    if not stats:
+        return ""
+    low, high = (stats[_level(q)] for q in (block["quantiles"][0], block["quantiles"][-1]))
+    return f"   [{low:.1%} .. {high:.1%}]"
+
+
+def format_uncertainty(block: dict) -> str:
+    """One line: the realizations, redraws and the foreign-driven total's interval."""
+    levels = block["quantiles"]
+    total = block["foreign_total_t"]
+    low, high = total[_level(levels[0])], total[_level(levels[-1])]
+    return (
+        f"\nuncertainty: {block['realizations']} realizations ({block['redraws']} redraws), "
+        f"foreign-driven CO2 q{levels[0]:g}..q{levels[-1]:g}: {low:.4g} .. {high:.4g} t "
+        f"(mean {total['mean']:.4g} t); shares' intervals in brackets"
+    )
