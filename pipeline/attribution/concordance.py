@@ -235,12 +235,13 @@ def table_weights(concordance: SectorConcordance, table, producers: Sequence[str
         Producer regions, in the order of the region tables.
     """
     sectors = list(concordance.mrio_sectors)
-    f = _by_region_sector(table.F, table.rows, producers, sectors)
-    x = _by_region_sector(table.x, table.rows, producers, sectors)
+    f = by_region_sector(table.F, table.rows, producers, sectors)
+    x = by_region_sector(table.x, table.rows, producers, sectors)
     return sector_weights(concordance, emissions=f, output=x)
 
 
-def _by_region_sector(values, rows, regions, sectors) -> np.ndarray:
+def by_region_sector(values, rows, regions, sectors) -> np.ndarray:
+    """A per-row vector as ``(region, sector)`` (missing rows 0)."""
     series = pd.Series(np.asarray(values, dtype=float), index=rows)
     frame = series.unstack("sector").reindex(index=list(regions), columns=list(sectors))
     return frame.fillna(0.0).to_numpy()

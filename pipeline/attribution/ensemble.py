@@ -16,14 +16,18 @@ variables: the per-cell ones are lazy (one grid pass,
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
 from pipeline.attribution import region_tables
-from pipeline.attribution.concordance import SectorConcordance, table_weights
+from pipeline.attribution.concordance import (
+    SectorConcordance,
+    by_region_sector,
+    table_weights,
+)
 from pipeline.attribution.cube import UNITS, CubeInputs, describe_cells
 from pipeline.grid.ensemble_blocks import ensemble_layers
 from pipeline.kernels import tables as kernel_tables
@@ -50,8 +54,9 @@ class EnsembleSpec:
     Attributes
     ----------
     seed : int
-    mrio_cv : float
-        Coefficient of variation of every entry of ``Z``, ``Y`` and ``F``.
+    mrio_cv : float or mapping
+        Coefficient of variation of every entry of ``Z``, ``Y`` and ``F`` (or one
+        per matrix, :func:`pipeline.mrio.perturb.matrix_cvs`).
     inventory_cv : numpy.ndarray
         ``(n_inventory_sectors,)`` coefficient of variation of each sector's factor.
     method : str
@@ -63,7 +68,7 @@ class EnsembleSpec:
     """
 
     seed: int
-    mrio_cv: float
+    mrio_cv: float | Mapping[str, float]
     inventory_cv: np.ndarray
     method: str
     balance_rtol: float
@@ -83,12 +88,16 @@ class Realization:
         Tables drawn and refused before a valid one.
     row_error : float
         The every-row MRIO conservation error of its solve.
+    mrio_footprint : numpy.ndarray
+        ``(n_consumers,)``: the kept producer rows' MRIO emissions ``F`` (perturbed)
+        driven by each consumer, ``sum F[row] S[row, (c, k)]`` over rows and categories.
     """
 
     index: int
     tables: np.ndarray
     redraws: int
     row_error: float
+    mrio_footprint: np.ndarray
 
 
 def shipped_inputs(inputs: CubeInputs) -> CubeInputs:
@@ -116,13 +125,22 @@ def realize(
     producers = list(spec.producers)
     shares = attribution_shares(drawn, regions=producers, method=spec.method)
     row_error = float(shares.attrs["row_conservation_max_rel_error"])
+    footprint = _mrio_footprint(drawn, shares)
     shares = shares.rename(sector="mrio_sector").sel(
         region=producers, mrio_sector=list(concordance.mrio_sectors)
     )
     weights = table_weights(concordance, drawn, producers)
     m = region_tables.region_shares(dataclasses.replace(inputs, shares=shares, weights=weights))
     factors = inventory_factors(spec, index, m.shape[:2])
-    return Realization(index, m * factors[:, :, None, None], redraws, row_error)
+    return Realization(index, m * factors[:, :, None, None], redraws, row_error, footprint)
+
+
+def _mrio_footprint(table: MRIO, shares: xr.DataArray) -> np.ndarray:
+    """``sum F[row] S[row, (c, k)]`` over the kept rows and categories, per consumer."""
+    regions, sectors = (list(shares[d].values) for d in ("region", "sector"))
+    F = by_region_sector(table.F, table.rows, regions, sectors)
+    S = shares.transpose("region", "sector", "consumer", "category").values
+    return np.einsum("ri,rick->c", F, S)
 
 
 def inventory_factors(spec: EnsembleSpec, index: int, shape: tuple[int, int]) -> np.ndarray:

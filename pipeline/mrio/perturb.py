@@ -13,6 +13,7 @@ drawn again from the same stream, and the redraws are counted.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,13 +40,25 @@ def _perturbed_z(Z, rng: np.random.Generator, cv: float):
     return Z * lognormal_factors(rng, Z.shape, cv)
 
 
-def draw_table(mrio: MRIO, rng: np.random.Generator, cv: float) -> MRIO:
-    """One perturbed table (not validated): ``Z``, ``Y`` and ``F`` drawn in that order."""
-    Z = _perturbed_z(mrio.Z, rng, cv)
+def matrix_cvs(cv: float | Mapping[str, float]) -> dict[str, float]:
+    """``{"Z": ..., "Y": ..., "F": ...}`` from one number or a mapping (missing: 0)."""
+    if isinstance(cv, Mapping):
+        return {name: float(cv.get(name, 0.0)) for name in ("Z", "Y", "F")}
+    return dict.fromkeys(("Z", "Y", "F"), float(cv))
+
+
+def draw_table(mrio: MRIO, rng: np.random.Generator, cv: float | Mapping[str, float]) -> MRIO:
+    """One perturbed table (not validated): ``Z``, ``Y`` and ``F`` drawn in that order.
+
+    ``cv`` is one coefficient of variation, or one per matrix (:func:`matrix_cvs`);
+    every matrix draws its normals even at 0, so the stream's use is fixed.
+    """
+    cvs = matrix_cvs(cv)
+    Z = _perturbed_z(mrio.Z, rng, cvs["Z"])
     Y = np.asarray(mrio.Y, dtype=np.float64)
-    Y = Y * lognormal_factors(rng, Y.shape, cv)
+    Y = Y * lognormal_factors(rng, Y.shape, cvs["Y"])
     F = np.asarray(mrio.F, dtype=np.float64)
-    F = F * lognormal_factors(rng, F.shape, cv)
+    F = F * lognormal_factors(rng, F.shape, cvs["F"])
     uses = _row_sums(mrio.Z) + _row_sums(mrio.Y)
     x = rebalanced_output(mrio.x, uses, _row_sums(Z) + _row_sums(Y))
     return dataclasses.replace(mrio, Z=Z, Y=Y, F=F, x=x)
@@ -54,7 +67,7 @@ def draw_table(mrio: MRIO, rng: np.random.Generator, cv: float) -> MRIO:
 def perturbed_table(
     mrio: MRIO,
     rng: np.random.Generator,
-    cv: float,
+    cv: float | Mapping[str, float],
     *,
     balance_rtol: float = 1e-6,
     max_redraws: int = MAX_REDRAWS,
@@ -67,8 +80,9 @@ def perturbed_table(
         The validated table.
     rng : numpy.random.Generator
         The realization's MRIO stream.
-    cv : float
-        Coefficient of variation of every entry; 0 returns ``mrio`` itself.
+    cv : float or mapping
+        Coefficient of variation of every entry, or one per matrix (``Z``, ``Y``,
+        ``F``); all 0 returns ``mrio`` itself.
     balance_rtol : float
         As for the input (the perturbed table keeps the input's balance).
     max_redraws : int
@@ -79,7 +93,7 @@ def perturbed_table(
     MRIOError
         If no valid table was drawn in ``max_redraws + 1`` draws.
     """
-    if cv == 0:
+    if not any(matrix_cvs(cv).values()):
         return mrio, 0
     last = ""
     for redraws in range(max_redraws + 1):
@@ -89,6 +103,6 @@ def perturbed_table(
         except MRIOError as exc:
             last = str(exc)
     raise MRIOError(
-        f"no valid table in {max_redraws + 1} draws with `mrio_cv` = {cv:g} "
+        f"no valid table in {max_redraws + 1} draws with `mrio_cv` = {cv} "
         f"(last: {last}); lower `mrio_cv`"
     )

@@ -30,11 +30,15 @@ def ensemble_summary(
     redraws: int,
     mrio_error: float,
     seed: int,
+    mrio_footprint: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The block from the realizations' attribution ``(n, region, sector, consumer, category)``.
 
-    Every statistic maps a label to ``{"0.05": ..., "0.5": ..., "0.95": ..., "mean": ...}``
-    (the requested quantiles over the realizations, then their mean).
+    Every statistic maps a label to ``{"0.05": ..., "0.5": ..., "0.95": ..., "mean": ...,
+    "std": ...}`` (the requested quantiles over the realizations, their mean and
+    standard deviation). ``consumer_totals_t``: each consumer's CO2 over every mapped cell.
+    ``mrio_footprint`` ``(n, consumer)``: the kept rows' MRIO ``F`` driven by each
+    consumer (:class:`pipeline.attribution.ensemble.Realization`).
     """
     foreign = np.asarray(inputs.foreign, dtype=bool)
     home = home_producers(inputs.shares, foreign)
@@ -63,6 +67,13 @@ def ensemble_summary(
         block[f"{name}_shares"] = {
             label: _stats(shares[:, j], levels) for j, label in enumerate(labels[name])
         }
+    consumers = [str(c) for c in inputs.shares["consumer"].values]
+    totals = attribution.sum(axis=(1, 2, 4))
+    block["consumer_totals_t"] = {c: _stats(totals[:, j], levels) for j, c in enumerate(consumers)}
+    if mrio_footprint is not None:
+        block["mrio_footprint_t"] = {
+            c: _stats(mrio_footprint[:, j], levels) for j, c in enumerate(consumers)
+        }
     return block
 
 
@@ -71,6 +82,7 @@ def _stats(values: np.ndarray, levels: Sequence[float]) -> dict[str, float]:
     found = np.quantile(values, np.asarray(levels, dtype=np.float64))
     stats = {_level(q): float(v) for q, v in zip(levels, found, strict=True)}
     stats["mean"] = float(np.mean(values))
+    stats["std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
     return stats
 
 

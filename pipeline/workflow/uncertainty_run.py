@@ -124,6 +124,7 @@ def ensemble_store_parts(
         redraws=sum(r.redraws for r in found),
         mrio_error=row_error,
         seed=settings.seed,
+        mrio_footprint=np.stack([r.mrio_footprint for r in found]),
     )
     echo(f"  uncertainty: {block['redraws']} redraws; max MRIO row error {row_error:.2e}")
     return variables, {UNCERTAINTY_ATTR: json.dumps(block)}
