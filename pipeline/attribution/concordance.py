@@ -221,3 +221,27 @@ def sector_weights(
         usable = np.broadcast_to(total > 0, raw.shape)
         weights = np.where(usable, raw / np.where(total > 0, total, 1.0), weights)
     return weights
+
+
+def table_weights(concordance: SectorConcordance, table, producers: Sequence[str]) -> np.ndarray:
+    """:func:`sector_weights` from an MRIO's ``F`` and ``x`` for ``producers``.
+
+    Parameters
+    ----------
+    concordance : SectorConcordance
+    table : pipeline.mrio.MRIO
+        The attribution-ready table (a realization's, under uncertainty).
+    producers : sequence of str
+        Producer regions, in the order of the region tables.
+    """
+    sectors = list(concordance.mrio_sectors)
+    f = by_region_sector(table.F, table.rows, producers, sectors)
+    x = by_region_sector(table.x, table.rows, producers, sectors)
+    return sector_weights(concordance, emissions=f, output=x)
+
+
+def by_region_sector(values, rows, regions, sectors) -> np.ndarray:
+    """A per-row vector as ``(region, sector)`` (missing rows 0)."""
+    series = pd.Series(np.asarray(values, dtype=float), index=rows)
+    frame = series.unstack("sector").reindex(index=list(regions), columns=list(sectors))
+    return frame.fillna(0.0).to_numpy()

@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only the config's [[scenario]] NAME, against the baseline already in --out "
         "(written by a run of the same config); publishes DIR/scenarios/NAME",
     )
+    _realization_flag(run)
     _cluster_flags(run)
 
     _add_demo_parser(sub)
@@ -138,7 +139,18 @@ def _add_demo_parser(sub) -> None:
     demo.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
     demo.add_argument("--no-maps", action="store_true", help="skip the PNG maps")
     demo.add_argument("--resume", action="store_true", help=RESUME_HELP)
+    _realization_flag(demo)
     _cluster_flags(demo)
+
+
+def _realization_flag(parser) -> None:
+    """``--realizations N``: overrides ``[uncertainty] realizations``."""
+    parser.add_argument(
+        "--realizations",
+        type=int,
+        metavar="N",
+        help="Monte Carlo realizations (overrides [uncertainty] realizations; 0: deterministic)",
+    )
 
 
 def _flag_settings(args) -> dict:
@@ -199,6 +211,7 @@ def _run_config(config, args, *, note: str = "") -> dict:
         source="command line",
         output={"maps": False} if args.no_maps else {},
         cluster=_flag_settings(args),
+        uncertainty={"realizations": args.realizations} if args.realizations is not None else {},
     )
     settings = toml_items(config.cluster)
     result = run_study(

@@ -43,7 +43,7 @@ def write_layers(
         "syx",
         region_index,
         "yx",
-        _shared(tables),
+        shared_tables(tables),
         None,
         concatenate=True,
         dtype=object,
@@ -67,7 +67,7 @@ def write_layers(
     return layers, _reduce_terms(per_chunk)
 
 
-def _shared(tables: WriteTables):
+def shared_tables(tables):
     """The tables as one delayed object named by their content: shipped once per worker."""
     digest = hashlib.sha1(pickle.dumps(tables), usedforsecurity=False).hexdigest()
     return dask.delayed(tables, name=f"write-tables-{digest}", traverse=False)

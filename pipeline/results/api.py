@@ -245,6 +245,7 @@ class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
         category: str | None = None,
         *,
         delta: bool = False,
+        quantile: float | None = None,
     ) -> xr.DataArray:
         """The lazy ``(y, x)`` layer of a selection, in t CO2 per cell.
 
@@ -258,10 +259,14 @@ class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
         ``consumer`` may name a group (``[groups]``): its members are summed.
         ``delta=True`` (a scenario's results) gives the change, scenario minus
         baseline, by the same rules with the delta tables ``T' - M``.
+        ``quantile`` (a run with ``[uncertainty]``) gives that quantile over the
+        Monte Carlo realizations instead (:meth:`quantile_layer`).
         """
         consumer = self.check_code("consumer", consumer)
         sector = self.check_code("sector", sector)
         category = self.check_code("category", category)
+        if quantile is not None:
+            return self.quantile_layer(quantile, consumer, sector, category)
         if delta:
             self._require_scenario()
         chosen = [v is not None for v in (consumer, sector, category)]
@@ -284,6 +289,47 @@ class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
             "long_name": f"change of {what} (scenario - baseline)" if delta else what,
         }
         data.name = "delta_footprint" if delta else "footprint"
+        return data
+
+    def quantile_layer(
+        self, quantile: float, consumer: str | None = None, sector=None, category=None
+    ) -> xr.DataArray:
+        """The stored per-cell quantile over the realizations: all foreign consumers, or one.
+
+        Raises
+        ------
+        ConfigError
+            If the store has no quantiles, ``quantile`` was not computed, or the
+            selection is not stored (a sector, a category, a group or a domestic consumer).
+        """
+        if "foreign_footprint_quantiles" not in self.ds:
+            raise ConfigError(
+                f"{self.directory}: no Monte Carlo quantiles in these results; run with "
+                "[uncertainty] realizations > 0 (or --realizations N)"
+            )
+        levels = [float(q) for q in self.ds["quantile"].values]
+        found = [i for i, q in enumerate(levels) if abs(q - float(quantile)) <= 1e-9]
+        foreign = [str(c) for c in self.ds["foreign_consumer"].values]
+        if sector or category or (consumer is not None and consumer not in foreign):
+            raise ConfigError(
+                "quantiles are stored per cell for all foreign consumers and for each foreign "
+                f"consumer ({', '.join(foreign[:12])}...); drop the sector, category or "
+                "domestic consumer"
+            )
+        if not found:
+            raise ConfigError(f"quantile={quantile!r} was not computed; stored: {levels}")
+        if consumer is None:
+            data = self.ds["foreign_footprint_quantiles"].isel(quantile=found[0])
+        else:
+            data = self.ds["footprint_quantiles"].sel(foreign_consumer=consumer)
+            data = data.isel(quantile=found[0])
+        data = data.drop_vars(["quantile", "foreign_consumer"], errors="ignore").copy(deep=False)
+        what = self.describe(consumer)
+        data.attrs = {
+            "units": UNITS,
+            "long_name": f"CO2 driven by {what}: quantile {levels[found[0]]:g} of the realizations",
+        }
+        data.name = "footprint"
         return data
 
     def _computed(self, consumer, sector, category, *, delta: bool = False) -> xr.DataArray:

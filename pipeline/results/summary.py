@@ -12,6 +12,11 @@ from pipeline.attribution.region_tables import home_producers
 from pipeline.grid.mapping import store_mapping
 from pipeline.grid.threshold_blocks import Holding, cells_holding
 from pipeline.results.statistics import as_dask
+from pipeline.results.uncertainty_summary import (
+    UNCERTAINTY_ATTR,
+    format_uncertainty,
+    share_interval,
+)
 
 
 def summarize(
@@ -71,6 +76,8 @@ def summarize(
     if groups:
         summary["group_shares"] = _group_shares(totals["consumer_shares"], groups)
     summary["warnings"] = _warnings(attribution, totals["foreign_total_t"])
+    if UNCERTAINTY_ATTR in cube.attrs:
+        summary["uncertainty"] = json.loads(cube.attrs[UNCERTAINTY_ATTR])
     return summary
 
 
@@ -249,7 +256,9 @@ def format_summary(summary: dict, *, top: int = 10) -> str:
     ):
         lines.append(f"\n{'top ' + title:<22}share of foreign-driven CO2")
         for name, share in list(summary[key].items())[:top]:
-            lines.append(f"  {name:<20}{share:>8.1%}")
+            lines.append(f"  {name:<20}{share:>8.1%}{share_interval(summary, key, name)}")
+    if "uncertainty" in summary:
+        lines.append(format_uncertainty(summary["uncertainty"]))
     return "\n".join(lines)
 
 

@@ -154,6 +154,43 @@ class ClusterSettings:
     jobqueue: dict | None = _key((dict,), None)
 
 
+#: The quantiles reported when ``[uncertainty] quantiles`` is not given.
+DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
+#: Largest coefficient of variation accepted (``sigma^2 = ln(1 + cv^2)`` = 4.6).
+MAX_CV = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class UncertaintySettings:
+    """``[uncertainty]``: the Monte Carlo ensemble (``realizations = 0``: deterministic).
+
+    ``inventory_cv`` is one number or a table ``inventory sector = cv`` (sectors
+    not named get 0); the checks beyond types are in :func:`_check_uncertainty`.
+    """
+
+    realizations: int = _key((int,), 0, bounds=(0, 100_000, True, True))
+    seed: int = _key((int,), 0, bounds=(0, 2**63 - 1, True, True))
+    quantiles: list | None = _key((list,), None)
+    mrio_cv: float = _key((float, int), 0.0, bounds=(0.0, MAX_CV, True, True))
+    inventory_cv: float | dict = _key((float, int, dict), 0.0)
+
+    @property
+    def enabled(self) -> bool:
+        """True when the run draws realizations."""
+        return self.realizations > 0
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """The quantiles to report, increasing."""
+        return tuple(float(q) for q in self.quantiles) if self.quantiles else DEFAULT_QUANTILES
+
+    def inventory_cv_of(self, sector: str) -> float:
+        """The coefficient of variation of inventory sector ``sector``."""
+        if isinstance(self.inventory_cv, dict):
+            return float(self.inventory_cv.get(sector, 0.0))
+        return float(self.inventory_cv)
+
+
 Section = (
     StudySettings
     | MrioSettings
@@ -162,6 +199,7 @@ Section = (
     | ConcordanceSettings
     | OutputSettings
     | ClusterSettings
+    | UncertaintySettings
 )
 #: TOML section name -> its settings class, in file order.
 SECTIONS: dict[str, type] = {
@@ -172,6 +210,7 @@ SECTIONS: dict[str, type] = {
     "concordance": ConcordanceSettings,
     "output": OutputSettings,
     "cluster": ClusterSettings,
+    "uncertainty": UncertaintySettings,
 }
 
 
@@ -239,7 +278,7 @@ class StudyConfig:
 
     Attributes
     ----------
-    study, mrio, inventory, regions, concordance, output, cluster
+    study, mrio, inventory, regions, concordance, output, cluster, uncertainty
         The sections (see :data:`SECTIONS`), defaults filled in.
     path : Path
         The config file.
@@ -260,6 +299,7 @@ class StudyConfig:
     concordance: ConcordanceSettings
     output: OutputSettings
     cluster: ClusterSettings
+    uncertainty: UncertaintySettings
     path: Path
     inputs: Path
     raw_text: str = field(repr=False)
@@ -361,7 +401,35 @@ def _typed_sections(raw: dict[str, Any], *, source: str) -> dict[str, Section]:
             f"{source}: [mrio] format = 'nested' needs [mrio] subnational "
             "(the provincial table's directory)"
         )
+    _check_uncertainty(sections["uncertainty"], source)
     return sections
+
+
+def _check_uncertainty(settings: UncertaintySettings, source: str) -> None:
+    """The ``[uncertainty]`` checks beyond types: quantiles and per-sector CVs."""
+    levels = settings.quantiles
+    if levels is not None:
+        numbers = [q for q in levels if isinstance(q, int | float) and not isinstance(q, bool)]
+        if not levels or len(numbers) < len(levels) or not all(0 <= q <= 1 for q in numbers):
+            raise ConfigError(
+                f"{source}: [uncertainty] quantiles = {levels!r}; give a non-empty list of "
+                "numbers in [0, 1], e.g. [0.05, 0.5, 0.95]"
+            )
+        if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
+            raise ConfigError(
+                f"{source}: [uncertainty] quantiles = {levels!r} must increase strictly; "
+                "sort them and drop repeats"
+            )
+    cvs = settings.inventory_cv
+    table = cvs if isinstance(cvs, dict) else {"": cvs}
+    for sector, cv in table.items():
+        name = f"inventory_cv.{sector}" if sector else "inventory_cv"
+        if isinstance(cv, bool) or not isinstance(cv, int | float):
+            raise ConfigError(
+                f"{source}: [uncertainty] {name} = {cv!r} should be a number; give one "
+                "coefficient of variation, or a table such as { power = 0.05, cement = 0.1 }"
+            )
+        _check_range("uncertainty", name, cv, (0.0, MAX_CV, True, True), source)
 
 
 def _with_paths_checked(

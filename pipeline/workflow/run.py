@@ -11,7 +11,6 @@ from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 from distributed import Client
 
@@ -19,7 +18,7 @@ from cluster import progress_compute
 from pipeline import __version__
 from pipeline.attribution import conservation
 from pipeline.attribution import cube as cube_mod
-from pipeline.attribution.concordance import read_concordance, sector_weights
+from pipeline.attribution.concordance import read_concordance, table_weights
 from pipeline.attribution.factorized import with_footprint
 from pipeline.mrio import attribution_shares
 from pipeline.mrio.engine import FactoredTable
@@ -40,7 +39,7 @@ from pipeline.storage.versions import (
     write_text_atomic,
     write_zarr_atomic,
 )
-from pipeline.workflow import scenario_run, stages
+from pipeline.workflow import scenario_run, stages, uncertainty_run
 from pipeline.workflow.config import OutputSettings, StudyConfig, toml_items
 from pipeline.workflow.keys import naming_keys
 
@@ -147,7 +146,9 @@ def _run_locked(config, out, *, connect, echo, show_progress, note, resume, scen
     check_outside_inputs(out, _input_dirs(config, sources))
     plan = _Plan(config, out, input_checksums(sources), layers, resume=resume, echo=echo)
     plan.clock = clock
-    plan.scenarios = scenario_run.prepare(config, loaded, list(layers.emissions["sector"].values))
+    sectors = [str(s) for s in layers.emissions["sector"].values]
+    plan.scenarios = scenario_run.prepare(config, loaded, sectors)
+    plan.ensemble = uncertainty_run.prepare(config, sectors)
     if scenario is not None:
         scenario_run.require_baseline(plan, scenario)
     with connect() if connect is not None else contextlib.nullcontext() as client:
@@ -186,6 +187,8 @@ class _Plan:
         self.chunks = layers.emissions.data.chunksize[1:]
         self.clock: _Clock | None = None  # set by run_study
         self.scenarios: scenario_run.ScenarioPlan | None = None  # set by run_study
+        self.ensemble: uncertainty_run.EnsemblePlan | None = None  # set by run_study
+        self.client = None  # set on the cluster
 
     def key(
         self,
@@ -247,10 +250,13 @@ def _run_on_cluster(plan, loaded, layers, concordance, *, client, compute, clock
     mrio_error = conservation.check_row_conservation(shares.attrs)
     plan.echo(f"  every MRIO row conserves its F (max relative error {mrio_error:.2e})")
     shares = shares.sel(region=producers, mrio_sector=list(concordance.mrio_sectors))
-    weights = _weights(concordance, loaded, producers, shares)
+    weights = table_weights(concordance, loaded.table, producers)
     domestic = set(loaded.domestic)
     foreign = np.array([c not in domestic for c in shares["consumer"].values])
 
+    plan.client = client
+    if plan.ensemble is not None:
+        plan.ensemble.table, plan.ensemble.concordance = loaded.table, concordance
     clock.stage("grid: per-cell attribution, conservation check and zarr write")
     inputs = cube_mod.CubeInputs(
         emissions=grid.emissions,
@@ -348,6 +354,12 @@ def _write_cube(plan, inputs, store, *, key, compute, note) -> float:
     ds.attrs.update(title=f"footprint-map: {config.study.name}", note=note)
     ds.attrs.update(stages.study_places(config.regions, config.paths))  # for reports
     ds.attrs.update(plan.scenarios.store_attrs())
+    if plan.ensemble is not None:
+        found, attrs = uncertainty_run.ensemble_store_parts(
+            plan.ensemble, inputs, client=plan.client, echo=echo
+        )
+        ds = ds.assign_coords(found.pop("coords")).assign(found)
+        ds.attrs.update(attrs)
     n_chunks = int(np.prod(ds["foreign_footprint"].data.numblocks))
     echo(f"  task graph: {len(ds.__dask_graph__())} tasks over {n_chunks} spatial chunks")
     error = stages.write_checked(ds, cube.terms, store, key=key, compute=compute)
@@ -369,19 +381,6 @@ def _summarize(output: OutputSettings, store, producer_codes, errors, compute) -
 
 def _concordance_path(config: StudyConfig) -> Path:
     return config.input_path(config.concordance.file)
-
-
-def _weights(concordance, loaded, producers, shares) -> np.ndarray:
-    mrio_sectors = list(concordance.mrio_sectors)
-    f = _by_region_sector(loaded.table.F, loaded.table.rows, producers, mrio_sectors)
-    x = _by_region_sector(loaded.table.x, loaded.table.rows, producers, mrio_sectors)
-    return sector_weights(concordance, emissions=f, output=x)
-
-
-def _by_region_sector(values, rows, regions, sectors) -> np.ndarray:
-    series = pd.Series(np.asarray(values, dtype=float), index=rows)
-    frame = series.unstack("sector").reindex(index=regions, columns=sectors)
-    return frame.fillna(0.0).to_numpy()
 
 
 class _Clock:

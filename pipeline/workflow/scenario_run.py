@@ -43,6 +43,7 @@ from pipeline.grid.blocks import region_sector_totals
 from pipeline.mrio.scenarios import balance_error, delta_shares, solve_changes
 from pipeline.results import summary
 from pipeline.results.scenario_summary import delta_summary, format_delta
+from pipeline.results.uncertainty_summary import UNCERTAINTY_ATTR
 from pipeline.storage.versions import (
     COMPLETE_ATTR,
     KEY_ATTR,
@@ -66,7 +67,7 @@ from pipeline.workflow.scenarios import (
 )
 
 #: Baseline attributes a scenario's store does not inherit.
-_OWN_ATTRS = {COMPLETE_ATTR, KEY_ATTR, "conservation_max_rel_error"}
+_OWN_ATTRS = {COMPLETE_ATTR, KEY_ATTR, "conservation_max_rel_error", UNCERTAINTY_ATTR}
 
 
 @dataclass
@@ -150,7 +151,8 @@ def check_emissions(
 
 def baseline_key(run: Any) -> str:
     """The ``--resume`` key of the baseline's result store (groups included)."""
-    return run.key("footprint", layout=STORE_LAYOUT, **run.scenarios.key_extra())
+    ensemble = run.ensemble.key_extra() if getattr(run, "ensemble", None) else {}
+    return run.key("footprint", layout=STORE_LAYOUT, **run.scenarios.key_extra(), **ensemble)
 
 
 def scenario_key(base_key: str, resolved: ResolvedScenario, groups: dict) -> str:

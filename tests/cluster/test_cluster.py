@@ -215,3 +215,25 @@ def test_run_survives_a_worker_killed_mid_write(dask_cluster, fine, tmp_path):
     assert code == 0, run.stderr
     assert any(line.startswith("  wrote ") for line in run.lines[n_before:]), run.stdout
     assert_same_results(out, reference)
+
+
+def test_uncertainty_same_seed_same_quantiles_on_one_and_two_workers(
+    dask_cluster, coarse, tmp_path
+):
+    """Realizations spread over two real workers give the one-worker quantiles, bit for bit."""
+    config, inputs, _ = coarse
+    outs = {}
+    for name, flags in (
+        ("one", ["--workers", "1"]),
+        ("two", ["--scheduler", dask_cluster.address]),
+    ):
+        outs[name] = tmp_path / name
+        run = CliRun(*cli_args(config, inputs, outs[name], *flags, "--realizations", "6"))
+        assert run.wait() == 0, run.stderr
+    names = ("foreign_footprint_quantiles", "footprint_quantiles", "attribution_quantiles")
+    with open_store(outs["one"]) as one, open_store(outs["two"]) as two:
+        for name in names:
+            np.testing.assert_array_equal(one[name].values, two[name].values, err_msg=name)
+        spread = one["foreign_footprint_quantiles"].values
+        assert (spread[2] - spread[0]).max() > 0
+    assert "realization 6/6 done" in run.stdout

@@ -20,6 +20,7 @@ from pipeline.workflow.config import (
     RegionSettings,
     StudyConfig,
     StudySettings,
+    UncertaintySettings,
     load_config,
     toml_items,
 )
@@ -56,7 +57,7 @@ def config(tmp_path) -> StudyConfig:
 
 def test_every_section_is_its_frozen_dataclass(config):
     classes = [StudySettings, MrioSettings, InventorySettings, RegionSettings]
-    classes += [ConcordanceSettings, OutputSettings, ClusterSettings]
+    classes += [ConcordanceSettings, OutputSettings, ClusterSettings, UncertaintySettings]
     assert list(SECTIONS.values()) == classes
     for name, cls in SECTIONS.items():
         section = getattr(config, name)
