@@ -16,7 +16,6 @@ config (:meth:`StudyConfig.with_overrides`); a config is never changed in place.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -27,6 +26,14 @@ from typing import Any
 from pipeline.errors import ConfigError, InputFileError
 from pipeline.textfiles import check_file, read_text
 from pipeline.workflow import scenarios as scenario_tables
+from pipeline.workflow.config_checks import (
+    MAX_CV,
+    check_cities,
+    check_city_polygons,
+    check_range,
+    check_uncertainty,
+    reject_unknown,
+)
 
 _REQUIRED = ...
 
@@ -156,8 +163,6 @@ class ClusterSettings:
 
 #: The quantiles reported when ``[uncertainty] quantiles`` is not given.
 DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
-#: Largest coefficient of variation accepted (``sigma^2 = ln(1 + cv^2)`` = 4.6).
-MAX_CV = 10.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -386,7 +391,7 @@ def load_config(path: str | Path, *, inputs: str | Path | None = None) -> StudyC
 
 def _typed_sections(raw: dict[str, Any], *, source: str) -> dict[str, Section]:
     """Every section of ``raw`` checked and typed, then the checks across keys."""
-    _reject_unknown(raw, {**SECTIONS, **scenario_tables.TABLES}, source=source, where="section")
+    reject_unknown(raw, {**SECTIONS, **scenario_tables.TABLES}, source=source, where="section")
     sections = {name: _section(name, raw.get(name, {}), source) for name in SECTIONS}
     regions = sections["regions"]
     if bool(regions.boundaries) == bool(regions.raster):
@@ -401,43 +406,16 @@ def _typed_sections(raw: dict[str, Any], *, source: str) -> dict[str, Section]:
             f"{source}: [mrio] format = 'nested' needs [mrio] subnational "
             "(the provincial table's directory)"
         )
-    _check_uncertainty(sections["uncertainty"], source)
+    check_uncertainty(sections["uncertainty"], source)
     return sections
-
-
-def _check_uncertainty(settings: UncertaintySettings, source: str) -> None:
-    """The ``[uncertainty]`` checks beyond types: quantiles and per-sector CVs."""
-    levels = settings.quantiles
-    if levels is not None:
-        numbers = [q for q in levels if isinstance(q, int | float) and not isinstance(q, bool)]
-        if not levels or len(numbers) < len(levels) or not all(0 <= q <= 1 for q in numbers):
-            raise ConfigError(
-                f"{source}: [uncertainty] quantiles = {levels!r}; give a non-empty list of "
-                "numbers in [0, 1], e.g. [0.05, 0.5, 0.95]"
-            )
-        if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
-            raise ConfigError(
-                f"{source}: [uncertainty] quantiles = {levels!r} must increase strictly; "
-                "sort them and drop repeats"
-            )
-    cvs = settings.inventory_cv
-    table = cvs if isinstance(cvs, dict) else {"": cvs}
-    for sector, cv in table.items():
-        name = f"inventory_cv.{sector}" if sector else "inventory_cv"
-        if isinstance(cv, bool) or not isinstance(cv, int | float):
-            raise ConfigError(
-                f"{source}: [uncertainty] {name} = {cv!r} should be a number; give one "
-                "coefficient of variation, or a table such as { power = 0.05, cement = 0.1 }"
-            )
-        _check_range("uncertainty", name, cv, (0.0, MAX_CV, True, True), source)
 
 
 def _with_paths_checked(
     sections: dict[str, Section], *, base: Path, source: str
 ) -> dict[str, Section]:
     """The checks that need the inputs directory, and the cluster's (after the sections')."""
-    _check_cities(sections["regions"].cities, base, source)
-    _check_city_polygons(sections["regions"].city_polygons, base, source)
+    check_cities(sections["regions"].cities, base, source)
+    check_city_polygons(sections["regions"].city_polygons, base, source)
     return {**sections, "cluster": _checked_cluster(sections["cluster"])}
 
 
@@ -449,55 +427,12 @@ def _checked_cluster(settings: ClusterSettings) -> ClusterSettings:
     return dataclasses.replace(settings, kind=checked["kind"])
 
 
-def _check_cities(cities: str | None, base: Path, source: str) -> None:
-    """Refuse a ``[regions] cities`` value that is not an existing CSV file."""
-    if cities is None:
-        return
-    resolved = (base / Path(cities).expanduser()).resolve()
-    if not cities.lower().endswith(".csv") or not resolved.is_file():
-        raise ConfigError(
-            f"{source}: [regions] cities = {cities!r}: no CSV file at {resolved}; give a CSV "
-            "with the columns of data/china_cities.csv (geonameid,name,lat,lon,population,"
-            "province), relative to [study] inputs, or remove the key to use the shipped list"
-        )
-
-
-#: The keys of a ``[regions] city_polygons`` table.
-CITY_POLYGON_KEYS = ("path", "field")
-
-
-def _check_city_polygons(value: str | dict | None, base: Path, source: str) -> None:
-    """Refuse a ``[regions] city_polygons`` that names no file (its content is read by the run)."""
-    if value is None:
-        return
-    key = "[regions] city_polygons"
-    example = '{ path = "cities.gpkg", field = "name" }'
-    if isinstance(value, dict):
-        known = dict.fromkeys(CITY_POLYGON_KEYS)
-        _reject_unknown(value, known, source=source, where=f"key in {key}")
-        for name in CITY_POLYGON_KEYS:
-            if name in value and not isinstance(value[name], str):
-                raise ConfigError(
-                    f"{source}: {key} {name} = {value[name]!r} should be a string, e.g. {example}"
-                )
-        if "path" not in value:
-            raise ConfigError(f"{source}: {key} needs a path, e.g. {example}")
-    path = value if isinstance(value, str) else value["path"]
-    resolved = (base / Path(path).expanduser()).resolve()
-    if not resolved.exists():
-        raise ConfigError(
-            f"{source}: {key}: no file at {resolved}; give a GeoJSON, Shapefile or "
-            f"GeoPackage of city polygons relative to [study] inputs, e.g. {example}, or "
-            "remove the key to rank discs around the city points"
-        )
-
-
 def _section(name: str, given: Any, source: str) -> Section:
     """The settings of section ``name`` from its TOML table ``given``, checked."""
     if not isinstance(given, dict):
         raise ConfigError(f"{source}: [{name}] must be a table")
     keys = _fields(SECTIONS[name])
-    _reject_unknown(given, keys, source=source, where=f"key in [{name}]")
+    reject_unknown(given, keys, source=source, where=f"key in [{name}]")
     values = {f.name: _checked(name, key, given, f.metadata, source) for key, f in keys.items()}
     return SECTIONS[name](**values)
 
@@ -519,28 +454,5 @@ def _checked(section: str, key: str, given: dict, meta: Mapping[str, Any], sourc
     choices = meta["choices"]
     if choices and value not in choices:
         raise ConfigError(f"{source}: [{section}] {key} = {value!r}; choose one of {choices}")
-    _check_range(section, key, value, meta["bounds"], source)
+    check_range(section, key, value, meta["bounds"], source)
     return float(value) if float in types and isinstance(value, int) else value
-
-
-def _check_range(section: str, key: str, value: Any, bounds: tuple | None, source: str) -> None:
-    """Refuse a numeric value outside ``bounds`` (low, high, inclusive flags); NaN fails."""
-    if bounds is None or value is None:
-        return
-    low, high, low_in, high_in = bounds
-    above = value >= low if low_in else value > low
-    below = value <= high if high_in else value < high
-    if not (above and below):
-        interval = f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
-        raise ConfigError(
-            f"{source}: [{section}] {key} = {value!r} is out of range; use a value in {interval}"
-        )
-
-
-def _reject_unknown(given: Mapping, known: Mapping, *, source: str, where: str) -> None:
-    """Refuse a key of ``given`` not in ``known``, suggesting the closest known one."""
-    for key in given:
-        if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {sorted(known)}"
-            raise ConfigError(f"{source}: unknown {where} {key!r}{hint}")
