@@ -195,7 +195,9 @@ def write_zarr_atomic(
         Returns attributes to stamp with the completion mark (after ``check``).
     linked : mapping, optional
         Array name -> an array directory of a complete store, hard-linked into
-        the store (not rewritten) before it is stamped; ``ds`` must not hold it.
+        the store (not rewritten) before it is stamped. An array ``ds`` holds
+        too is linked only if ``ds`` would write that layout (then with ``ds``'s
+        attributes); otherwise it is written as usual (:func:`_linkable`).
 
     Returns
     -------
@@ -205,18 +207,56 @@ def write_zarr_atomic(
     with atomic_path(Path(final)) as tmp:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            delayed = ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, compute=False)
+            linked, metadata = _linkable(ds, dict(linked or {}), tmp)
+            written = ds.drop_vars(list(metadata))
+            delayed = written.to_zarr(
+                tmp, mode="w", zarr_format=3, consolidated=False, compute=False
+            )
             _, results = compute(delayed, dict(also_compute or {}))
             if check is not None:
                 check(results)
-            for name, source in (linked or {}).items():
-                link_copy(source, tmp / name)
+            _link_arrays(tmp, linked, metadata)
             group = zarr.open_group(tmp, mode="r+")
             group.attrs.update(
                 {**(attrs() if attrs else {}), COMPLETE_ATTR: COMPLETE, KEY_ATTR: key or ""}
             )
             zarr.consolidate_metadata(tmp)
     return results
+
+
+def _link_arrays(tmp: Path, linked: Mapping[str, Path], metadata: Mapping[str, str]) -> None:
+    """Hard-link ``linked`` into ``tmp``, each with its new metadata if it has one."""
+    for name, source in linked.items():
+        link_copy(source, tmp / name)
+        if name in metadata:  # a new file: the source's stays as it was
+            (tmp / name / "zarr.json").unlink()
+            (tmp / name / "zarr.json").write_text(metadata[name])
+
+
+def _linkable(
+    ds: xr.Dataset, linked: dict[str, Path], tmp: Path
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """The arrays to link, and the metadata ``ds`` gives those of them it holds.
+
+    An array of ``ds`` is linked only if its metadata, written by xarray apart,
+    has the source's layout (everything but the attributes); else it is dropped
+    from ``linked`` and written with the rest.
+    """
+    metadata = {}
+    for name in [n for n in linked if n in ds.variables]:
+        scratch = tmp.with_name(tmp.name + f".{name}-metadata")
+        try:
+            ds[[name]].to_zarr(scratch, mode="w", zarr_format=3, consolidated=False, compute=False)
+            text = (scratch / name / "zarr.json").read_text()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        source = json.loads((linked[name] / "zarr.json").read_text())
+        mine = json.loads(text)
+        if {**mine, "attributes": None} == {**source, "attributes": None}:
+            metadata[name] = text
+        else:
+            del linked[name]
+    return linked, metadata
 
 
 # ------------------------------------------------------------------- versions

@@ -306,7 +306,9 @@ def _commit(plan, inputs, producer_codes, grid, mrio_error, *, compute, note, th
             link_copy(resolve_store(out / STORE_NAME), store)
             error = float(xr.open_zarr(store).attrs["conservation_max_rel_error"])
         else:
-            error = _write_cube(plan, inputs, store, key=key, compute=compute, note=note)
+            # the cube's emissions are the ingested ones: their chunks are linked, not rewritten
+            ingested = {"emissions": grid.store / "emissions"}
+            error = _write_cube(plan, inputs, store, ingested, key=key, compute=compute, note=note)
         plan.clock.stage("summary and maps")
         result = _summarize(config.output, store, producer_codes, (error, mrio_error), compute)
         write_text_atomic(version / "summary.json", summary.to_json(result))
@@ -345,7 +347,7 @@ def _shares(plan, loaded, producers, factored, *, client, compute) -> xr.DataArr
     return shares
 
 
-def _write_cube(plan, inputs, store, *, key, compute, note) -> float:
+def _write_cube(plan, inputs, store, ingested, *, key, compute, note) -> float:
     """Build, check and write the factorized store to ``store`` (inside a new version)."""
     config, echo = plan.config, plan.echo
     cube = cube_mod.build_cube(inputs, materialize=config.output.materialize or ())
@@ -362,7 +364,7 @@ def _write_cube(plan, inputs, store, *, key, compute, note) -> float:
         ds.attrs.update(attrs)
     n_chunks = int(np.prod(ds["foreign_footprint"].data.numblocks))
     echo(f"  task graph: {len(ds.__dask_graph__())} tasks over {n_chunks} spatial chunks")
-    error = stages.write_checked(ds, cube.terms, store, key=key, compute=compute)
+    error = stages.write_checked(ds, cube.terms, store, key=key, compute=compute, linked=ingested)
     echo(f"  wrote {store} (conservation max relative error {error:.2e})")
     return error
 

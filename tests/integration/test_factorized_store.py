@@ -16,6 +16,7 @@ import pytest
 import xarray as xr
 from helpers.demo_inputs import build_coarse_demo, demo_config
 from helpers.geographic_study import build_study
+from helpers.stores import open_store
 
 from pipeline import open_results
 from pipeline.errors import ConfigError
@@ -133,3 +134,25 @@ def test_an_unknown_materialize_entry_names_the_key(demo, tmp_path):
     config = demo["config"].with_overrides(output={"materialize": ["USAA"]})
     with pytest.raises(ConfigError, match=r"\[output\] materialize names 'USAA' \(did you mean"):
         run_study(config, tmp_path / "bad", **QUIET)
+
+
+@pytest.mark.parametrize("study", ["demo", "latlon"])
+def test_the_stored_emissions_are_the_ingested_chunks_linked(study, request):
+    """The write pass links the ingested emissions (not rewritten), described as the store's."""
+    out = request.getfixturevalue(study)["factorized"]
+    stored = resolve_store(out / "footprint.zarr") / "emissions"
+    ingested = out / "work" / "inventory.zarr" / "emissions"
+    chunks = [p for p in ingested.rglob("*") if p.is_file() and p.name != "zarr.json"]
+    assert chunks
+    for chunk in chunks:
+        assert (stored / chunk.relative_to(ingested)).stat().st_ino == chunk.stat().st_ino
+    opened = open_store(out / "footprint.zarr")
+    assert opened["emissions"].attrs["long_name"] == "CO2 emissions per cell (the inventory)"
+    assert (
+        xr.open_zarr(out / "work" / "inventory.zarr")["emissions"].attrs["long_name"]
+        != (opened["emissions"].attrs["long_name"])
+    )
+    np.testing.assert_array_equal(
+        opened["emissions"].values,
+        xr.open_zarr(out / "work" / "inventory.zarr")["emissions"].values,
+    )

@@ -244,3 +244,38 @@ def test_resume_key_ignores_maps_and_input_location(tmp_path):
     assert key(study__inputs="elsewhere") == key()
     assert key(output__dtype="float32") != key()
     assert key(inventory__units="kt") != key()
+
+
+def _chunk_inodes(array_dir) -> dict[str, int]:
+    return {
+        str(p.relative_to(array_dir)): p.stat().st_ino
+        for p in array_dir.rglob("*")
+        if p.is_file() and p.name != "zarr.json"
+    }
+
+
+def test_a_linked_array_keeps_its_chunks_and_takes_the_new_attributes(tmp_path):
+    data = xr.DataArray(np.arange(24.0).reshape(2, 3, 4), dims=("s", "y", "x"))
+    source = tmp_path / "source.zarr"
+    write_zarr_atomic(xr.Dataset({"e": data.assign_attrs(long_name="ingested")}), source)
+    before = (source / "e" / "zarr.json").read_text()
+    out = tmp_path / "out.zarr"
+    ds = xr.Dataset({"e": data.assign_attrs(long_name="stored"), "f": data * 2})
+    write_zarr_atomic(ds, out, linked={"e": source / "e"})
+    assert _chunk_inodes(out / "e") == _chunk_inodes(source / "e")  # linked, not rewritten
+    assert (source / "e" / "zarr.json").read_text() == before  # the source is untouched
+    opened = xr.open_zarr(out)
+    assert opened["e"].attrs["long_name"] == "stored"
+    np.testing.assert_array_equal(opened["e"].values, data.values)
+    np.testing.assert_array_equal(opened["f"].values, 2 * data.values)
+
+
+def test_an_array_of_another_layout_is_written_not_linked(tmp_path):
+    data = xr.DataArray(np.arange(24.0).reshape(2, 3, 4), dims=("s", "y", "x"))
+    source = tmp_path / "source.zarr"
+    write_zarr_atomic(xr.Dataset({"e": data}), source)
+    out = tmp_path / "out.zarr"
+    other = (data + 1).chunk({"s": 1})  # other values, other chunks: must not be linked
+    write_zarr_atomic(xr.Dataset({"e": other}), out, linked={"e": source / "e"})
+    assert not set(_chunk_inodes(out / "e").values()) & set(_chunk_inodes(source / "e").values())
+    np.testing.assert_array_equal(xr.open_zarr(out)["e"].values, data.values + 1)
