@@ -111,6 +111,54 @@ def region_sector_totals(emissions: da.Array, region_index: da.Array, n_regions:
     return partial.sum(axis=(1, 2))
 
 
+def with_region_sector_totals(
+    emissions: da.Array, region_index: da.Array, n_regions: int
+) -> tuple[da.Array, da.Array]:
+    """``emissions`` passed through tasks that also total each block by region.
+
+    Returns the same values in the same chunks, and the lazy totals of
+    :func:`region_sector_totals`. Both select from one task per block, so
+    writing the first and computing the second in one ``compute`` reads each
+    emissions block once (as :mod:`pipeline.grid.write_blocks` does for the
+    result).
+    """
+    packed = da.blockwise(
+        _block_and_totals,
+        "syx",
+        emissions,
+        "syx",
+        region_index,
+        "yx",
+        n_regions,
+        None,
+        dtype=object,
+        meta=np.empty((0, 0, 0), dtype=object),
+    )
+    passed = packed.map_blocks(
+        _block_of, dtype=emissions.dtype, meta=np.empty((0, 0, 0), dtype=emissions.dtype)
+    )
+    per_block = packed.map_blocks(
+        _block_totals_of,
+        new_axis=3,
+        chunks=(*[(1,) * len(c) for c in emissions.chunks], (n_regions + 1,)),
+        dtype=np.float64,
+        meta=np.empty((0, 0, 0, 0)),
+    )
+    return passed, per_block.sum(axis=(1, 2)).T
+
+
+def _block_and_totals(e: np.ndarray, idx: np.ndarray, n_regions: int) -> list:
+    return [(e, cells.region_sector_totals(e, idx, n_regions))]
+
+
+def _block_of(packed) -> np.ndarray:
+    return packed[0][0]
+
+
+def _block_totals_of(packed) -> np.ndarray:
+    return packed[0][1].T[:, None, None, :]
+
+
 def _totals_block(emissions: np.ndarray, region_index: np.ndarray, n_regions: int) -> np.ndarray:
     totals = cells.region_sector_totals(emissions, region_index[0], n_regions)
     return totals[:, None, None, :]

@@ -259,20 +259,35 @@ def ingest_grid(
     if isinstance(index, np.ndarray):
         # written by the driver at once, not shipped in the graph
         index_da.encoding["chunks"] = emissions.data.chunksize[1:]
-    ds = xr.Dataset(
-        {"emissions": emissions.drop_vars("spatial_ref", errors="ignore"), "region_index": index_da}
-    )
+    emissions = emissions.drop_vars("spatial_ref", errors="ignore")
+    totals = {}
+    if not isinstance(index, np.ndarray):  # the region totals come from the writing tasks
+        passed, totals["lazy"] = blocks.with_region_sector_totals(emissions.data, index, len(codes))
+        emissions = emissions.copy(data=passed)
+    ds = xr.Dataset({"emissions": emissions, "region_index": index_da})
     # NaN and negative cells are refused by the task that reads their block, so the
     # ingest reads each block of the inventory files once (a second reduction in the
     # same compute would read them again: dask optimizes the store's graph apart).
     write_zarr_atomic(
         ds,
         work / "inventory.zarr",
+        also_compute=totals,
+        check=lambda found: totals.update(found),
         compute=compute,
         key=key,
-        attrs=lambda: {"region_codes": list(codes)},
+        attrs=lambda: {"region_codes": list(codes), **_totals_attr(totals)},
     )
     return open_ingested(layers, work)
+
+
+#: ``work/inventory.zarr`` attribute: :func:`region_totals`, computed by the ingest.
+TOTALS_ATTR = "region_sector_totals"
+
+
+def _totals_attr(found: dict) -> dict:
+    if "lazy" not in found:
+        return {}
+    return {TOTALS_ATTR: np.asarray(found["lazy"], dtype=np.float64).tolist()}
 
 
 def write_checked(
@@ -327,7 +342,20 @@ def open_ingested(layers: Layers, work: Path) -> GridInputs:
 
 
 def region_totals(grid: GridInputs, *, compute=dask.compute) -> np.ndarray:
-    """``(n_codes + 1, n_sectors)`` inventory totals; the last row is outside every region."""
+    """``(n_codes + 1, n_sectors)`` inventory totals; the last row is outside every region.
+
+    Read from the ingested store when its writing pass computed them: call it
+    on the grid as ingested (after :func:`assign_outside`, use
+    :func:`computed_region_totals`).
+    """
+    stored = xr.open_zarr(grid.store).attrs.get(TOTALS_ATTR) if grid.store.exists() else None
+    if stored is not None:
+        return np.asarray(stored, dtype=np.float64)
+    return computed_region_totals(grid, compute=compute)
+
+
+def computed_region_totals(grid: GridInputs, *, compute=dask.compute) -> np.ndarray:
+    """:func:`region_totals` computed from ``grid``'s emissions and region index."""
     lazy = blocks.region_sector_totals(
         grid.emissions.data, grid.region_index.data, len(grid.region_codes)
     )
@@ -431,7 +459,7 @@ def map_producers(
     if outside is not None:
         position = outside_position(outside, grid.region_codes, mrio_regions)
         grid = assign_outside(grid, position, outside)
-        totals = region_totals(grid, compute=compute)
+        totals = computed_region_totals(grid, compute=compute)  # not the ingest's: new codes
         code_rows = code_rows_of(grid.region_codes)
     producer_rows = sorted({int(r) for r in code_rows if r >= 0})
     remap = {r: n for n, r in enumerate(producer_rows)}

@@ -195,5 +195,7 @@ def test_the_ingest_reads_each_inventory_block_once(inputs, tmp_path, monkeypatc
     layers = stages.open_study_inventory(INVENTORY, REGIONS, inputs, side=lambda n: 64)
     grid = stages.ingest_grid(layers, tmp_path / "work", compute=dask.compute)
     assert reads and set(reads.values()) == {1}  # read in 512-cell blocks, then rechunked
-    totals = stages.region_totals(grid)
+    totals = stages.region_totals(grid)  # computed by the writing tasks, stored with the ingest
     assert totals[0, 0] == float(SHAPE[0] * SHAPE[1]) and set(reads.values()) == {1}
+    assert xr.open_zarr(grid.store).attrs[stages.TOTALS_ATTR] == totals.tolist()
+    np.testing.assert_allclose(stages.computed_region_totals(grid), totals, rtol=1e-12)
