@@ -237,8 +237,8 @@ def bad_files(tmp_path):
         ([], "--zones FILE is required"),
         (
             ["--zones", "{zones}", "--scenario", "high"],
-            "no scenario high in {out}; scenarios are declared with [[scenario]] in the study "
-            "config",
+            "{out}: no scenario 'high'; found ['bri_shift', 'us_tariff_25'] (declare it in "
+            "the study's [[scenario]] tables",
         ),
     ],
 )
