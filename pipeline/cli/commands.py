@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.errors import OutputError
-from pipeline.storage.versions import run_owned_part
+from pipeline.storage.versions import refuse_run_owned
 
 EPILOG_REPORT = """example:
   footprint-map report demo-out                      # writes demo-out/report/index.html
@@ -61,12 +60,7 @@ def cmd_report(args) -> int:
 
     results = open_results(args.dir)
     out = args.output or results.directory / "report"
-    part = run_owned_part(out)
-    if part is not None:
-        raise OutputError(
-            f"--output {out} is part of a results directory (it lies in {part}); "
-            "choose a path beside it, e.g. the default DIR/report"
-        )
+    refuse_run_owned(out, "DIR/report")
     with compute_context(args):
         index = build_report(results, out, echo=lambda text: print(text, file=sys.stderr))
     print(f"report: {index}")

@@ -33,7 +33,7 @@ from pipeline.storage.versions import (
     COMPLETE_ATTR,
     KEY_ATTR,
     atomic_path,
-    run_owned_part,
+    refuse_run_owned,
 )
 
 FORMATS = ("netcdf", "cog", "zarr-gdal")
@@ -105,12 +105,7 @@ def check_output(output: Path, fmt: str) -> Path:
     for a NetCDF file; a file for a COG directory; an existing zarr store or
     directory that is not an earlier ``zarr-gdal`` export.
     """
-    part = run_owned_part(output)
-    if part is not None:
-        raise OutputError(
-            f"--output {output} is part of a results directory (it lies in {part}); "
-            f"choose a path beside it, e.g. the default {DEFAULT_NAMES[fmt]}"
-        )
+    refuse_run_owned(output, DEFAULT_NAMES[fmt])
     if fmt == "netcdf" and output.is_dir():
         raise OutputError(f"--output {output} is a directory; give a file name, e.g. footprint.nc")
     if fmt == "netcdf" and output.exists() and not _netcdf_export(output):

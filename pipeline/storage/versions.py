@@ -290,6 +290,19 @@ def run_owned_part(path: Path) -> str | None:
     return None
 
 
+def refuse_run_owned(output: Path, default: str) -> None:
+    """Raise :class:`OutputError` if ``--output`` lies in a part runs own (:func:`run_owned_part`).
+
+    ``default`` names the command's default output, suggested in the message.
+    """
+    part = run_owned_part(output)
+    if part is not None:
+        raise OutputError(
+            f"--output {output} is part of a results directory (it lies in {part}); "
+            f"choose a path beside it, e.g. the default {default}"
+        )
+
+
 def clean_output(out: Path) -> None:
     """Remove the temporaries of runs that are gone (call while holding the lock)."""
     out = Path(out)
