@@ -112,7 +112,12 @@ class ResultCube:
 
 
 def build_cube(
-    inputs: CubeInputs, *, materialize: Sequence[str] = (), tables: np.ndarray | None = None
+    inputs: CubeInputs,
+    *,
+    materialize: Sequence[str] = (),
+    tables: np.ndarray | None = None,
+    by_cells: bool = True,
+    extra: Mapping[str, np.ndarray] | None = None,
 ) -> ResultCube:
     """Return the lazy factorized store and its conservation terms.
 
@@ -127,36 +132,33 @@ def build_cube(
         Region tables to use instead of those of ``inputs.shares``: a
         scenario's (:mod:`pipeline.attribution.scenario_tables`), whose rows
         need not sum to one.
+    by_cells : bool
+        Store ``footprint_by_sector`` and ``footprint_by_category``; without,
+        readers compute them from the tables
+        (:func:`pipeline.attribution.factorized.with_footprint`).
+    extra : mapping, optional
+        Name -> ``(region, sector)`` table of one more ``(y, x)`` layer written
+        in the same pass (a scenario's ``delta_foreign_footprint``).
     """
     m = region_tables.region_shares(inputs) if tables is None else tables
     consumers = [str(c) for c in inputs.shares["consumer"].values]
     chosen = materialized_consumers(materialize, consumers)
-    write = region_tables.write_tables(m, inputs, chosen, scaled=tables is not None)
+    extra = dict(extra or {})
+    write = region_tables.write_tables(
+        m, inputs, chosen, scaled=tables is not None, by_cells=by_cells, extra=list(extra.values())
+    )
     layers, terms = write_blocks.write_layers(
         inputs.emissions.data, inputs.region_index.data, write, dtype=inputs.dtype
     )
-    n_categories, n_chosen = m.shape[3], len(chosen)
-    stored = write.stored.shape[2]
     labels = _labels(inputs)
-    cells = {
-        "footprint_by_category": (("category", "y", "x"), layers[:n_categories]),
-        "foreign_footprint": (("y", "x"), layers[n_categories]),
-        "footprint_by_sector": (("sector", "y", "x"), layers[stored:]),
-    }
-    if "footprint" in materialize:
-        cells["footprint"] = (("consumer", "y", "x"), layers[n_categories + 1 : stored])
-    elif n_chosen:
-        cells[MATERIALIZED] = ((MATERIALIZED_DIM, "y", "x"), layers[n_categories + 1 : stored])
+    cells = _stored_cells(layers, write, chosen, materialize, list(extra))
+    if MATERIALIZED in cells:
         labels[MATERIALIZED_DIM] = text_labels([consumers[c] for c in chosen])
     ds = xr.Dataset(
         {
             # shallow copies: describing the store must not change the inputs' attrs
-            "emissions": inputs.emissions.drop_vars("spatial_ref", errors="ignore").copy(
-                deep=False
-            ),
-            "region_index": inputs.region_index.drop_vars("spatial_ref", errors="ignore").copy(
-                deep=False
-            ),
+            "emissions": _own_attrs(inputs.emissions),
+            "region_index": _own_attrs(inputs.region_index),
             "attribution": _attribution(inputs, m),
             "region_shares": (("region", "sector", "consumer", "category"), m),
             "sector_weights": (("region", "sector", "mrio_sector"), inputs.weights),
@@ -166,6 +168,24 @@ def build_cube(
     )
     _describe(ds, inputs)
     return ResultCube(describe_store(ds, inputs.emissions.rio.crs), terms)
+
+
+def _stored_cells(layers, write, chosen, materialize, extra: list[str]) -> dict:
+    """The per-cell variables of the write pass's ``layers`` (see :func:`write_tables`)."""
+    n_categories, after_foreign = write.foreign_column, write.foreign_column + 1
+    n_stored = write.stored.shape[2]
+    consumers = slice(after_foreign, after_foreign + len(chosen))
+    cells = {"foreign_footprint": (("y", "x"), layers[n_categories])}
+    if write.by_sector:
+        cells["footprint_by_category"] = (("category", "y", "x"), layers[:n_categories])
+        cells["footprint_by_sector"] = (("sector", "y", "x"), layers[n_stored:])
+    if "footprint" in materialize:
+        cells["footprint"] = (("consumer", "y", "x"), layers[consumers])
+    elif chosen:
+        cells[MATERIALIZED] = ((MATERIALIZED_DIM, "y", "x"), layers[consumers])
+    for n, name in enumerate(extra):
+        cells[name] = (("y", "x"), layers[consumers.stop + n])
+    return cells
 
 
 def _own_attrs(layer: xr.DataArray) -> xr.DataArray:
@@ -200,9 +220,9 @@ def cell_layers(*, n_categories: int, n_materialized: int, n_sectors: int) -> in
     """How many per-cell output layers one spatial task of the write pass holds.
 
     The stored stack (one per category, the foreign total, one per materialized
-    consumer) and the foreign layer of each inventory sector. The consumer
-    layers of the conservation check are computed in strips of bounded size
-    (:mod:`pipeline.kernels.write_pass`), so they do not count. The spatial chunk
+    consumer) and the foreign layer of each inventory sector. The conservation
+    check adds one layer, whatever the number of consumers
+    (:mod:`pipeline.kernels.write_pass`). The spatial chunk
     budget is sized on this count (:func:`pipeline.grid.chunks.chunk_side`).
     """
     return n_categories + 1 + n_materialized + n_sectors

@@ -6,7 +6,9 @@ with ``T = sum_k M`` of the stored region tables (``region_shares``), the stored
 lazy dask arrays, one task per consumer and spatial chunk, so selecting one
 consumer computes only its layer (one pass over that chunk's emissions).
 A scenario's store adds ``delta_footprint`` the same way, from its
-``delta_region_shares`` (scenario minus baseline tables) and the same emissions.
+``delta_region_shares`` (scenario minus baseline tables) and the same emissions,
+and its ``footprint_by_category`` and ``footprint_by_sector``, which its write
+pass does not store, are computed from its tables too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pipeline.attribution.cube import (
     UNITS,
     describe_cells,
 )
+from pipeline.attribution.region_tables import home_producers
 from pipeline.grid import blocks
 from pipeline.grid.mapping import store_mapping
 from pipeline.kernels import tables
@@ -45,6 +48,45 @@ def with_footprint(ds: xr.Dataset) -> xr.Dataset:
     if DELTA_TABLES in ds:
         delta = _consumer_cube(ds, consumer_layers(ds, DELTA_TABLES), DELTA_LONG_NAME)
         out = _assign_cells(out, "delta_footprint", delta)
+    if "footprint_by_category" not in ds:
+        out = _with_foreign_cubes(out)
+    return out
+
+
+def _with_foreign_cubes(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with ``footprint_by_category`` and ``footprint_by_sector`` computed on read.
+
+    The tables are those of the write pass (:func:`pipeline.kernels.tables.split_outputs`):
+    foreign consumers' shares of the home regions' tonnes, by category and by sector.
+    """
+    shares = ds["region_shares"]
+    foreign = np.asarray(ds["foreign"].values, dtype=bool)
+    split = tables.split_outputs(
+        np.asarray(shares.transpose("region", "sector", "consumer", "category").values),
+        foreign,
+        home_producers(shares, foreign),
+    )
+    n_sectors = ds.sizes["sector"]
+    # e[s] * foreign[r, s] as a table that sends sector s to output s alone
+    by_sector = split["foreign"][:, :, None] * np.eye(n_sectors)[None]
+    cubes = {
+        "footprint_by_category": ("category", split["by_category"]),
+        "footprint_by_sector": ("sector", by_sector),
+    }
+    out = ds
+    for name, (dim, per_region) in cubes.items():
+        per_code = code_tables(ds, xr.DataArray(per_region, dims=("region", "sector", "out")))
+        data = blocks.apply_region_tables(
+            ds["emissions"].data,
+            ds["region_index"].data,
+            per_code,
+            dtype=ds["foreign_footprint"].dtype,
+            out_chunk=1,
+        )
+        var = xr.DataArray(
+            data, dims=(dim, "y", "x"), attrs={"units": UNITS, "long_name": LONG_NAMES[name]}
+        )
+        out = _assign_cells(out, name, var)
     return out
 
 

@@ -50,20 +50,33 @@ def home_producers(shares: xr.DataArray, foreign: np.ndarray) -> np.ndarray:
 
 
 def write_tables(
-    m: np.ndarray, inputs: CubeInputs, materialized: Sequence[int], *, scaled: bool = False
+    m: np.ndarray,
+    inputs: CubeInputs,
+    materialized: Sequence[int],
+    *,
+    scaled: bool = False,
+    by_cells: bool = True,
+    extra: Sequence[np.ndarray] = (),
 ) -> WriteTables:
     """The tables of the write pass, rows indexed by raster code.
 
-    The stored stack is the foreign-driven layer by category, the foreign total,
-    then the ``materialized`` consumers' layers (positions in ``consumer``).
+    The stored stack is the foreign-driven layer by category (with ``by_cells``),
+    the foreign total, the ``materialized`` consumers' layers (positions in
+    ``consumer``), then one layer per ``extra`` table ``(region, sector)``.
     ``scaled`` tables (a scenario's) need not sum to one per row: each cell is
-    checked against the tonnes they make of its inventory.
+    checked against the tonnes they make of its inventory. Without ``by_cells``
+    the by-category and by-sector cubes are left to be computed on read.
     """
     split = tables.split_outputs(m, inputs.foreign, home_producers(inputs.shares, inputs.foreign))
-    n_categories = split["by_category"].shape[2]
+    n_categories = split["by_category"].shape[2] if by_cells else 0
     by_consumer = split["by_consumer"]
     stored = np.concatenate(
-        [split["by_category"], split["foreign"][:, :, None], by_consumer[:, :, list(materialized)]],
+        [
+            split["by_category"][:, :, :n_categories],
+            split["foreign"][:, :, None],
+            by_consumer[:, :, list(materialized)],
+            *[np.asarray(t, dtype=np.float64)[:, :, None] for t in extra],
+        ],
         axis=2,
     )
     code_rows = inputs.producer_of_code
@@ -78,6 +91,8 @@ def write_tables(
         producer=code_rows >= 0,
         foreign_column=n_categories,
         category_columns=slice(0, n_categories),
+        rest=tables.rows_for_codes(by_consumer.sum(axis=2) - split["foreign"], code_rows),
+        by_sector=by_cells,
         **sums,
     )
 

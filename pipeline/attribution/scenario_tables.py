@@ -33,6 +33,7 @@ as the scenario's cubes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,11 +44,9 @@ from pipeline.attribution.cube import (
     CubeInputs,
     ResultCube,
     build_cube,
-    describe_cells,
 )
 from pipeline.attribution.factorized import DELTA_TABLES
 from pipeline.attribution.region_tables import home_producers
-from pipeline.grid import blocks
 from pipeline.grid.mapping import store_mapping
 from pipeline.kernels import tables as kernel_tables
 
@@ -95,6 +94,27 @@ def _labels_only(ds: xr.Dataset) -> xr.DataArray:
     )
 
 
+#: Store attribute: the ``(n_codes, n_sectors)`` inventory tonnes per raster code and
+#: inventory sector of the run that wrote it (JSON), so a scenario run on the store
+#: needs no pass over its emissions.
+TOTALS_ATTR = "inventory_totals_by_code"
+
+
+def totals_attr(region_totals: np.ndarray) -> dict[str, str]:
+    """The store attribute holding ``region_totals`` (see :data:`TOTALS_ATTR`)."""
+    return {TOTALS_ATTR: json.dumps(np.asarray(region_totals, dtype=np.float64).tolist())}
+
+
+def stored_totals(ds: xr.Dataset) -> np.ndarray | None:
+    """The totals a store was written with, or None for a store without them."""
+    text = ds.attrs.get(TOTALS_ATTR)
+    if not text:
+        return None
+    totals = np.asarray(json.loads(text), dtype=np.float64)
+    n_codes = len(ds["region_index"].attrs["flag_meanings"].split())
+    return totals if totals.shape == (n_codes, ds.sizes["sector"]) else None
+
+
 def inputs_from_store(ds: xr.Dataset, region_totals: np.ndarray) -> CubeInputs:
     """The cube inputs of a baseline store: its emissions, raster, mapping, weights.
 
@@ -134,19 +154,22 @@ def scenario_cube(
     """The scenario's lazy store: the baseline's contract, plus its change cubes.
 
     Adds ``delta_region_shares`` (``T' - M``) and ``delta_foreign_footprint``
-    (the change of ``foreign_footprint``, written in the same pass).
+    (the change of ``foreign_footprint``), written in the scenario's one grid
+    pass with ``foreign_footprint``. The by-sector and by-category cubes, like
+    every consumer's layer, are computed on read from the tables
+    (:func:`pipeline.attribution.factorized.with_footprint`).
     """
-    cube = build_cube(inputs, materialize=materialize, tables=tables)
     delta = tables - baseline
     home = home_producers(inputs.shares, inputs.foreign)
     foreign = kernel_tables.split_outputs(delta, inputs.foreign, home)["foreign"]
-    per_code = kernel_tables.rows_for_codes(foreign[:, :, None], inputs.producer_of_code)
-    layer = blocks.apply_region_tables(
-        inputs.emissions.data, inputs.region_index.data, per_code, dtype=inputs.dtype
-    )[0]
-    ds = cube.ds.assign(
-        {DELTA_TABLES: (TABLE_DIMS, delta), "delta_foreign_footprint": (("y", "x"), layer)}
+    cube = build_cube(
+        inputs,
+        materialize=materialize,
+        tables=tables,
+        by_cells=False,
+        extra={"delta_foreign_footprint": foreign},
     )
+    ds = cube.ds.assign({DELTA_TABLES: (TABLE_DIMS, delta)})
     ds["region_shares"].attrs["long_name"] = (
         "the scenario's tonnes per baseline tonne of each producer region and inventory "
         "sector, driven by each consumer's final-demand category (the scenario tables)"
@@ -159,5 +182,4 @@ def scenario_cube(
         long_name="change of the emissions per cell driven by all foreign consumers "
         "(scenario - baseline)",
     )
-    describe_cells(ds["delta_foreign_footprint"])
     return ResultCube(ds, cube.terms)

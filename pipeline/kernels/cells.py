@@ -115,9 +115,11 @@ def scale_by_region(
     numpy.ndarray
         ``(n_sectors, ny, nx)``.
     """
-    padded = np.vstack([factors, np.zeros((1, factors.shape[1]), dtype=factors.dtype)])
-    rows = np.where(region_index < 0, factors.shape[0], region_index)
-    return emissions * np.moveaxis(padded[rows], -1, 0)
+    # a table that sends sector s to output s alone: the runs' products of
+    # apply_region_tables, and exactly e[s] * factors[r, s] (the other terms are 0)
+    n_sectors = factors.shape[1]
+    diagonal = factors[:, :, None] * np.eye(n_sectors, dtype=factors.dtype)[None]
+    return apply_region_tables(emissions, region_index, diagonal)
 
 
 def region_sector_totals(
@@ -142,11 +144,16 @@ def region_sector_totals(
     """
     n_sectors = emissions.shape[0]
     rows = np.where(region_index < 0, n_regions, region_index).ravel()
-    totals = np.empty((n_regions + 1, n_sectors), dtype=np.float64)
+    flat_e = np.asarray(emissions, dtype=np.float64).reshape(n_sectors, rows.size)
+    totals = np.zeros((n_regions + 1, n_sectors), dtype=np.float64)
+    starts = np.flatnonzero(rows[1:] != rows[:-1]) + 1
+    if rows.size and (starts.size + 1) * MIN_MEAN_RUN <= rows.size:
+        # runs of one region (raster order): one sum per run, then per region
+        starts = np.concatenate([[0], starts])
+        np.add.at(totals, rows[starts], np.add.reduceat(flat_e, starts, axis=1).T)
+        return totals
     for s in range(n_sectors):
-        totals[:, s] = np.bincount(
-            rows, weights=emissions[s].ravel().astype(np.float64), minlength=n_regions + 1
-        )
+        totals[:, s] = np.bincount(rows, weights=flat_e[s], minlength=n_regions + 1)
     return totals
 
 

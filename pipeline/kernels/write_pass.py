@@ -2,10 +2,18 @@
 
 The factorized store keeps only small per-cell cubes; every consumer's layer is
 ``sum_s e[s, g] * T[r(g), s, c]`` and is computed on read. The write pass still
-proves conservation for every cell and every consumer: each chunk's task
-computes the consumer layers strip by strip (never held whole), reduces them to
-per-cell sums and per-consumer totals, and returns those with the layers it
-stores. No second scan of the grid is needed.
+proves conservation for every cell and every consumer, in the task that makes
+the chunk's stored layers (no second scan of the grid):
+
+* **every cell**: its stored foreign-driven tonnes plus the rest of its tonnes
+  (``sum_s e[s, g] (sum_c T[r, s, c] - T_foreign[r, s])``) equal the tonnes it
+  must hold (its inventory, or a scenario's);
+* **every consumer**: its total over the chunk, ``sum_g sum_s e[s, g] T[r(g), s, c]``,
+  is summed region by region as ``sum_{r, s} E[r, s] T[r, s, c]`` with the
+  chunk's region × sector totals ``E`` (the same sum, without forming each
+  consumer's layer), and the run compares it with the attribution.
+
+So the check costs one extra layer per chunk, whatever the number of consumers.
 """
 
 from __future__ import annotations
@@ -14,10 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.kernels.cells import apply_region_tables, scale_by_region
-
-#: Cells x consumers of one strip of the check (8 bytes each: 32 MB).
-STRIP_VALUES = 1 << 22
+from pipeline.kernels.cells import apply_region_tables, region_sector_totals, scale_by_region
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,12 @@ class WriteTables:
         to ``sum_s e[s] gross[r, s]``; None checks against the inventory itself.
     gross : numpy.ndarray or None
         ``(n_codes, n_sectors)``: ``sum_c |by_consumer|``, with ``inventory``.
+    rest : numpy.ndarray or None
+        ``(n_codes, n_sectors)``: the part of a tonne that is not foreign-driven
+        (``sum_c by_consumer - foreign``, the default), for the per-cell check.
+    by_sector : bool
+        Also return the foreign layer of each inventory sector (the by-sector
+        cube); a scenario's store computes it on read instead.
     """
 
     stored: np.ndarray
@@ -56,6 +67,8 @@ class WriteTables:
     category_columns: slice
     inventory: np.ndarray | None = None
     gross: np.ndarray | None = None
+    rest: np.ndarray | None = None
+    by_sector: bool = True
 
 
 #: Layout of the terms vector: scalars first, then one total per consumer.
@@ -86,48 +99,54 @@ def write_chunk(
     Returns
     -------
     layers : numpy.ndarray
-        ``(n_stored + n_sectors, ny, nx)``: the stored stack, then the foreign
-        layer of each inventory sector.
+        ``(n_stored [+ n_sectors], ny, nx)``: the stored stack, then (with
+        ``tables.by_sector``) the foreign layer of each inventory sector.
     terms : numpy.ndarray
         float64, :data:`TERMS` then the per-consumer totals of the chunk.
     """
     stored = apply_region_tables(emissions, region_index, tables.stored.astype(dtype))
-    by_sector = scale_by_region(emissions, region_index, tables.foreign.astype(dtype))
     foreign = stored[tables.foreign_column]
     scalars = np.zeros(len(TERMS))
-    if foreign.size:
-        scalars[3] = np.abs(by_sector.sum(axis=0) - foreign).max()
-        scalars[4] = np.abs(stored[tables.category_columns].sum(axis=0) - foreign).max()
-    consumer_totals = _check_cells(emissions, region_index, tables, scalars)
-    layers = np.concatenate([stored, by_sector]).astype(dtype, copy=False)
-    return layers, np.concatenate([scalars, consumer_totals])
+    layers = [stored]
+    if tables.by_sector:
+        by_sector = scale_by_region(emissions, region_index, tables.foreign.astype(dtype))
+        layers.append(by_sector)
+        if foreign.size:
+            scalars[3] = np.abs(by_sector.sum(axis=0) - foreign).max()
+    categories = stored[tables.category_columns]
+    if foreign.size and categories.shape[0]:
+        scalars[4] = np.abs(categories.sum(axis=0) - foreign).max()
+    _check_cells(emissions, region_index, tables, foreign, scalars)
+    consumer_totals = _consumer_totals(emissions, region_index, tables.by_consumer)
+    layers = np.concatenate(layers) if len(layers) > 1 else stored
+    return layers.astype(dtype, copy=False), np.concatenate([scalars, consumer_totals])
 
 
-def _check_cells(emissions, region_index, tables: WriteTables, scalars) -> np.ndarray:
-    """Per-cell consumer sums against the inventory, strip by strip; consumer totals."""
-    n_consumers = tables.by_consumer.shape[2]
-    ny, nx = region_index.shape
-    rows = max(1, STRIP_VALUES // max(n_consumers * nx, 1))
-    totals = np.zeros(n_consumers)
-    producer = np.append(np.asarray(tables.producer, dtype=bool), False)
-    for start in range(0, ny, rows):
-        e = np.asarray(emissions[:, start : start + rows], dtype=np.float64)
-        idx = region_index[start : start + rows]
-        layers = apply_region_tables(e, idx, tables.by_consumer)
-        totals += layers.sum(axis=(1, 2))
-        inventory, scale = _cell_inventory(e, idx, tables, producer)
-        error = np.abs(layers.sum(axis=0) - inventory)
-        if error.size:  # np.maximum keeps a NaN, so it fails the check
-            scalars[0] = np.maximum(scalars[0], error.max())
-            scalars[1] = np.maximum(scalars[1], (error / np.maximum(scale, 1e-300)).max())
-        scalars[2] += inventory.sum()
-    return totals
+def _check_cells(emissions, region_index, tables: WriteTables, foreign, scalars) -> None:
+    """Per cell: the stored foreign layer plus the rest of its tonnes against what it holds.
 
-
-def _cell_inventory(e, idx, tables: WriteTables, producer) -> tuple[np.ndarray, np.ndarray]:
-    """Each cell's tonnes that its consumer layers must add up to, and the error's scale."""
+    What a cell holds is its inventory (a producer region's cells), or with a
+    scenario's ``tables.inventory`` the tonnes the scenario makes of it, then
+    relative to ``tables.gross``.
+    """
+    e = np.asarray(emissions, dtype=np.float64)
+    rest = tables.rest if tables.rest is not None else tables.by_consumer.sum(2) - tables.foreign
     if tables.inventory is None:
-        inventory = np.where(producer[np.where(idx < 0, -1, idx)], e.sum(axis=0), 0.0)
-        return inventory, inventory
-    inventory = scale_by_region(e, idx, tables.inventory).sum(axis=0)
-    return inventory, scale_by_region(e, idx, tables.gross).sum(axis=0)
+        (rest_cells,) = apply_region_tables(e, region_index, rest[:, :, None])
+        producer = np.append(np.asarray(tables.producer, dtype=bool), False)
+        inventory = np.where(producer[np.where(region_index < 0, -1, region_index)], e.sum(0), 0.0)
+        scale = inventory
+    else:
+        stacked = np.stack([rest, tables.inventory, tables.gross], axis=2)
+        rest_cells, inventory, scale = apply_region_tables(e, region_index, stacked)
+    error = np.abs(foreign + rest_cells - inventory)
+    if error.size:  # np.maximum keeps a NaN, so it fails the check
+        scalars[0] = np.maximum(scalars[0], error.max())
+        scalars[1] = np.maximum(scalars[1], (error / np.maximum(scale, 1e-300)).max())
+    scalars[2] += inventory.sum()
+
+
+def _consumer_totals(emissions, region_index, by_consumer: np.ndarray) -> np.ndarray:
+    """``sum_g`` of each consumer's layer: ``sum_{r, s} E[r, s] T[r, s, c]`` (module docstring)."""
+    totals = region_sector_totals(emissions, region_index, by_consumer.shape[0])[:-1]
+    return np.einsum("rs,rsc->c", totals, by_consumer)

@@ -20,6 +20,7 @@ from pipeline.attribution import conservation
 from pipeline.attribution import cube as cube_mod
 from pipeline.attribution.concordance import read_concordance, table_weights
 from pipeline.attribution.factorized import with_footprint
+from pipeline.attribution.scenario_tables import totals_attr
 from pipeline.mrio import attribution_shares
 from pipeline.mrio.engine import FactoredTable
 from pipeline.results import maps, summary
@@ -356,6 +357,7 @@ def _write_cube(plan, inputs, store, ingested, *, key, compute, note) -> float:
     ds.attrs.update(title=f"footprint-map: {config.study.name}", note=note)
     ds.attrs.update(stages.study_places(config.regions, config.paths))  # for reports
     ds.attrs.update(plan.scenarios.store_attrs())
+    ds.attrs.update(totals_attr(inputs.region_totals))  # for `run --scenario`
     if plan.ensemble is not None:
         found, attrs = uncertainty_run.ensemble_store_parts(
             plan.ensemble, inputs, client=plan.client, echo=echo

@@ -37,6 +37,7 @@ from pipeline.attribution.scenario_tables import (
     inputs_from_store,
     scenario_cube,
     scenario_tables,
+    stored_totals,
 )
 from pipeline.errors import ConfigError, ConservationError, OutputError
 from pipeline.grid.blocks import region_sector_totals
@@ -359,10 +360,12 @@ def run_alone(ctx: ScenarioContext, name: str) -> dict:
     run = ctx.run
     current = Path(os.path.realpath(run.out / STORE_NAME)).parent
     ds = xr.open_zarr(current / STORE_NAME)
-    codes = ds["region_index"].attrs["flag_meanings"].split()
-    lazy = region_sector_totals(ds["emissions"].data, ds["region_index"].data, len(codes))
-    (totals,) = ctx.compute(lazy)
-    inputs = inputs_from_store(ds, np.asarray(totals)[:-1])
+    totals = stored_totals(ds)
+    if totals is None:  # a store written before the totals were kept with it
+        codes = ds["region_index"].attrs["flag_meanings"].split()
+        lazy = region_sector_totals(ds["emissions"].data, ds["region_index"].data, len(codes))
+        totals = np.asarray(ctx.compute(lazy)[0])[:-1]
+    inputs = inputs_from_store(ds, totals)
     check_emissions(
         ctx.plan,
         [str(r) for r in ds["region"].values],

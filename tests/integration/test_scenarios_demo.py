@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 
+import dask
 import numpy as np
 import pytest
 import xarray as xr
@@ -257,8 +258,19 @@ def test_scenario_alone_against_the_baseline_and_its_refusals(study, tmp_path):
     out = study["out"]
     config = study["config"]
     before = os.path.realpath(out / "scenarios" / "us_tariff_25" / "footprint.zarr")
+    with_baseline = json.loads((out / "scenarios" / "usa_half" / "summary.json").read_text())
     result = run_study(config, out, echo=lambda *_: None, scenario="usa_half")
     assert result["delta"]["by_consumer"]["USA"]["change_t"] < 0
+    # alone, on the inventory totals kept with the baseline store: the same numbers
+    for key in ("foreign_total_t", "land_share_for_75pct", "conservation_max_rel_error"):
+        assert result[key] == pytest.approx(with_baseline[key], rel=1e-12, abs=1e-15)
+    usa = with_baseline["delta"]["by_consumer"]["USA"]["change_t"]
+    assert result["delta"]["by_consumer"]["USA"]["change_t"] == pytest.approx(usa, rel=1e-12)
+    alone = open_results(out, scenario="usa_half").ds
+    by_sector, total = dask.compute(
+        alone["footprint_by_sector"].sum("sector"), alone["foreign_footprint"]
+    )
+    assert np.abs(by_sector - total).max() <= 1e-12 * float(total.max())
     after = os.path.realpath(out / "scenarios" / "us_tariff_25" / "footprint.zarr")
     assert after != before  # a new version, with the other scenarios carried over by hard links
     linked = "emissions/zarr.json"

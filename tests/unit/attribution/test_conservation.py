@@ -356,11 +356,13 @@ def hand_tables(stray: float = 0.0, sector_gap: float = 0.0) -> WriteTables:
     by_consumer[2, :, 0] = stray
     foreign = by_consumer[:, :, 1].copy()
     stored = np.stack([foreign, foreign], axis=2)  # one category, then the foreign total
+    rest = by_consumer.sum(axis=2) - foreign  # before the gap: only the sector cube is off
     foreign[1, 1] += sector_gap
     return WriteTables(
         stored=stored,
         by_consumer=by_consumer,
         foreign=foreign,
+        rest=rest,
         producer=np.array([True, True, False]),
         foreign_column=1,
         category_columns=slice(0, 1),

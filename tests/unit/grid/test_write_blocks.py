@@ -26,7 +26,11 @@ def test_chunking_invariance(chunks):
     whole_layers, whole_terms = write_chunk(e, idx, t, np.dtype("float64"))
     got_layers, got_terms = dask.compute(layers, terms)
     np.testing.assert_allclose(got_layers, whole_layers, rtol=1e-14)  # BLAS tiles differ
-    np.testing.assert_allclose(got_terms, whole_terms, rtol=1e-13, atol=1e-15)
+    n = len(TERMS)
+    # the error terms are rounding noise (a few ulps of cells of ~100 t); the totals agree
+    np.testing.assert_allclose(got_terms[:n], whole_terms[:n], rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(got_terms[n:], whole_terms[n:], rtol=1e-13)
+    assert got_terms[0] < 1e-12 and got_terms[1] < 1e-14
     assert got_terms.shape == (len(TERMS) + t.by_consumer.shape[2],)
 
 

@@ -189,6 +189,23 @@ def test_runs_and_grouped_paths_agree_with_the_loop(block):
         np.testing.assert_allclose(path.reshape(expected.shape), expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("block", [1, 3, 40])
+def test_region_sector_totals_and_scaling_equal_the_cell_loop(block):
+    """Run-wise sums (long runs) and bincounts (speckle) both equal adding cell by cell."""
+    rng = np.random.default_rng(10 + block)
+    coarse = rng.integers(-1, 5, (6, 6))
+    region_index = np.kron(coarse, np.ones((block, block), dtype=np.int64))[:50, :45]
+    emissions = rng.gamma(0.5, 10.0, (3, *region_index.shape))
+    expected = np.zeros((6, 3))
+    np.add.at(expected, np.where(region_index < 0, 5, region_index), np.moveaxis(emissions, 0, -1))
+    got = cells.region_sector_totals(emissions, region_index, 5)
+    np.testing.assert_allclose(got, expected, rtol=1e-13)
+    factors = rng.random((5, 3))
+    scaled = emissions * np.moveaxis(factors[np.where(region_index < 0, 0, region_index)], -1, 0)
+    scaled[:, region_index < 0] = 0.0
+    np.testing.assert_array_equal(cells.scale_by_region(emissions, region_index, factors), scaled)
+
+
 def test_float32_tables_give_float32_cells(grid_case):
     emissions, region_index, tables = grid_case
     got = cells.apply_region_tables(

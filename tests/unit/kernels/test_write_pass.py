@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from helpers.write_tables import K, grid, tables
 
-from pipeline.kernels import write_pass
+from pipeline.kernels.cells import apply_region_tables
 from pipeline.kernels.write_pass import TERMS, write_chunk
 
 
@@ -34,12 +36,39 @@ def test_a_table_that_loses_one_percent_shows_in_every_cell_term():
     assert terms[1] == pytest.approx(0.01, rel=1e-9)
 
 
-@pytest.mark.parametrize("strip", [1, 13, 40, 1 << 22])
-def test_strips_do_not_change_the_terms(monkeypatch, strip):
-    e, idx = grid(shape=(17, 8))
-    baseline = write_chunk(e, idx, tables(), np.dtype("float64"))[1]
-    monkeypatch.setattr(write_pass, "STRIP_VALUES", strip)
-    np.testing.assert_allclose(write_chunk(e, idx, tables(), np.dtype("float64"))[1], baseline)
+def test_a_stored_foreign_layer_off_by_one_percent_fails_every_cell():
+    t = tables()
+    wrong = t.stored.copy()
+    wrong[:, :, K] *= 1.01
+    e, idx = grid()
+    _, terms = write_chunk(e, idx, dataclasses.replace(t, stored=wrong), np.dtype("float64"))
+    foreign = np.einsum("syx,yxs->yx", e, t.foreign[np.where(idx < 0, 0, idx)])
+    held = e.sum(axis=0)
+    inside = np.isin(idx, [0, 1, 3])
+    assert terms[1] == pytest.approx((0.01 * foreign / held)[inside].max(), rel=1e-9)
+
+
+def test_consumer_totals_are_the_sums_of_their_layers_for_any_region_map():
+    rng = np.random.default_rng(3)
+    e = rng.gamma(0.5, 10.0, (3, 31, 7))
+    idx = np.repeat(rng.integers(-1, 4, (31, 1)), 7, axis=1)  # long runs and speckle
+    idx[::3] = rng.integers(-1, 4, (11, 7))
+    t = tables()
+    _, terms = write_chunk(e, idx, t, np.dtype("float64"))
+    layers = apply_region_tables(e, idx, t.by_consumer)
+    np.testing.assert_allclose(terms[len(TERMS) :], layers.sum(axis=(1, 2)), rtol=1e-13)
+
+
+def test_without_the_by_sector_cube_only_the_stored_layers_are_returned():
+    t = tables()
+    e, idx = grid()
+    full, terms = write_chunk(e, idx, t, np.dtype("float64"))
+    alone, alone_terms = write_chunk(
+        e, idx, dataclasses.replace(t, by_sector=False), np.dtype("float64")
+    )
+    np.testing.assert_array_equal(alone, full[: K + 1])
+    assert alone_terms[3] == 0.0
+    np.testing.assert_array_equal(np.delete(alone_terms, 3), np.delete(terms, 3))
 
 
 def test_nan_emissions_make_the_terms_nan():
