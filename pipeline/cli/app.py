@@ -231,7 +231,8 @@ def _run_config(config, args, *, note: str = "") -> dict:
             f"\noutputs in {args.out / 'scenarios' / args.scenario}: footprint.zarr, summary.json"
         )
     else:
-        print(f"\noutputs in {args.out}: footprint.zarr, summary.json, maps/, scenarios/")
+        extra = ", scenarios/" if config.scenarios else ""
+        print(f"\noutputs in {args.out}: footprint.zarr, summary.json, maps/{extra}")
     for warning in result.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
     return result

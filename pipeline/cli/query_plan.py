@@ -50,6 +50,8 @@ from pipeline.results.analytics import CITY_RADIUS_KM
 
 FORMATS = ("table", "csv", "json", "parquet", "geotiff", "png")
 FILE_FORMATS = ("parquet", "geotiff", "png")
+#: The file name endings each file format's ``--output`` may have (or none at all).
+SUFFIXES = {"parquet": (".parquet", ".pq"), "geotiff": (".tif", ".tiff"), "png": (".png",)}
 MAP_FORMATS = ("geotiff", "png")
 DEFAULT_TOP = 10
 
@@ -128,10 +130,23 @@ def place_flag(args) -> str | None:
     return None
 
 
+def _check_suffix(args) -> None:
+    """Refuse ``--output x.txt`` with ``--format png``: the file would open as neither."""
+    allowed = SUFFIXES.get(args.format)
+    suffix = args.output.suffix.lower() if args.output is not None else ""
+    if allowed and suffix and suffix not in allowed:
+        raise ConfigError(
+            f"--output {args.output} ends in {suffix!r}, but --format {args.format} writes "
+            f"a {allowed[0]} file; name it {args.output.with_suffix(allowed[0]).name} "
+            "or choose the --format of that file"
+        )
+
+
 def plan_query(args) -> QueryPlan:
     """Check the combination of query options; return the plan or raise one line why not."""
     if args.format in FILE_FORMATS and args.output is None:
         raise ConfigError(f"--format {args.format} writes a file; add --output PATH")
+    _check_suffix(args)
     delta = bool(getattr(args, "delta", False))
     if delta:
         _delta_rules(args)

@@ -318,7 +318,8 @@ def _commit(plan, inputs, producer_codes, grid, mrio_error, *, compute, note, th
             maps.standard_maps(opened, result, version / "maps", borders=grid.borders, note=note)
         if then is not None:
             then(version, result)
-    plan.echo(f"  published {out / STORE_NAME}, summary.json, maps/ and scenarios/ together")
+    scenarios = " and scenarios/" if plan.scenarios.names else ""
+    plan.echo(f"  published {out / STORE_NAME}, summary.json and maps/{scenarios} together")
     return result
 
 

@@ -13,7 +13,7 @@ from pipeline.cli.app import build_parser, main
 from pipeline.cli.query_plan import plan_query
 from pipeline.errors import ConfigError
 
-OUT = ["--output", "x.out"]
+OUT = ["--output", "x"]  # no suffix: any format may write it
 
 #: options -> (mode, by, top) of the plan
 PLANNED = [
@@ -44,6 +44,8 @@ PLANNED = [
 
 #: options -> words the one-line refusal must contain
 REFUSED = [
+    (["--format", "png", "--output", "map.txt"], ["'.txt'", "map.png"]),
+    (["--format", "geotiff", "--output", "layer.png"], ["'.png'", "layer.tif"]),
     (["--format", "png"], ["--format png", "--output"]),
     (["--format", "parquet"], ["--output"]),
     (["--region", "CN-GD", "--by", "province"], ["--by", "--region", "drop"]),
