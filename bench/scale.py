@@ -17,9 +17,9 @@ side by side in this one invocation:
   extracted with ``git archive`` and run with this interpreter on the same
   inputs with that revision's own ``config/demo.toml``.
 
-Each run's wall time and peak RSS summed over the whole process tree (driver and
-Dask workers, see ``bench/treemem.py``) are measured, and the store's bytes on
-disk. The table ends with the ratios the README quotes.
+Each run's wall time, CPU seconds and peak RSS summed over the whole process
+tree (driver and Dask workers, see ``bench/treemem.py``) are measured, and the
+store's bytes on disk. The table ends with the ratios the README quotes.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from treemem import run_measured
+from treemem import measure
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [str(Path(sys.executable).with_name("footprint-map"))]
@@ -101,12 +101,13 @@ def measure_run(config: Path, out: Path, store: str) -> dict:
         env = {**os.environ, "PYTHONPATH": str(RELEASES[store])}
     # In the release's folder: ``python -c`` puts the working directory first on sys.path.
     cwd = RELEASES.get(store)
-    code, wall, peak = run_measured(argv, env=env, cwd=cwd)
-    if code != 0:
-        raise SystemExit(f"run of {config} failed with exit {code}")
+    found = measure(argv, env=env, cwd=cwd)
+    if found.code != 0:
+        raise SystemExit(f"run of {config} failed with exit {found.code}")
     return {
-        "wall_s": wall,
-        "rss_gib": peak / 2**30,
+        "wall_s": found.wall,
+        "cpu_s": found.cpu,
+        "rss_gib": found.peak / 2**30,
         "store_gb": tree_bytes(out / "footprint.zarr") / 1e9,
     }
 
@@ -174,6 +175,7 @@ def run_case(case: Path, inputs: Path, args, **labels) -> list[dict]:
                 print(_row(row), flush=True)
                 kept = best.setdefault((store, layout), row)
                 kept["wall_s"] = min(kept["wall_s"], row["wall_s"])
+                kept["cpu_s"] = min(kept["cpu_s"], row["cpu_s"])
                 kept["rss_gib"] = max(kept["rss_gib"], row["rss_gib"])
     return list(best.values())
 
@@ -182,21 +184,22 @@ def _row(row: dict) -> str:
     return (
         f"{row['resolution']:>6} {row['consumers']:>4} consumers {row['store']:>12} "
         f"{row['cluster']}: "
-        f"{row['wall_s']:7.1f} s  {row['rss_gib']:5.2f} GiB  store {row['store_gb']:6.2f} GB"
+        f"{row['wall_s']:7.1f} s (CPU {row['cpu_s']:6.1f} s)  {row['rss_gib']:5.2f} GiB  "
+        f"store {row['store_gb']:6.2f} GB"
     )
 
 
 def _table(rows: list[dict]) -> str:
     lines = [
         "",
-        "| resolution | consumers | store | workers x threads | wall s | peak tree RSS GiB "
-        "| store GB |",
-        "|---|---:|---|---|---:|---:|---:|",
+        "| resolution | consumers | store | workers x threads | wall s | CPU s "
+        "| peak tree RSS GiB | store GB |",
+        "|---|---:|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['resolution']} | {r['consumers']} | {r['store']} | {r['cluster']} | "
-            f"{r['wall_s']:.1f} | {r['rss_gib']:.2f} | {r['store_gb']:.2f} |"
+            f"{r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['rss_gib']:.2f} | {r['store_gb']:.2f} |"
         )
     return "\n".join(lines + _ratios(rows))
 
@@ -210,9 +213,10 @@ def _ratios(rows: list[dict]) -> list[str]:
             other = by.get((res, n, kind, layout))
             if store == "factorized" and other:
                 wall, size = r["wall_s"] / other["wall_s"], r["store_gb"] / other["store_gb"]
+                cpu = r["cpu_s"] / other["cpu_s"]
                 lines.append(
                     f"{res}, {n} consumers, {layout}: factorized / {kind} wall {wall:.2f}, "
-                    f"store bytes {size:.2f}"
+                    f"CPU {cpu:.2f}, store bytes {size:.2f}"
                 )
         small = by.get((res, 43, store, layout))
         if n != 43 and small:

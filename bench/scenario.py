@@ -17,8 +17,8 @@ invocation, ``--repeat`` interleaved rounds of:
   config, against that baseline: the MRIO is loaded and factorized again, the
   scenario's changed columns solved, and one grid pass written.
 
-Each is measured with ``bench/treemem.py``'s ``run_measured`` (wall time, and
-peak RSS summed over the driver and the Dask workers). Each row keeps the best
+Each is measured with ``bench/treemem.py``'s ``measure`` (wall time, CPU seconds
+and peak RSS summed over the driver and the Dask workers). Each row keeps the best
 wall time of the rounds; the table ends with ``scenario wall / baseline wall``.
 """
 
@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 
 from scale import CLI, ROOT, build_inputs
-from treemem import run_measured
+from treemem import measure as measure_tree
 
 
 def study_configs(case: Path, inputs: Path) -> tuple[Path, Path]:
@@ -48,11 +48,11 @@ def study_configs(case: Path, inputs: Path) -> tuple[Path, Path]:
 
 
 def measure(argv: list[str]) -> dict:
-    """One command: its wall seconds and peak tree RSS (GiB); stops the benchmark if it fails."""
-    code, wall, peak = run_measured(argv)
-    if code != 0:
-        raise SystemExit(f"{' '.join(argv)} failed with exit {code}")
-    return {"wall_s": wall, "rss_gib": peak / 2**30}
+    """One command: wall and CPU seconds, peak tree RSS (GiB); stops the benchmark on failure."""
+    found = measure_tree(argv)
+    if found.code != 0:
+        raise SystemExit(f"{' '.join(argv)} failed with exit {found.code}")
+    return {"wall_s": found.wall, "cpu_s": found.cpu, "rss_gib": found.peak / 2**30}
 
 
 def run_case(case: Path, inputs: Path, scenario: str, repeat: int) -> dict[str, dict]:
@@ -69,9 +69,14 @@ def run_case(case: Path, inputs: Path, scenario: str, repeat: int) -> dict[str, 
             ),
         }
         for kind, row in found.items():
-            print(f"  {kind:>8}: {row['wall_s']:7.1f} s  {row['rss_gib']:5.2f} GiB", flush=True)
+            print(
+                f"  {kind:>8}: {row['wall_s']:7.1f} s (CPU {row['cpu_s']:6.1f} s)  "
+                f"{row['rss_gib']:5.2f} GiB",
+                flush=True,
+            )
             kept = best.setdefault(kind, dict(row))
             kept["wall_s"] = min(kept["wall_s"], row["wall_s"])
+            kept["cpu_s"] = min(kept["cpu_s"], row["cpu_s"])
             kept["rss_gib"] = max(kept["rss_gib"], row["rss_gib"])
     return best
 
@@ -92,7 +97,10 @@ def table(rows: dict[str, dict[str, dict]], scenario: str) -> str:
         )
     for resolution, found in rows.items():
         ratio = found["scenario"]["wall_s"] / found["baseline"]["wall_s"]
-        lines.append(f"{resolution}: scenario wall / baseline wall = {ratio:.2f}")
+        cpu = found["scenario"]["cpu_s"] / found["baseline"]["cpu_s"]
+        lines.append(
+            f"{resolution}: scenario wall / baseline wall = {ratio:.2f} (CPU seconds {cpu:.2f})"
+        )
     return "\n".join(lines)
 
 
