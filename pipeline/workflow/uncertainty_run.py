@@ -22,9 +22,12 @@ import numpy as np
 from pipeline.attribution.conservation import CONSERVATION_RTOL
 from pipeline.attribution.cube import CubeInputs
 from pipeline.attribution.ensemble import (
+    FREQUENCY,
+    HOTSPOT_SHARE,
     EnsembleSpec,
     Realization,
     attribution_stack,
+    ensemble_hotspots,
     ensemble_variables,
     realize,
     shipped_inputs,
@@ -117,6 +120,10 @@ def ensemble_store_parts(
         )
     stack = np.stack([r.tables for r in found])
     variables = ensemble_variables(stack, inputs, settings.levels)
+    shares = list(dict.fromkeys([HOTSPOT_SHARE, 0.9, plan.config.output.hotspot_share]))
+    land_shares, variables[FREQUENCY] = ensemble_hotspots(
+        stack, inputs, shares, done=_progress(plan.n, "hotspot thresholds", echo)
+    )
     block = ensemble_summary(
         attribution_stack(stack, inputs),
         inputs,
@@ -125,6 +132,7 @@ def ensemble_store_parts(
         mrio_error=row_error,
         seed=settings.seed,
         mrio_footprint=np.stack([r.mrio_footprint for r in found]),
+        land_shares=land_shares,
     )
     echo(f"  uncertainty: {block['redraws']} redraws; max MRIO row error {row_error:.2e}")
     return variables, {UNCERTAINTY_ATTR: json.dumps(block)}
@@ -157,6 +165,17 @@ def _realizations(plan, spec, inputs, *, client, echo) -> list[Realization]:
     for done, _ in enumerate(distributed.as_completed(futures), start=1):
         echo(f"  realization {done}/{plan.n} done")
     return gather(client, futures, what="drawing the Monte Carlo realizations")
+
+
+def _progress(n: int, what: str, echo):
+    """A callback echoing ``what`` done for about every tenth of ``n`` realizations."""
+    step = max(1, n // 10)
+
+    def done(count: int) -> None:
+        if count % step == 0 or count == n:
+            echo(f"  {what}: {count}/{n} realizations")
+
+    return done
 
 
 def _identity(value: Any) -> Any:
