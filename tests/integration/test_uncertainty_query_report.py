@@ -104,3 +104,48 @@ def test_results_without_uncertainty_name_the_fix(geographic_results, capsys):
     assert "no Monte Carlo quantiles" in err and "--realizations N" in err
     summary = json.loads((geographic_results / "summary.json").read_text())
     assert "uncertainty" not in summary
+
+
+def test_report_shows_intervals_and_the_robust_hotspot_map(mc, tmp_path):
+    from pipeline import open_results
+    from pipeline.results.report import build_report
+    from pipeline.results.report_tables import land_pct, pct
+    from pipeline.results.uncertainty_view import robust_hotspot_masks
+
+    results = open_results(mc["out"])
+    index = build_report(results, tmp_path / "report")
+    html = index.read_text()
+    summary = json.loads((mc["out"] / "summary.json").read_text())
+    block = summary["uncertainty"]
+    assert 'href="#uncertainty"' in html and "5–95 % interval (6 realizations)" in html
+    for dim in ("consumer", "sector"):
+        for code, stats in block[f"{dim}_shares"].items():
+            assert f"<td>{pct(stats['0.05'])} – {pct(stats['0.95'])}</td>" in html, (dim, code)
+    land = block["land_share_for_75pct"]
+    row = "".join(
+        f"<td>{land_pct(v)}</td>"
+        for v in (summary["land_share_for_75pct"], land["0.05"], land["0.5"], land["0.95"])
+    )
+    assert row in html.replace("\n", "").replace("  ", "")
+    robust = block["hotspot_robustness"]
+    assert f"{robust['robust_cells']:,} ({pct(robust['robust_share'])})" in html
+    with rasterio.open(tmp_path / "report" / "robust_hotspots.png") as png:
+        assert png.width > 300
+    hotspots, strong, share = robust_hotspot_masks(results)
+    assert (
+        int(hotspots.sum()) == robust["hotspot_cells"] and share == summary["land_share_for_75pct"]
+    )
+    assert (
+        int(strong.sum())
+        == robust["robust_cells"]
+        == ((mc["ds"]["hotspot_frequency"].values >= 6) & hotspots.values).sum()
+    )
+
+
+def test_report_without_uncertainty_has_no_section(geographic_results, tmp_path):
+    from pipeline import open_results
+    from pipeline.results.report_uncertainty import share_interval_column, uncertainty_section
+
+    results = open_results(geographic_results)
+    assert uncertainty_section(results, tmp_path, print) == []
+    assert share_interval_column(results, "consumer", ["USA"]) is None
