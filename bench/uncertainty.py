@@ -17,7 +17,9 @@ Two parts, each run side by side in this one invocation:
   one single-thread worker, then of two (dask's nannies limit BLAS to one thread
   per worker), with ``--per-worker`` realizations per worker, after a warm-up
   task per worker; the table is scattered to the workers before the clock
-  starts. Printed: realizations per hour for each, and their ratio (two / one).
+  starts. Printed: realizations per hour for each, their ratio (two / one), and
+  each realization task's mean wall and CPU seconds (CPU below wall means the
+  worker waited for a core: the machine is shared).
 * ``demo``: the nested demo at 10 km (``config/demo.toml``'s inputs without its
   ``[[scenario]]`` tables, maps off): ``footprint-map run`` with
   ``--realizations 0`` and with ``--realizations N``, with ``--workers 1`` and
@@ -70,15 +72,27 @@ def exiobase_table(name: str = "exiobase", seed: int = SEED):
     ).validate()
 
 
-def one_realization(index: int, table, seed: int, cv: float) -> tuple[int, float, str]:
-    """Realization ``index``'s MRIO work (as ``realize``): redraws, row error, BLAS threads."""
+def one_realization(index: int, table, seed: int, cv: float) -> tuple:
+    """Realization ``index``'s MRIO work (as ``realize``).
+
+    Returns its redraws, row error, the worker's BLAS threads, and the task's wall
+    and CPU seconds (the CPU time of its process: one task runs per worker).
+    """
     from pipeline.kernels.sampling import MRIO_STREAM, realization_rng
     from pipeline.mrio.engine import attribution_shares
     from pipeline.mrio.perturb import perturbed_table
 
+    wall, cpu = time.perf_counter(), time.process_time()
     drawn, redraws = perturbed_table(table, realization_rng(seed, index, MRIO_STREAM), cv)
     shares = attribution_shares(drawn, regions=[drawn.regions[0]], method="auto")
-    return redraws, float(shares.attrs["row_conservation_max_rel_error"]), _blas_threads()
+    error = float(shares.attrs["row_conservation_max_rel_error"])
+    return (
+        redraws,
+        error,
+        _blas_threads(),
+        time.perf_counter() - wall,
+        time.process_time() - cpu,
+    )
 
 
 def _blas_threads() -> str:
@@ -126,6 +140,8 @@ def exiobase_rates(per_worker: int, cv: float, size: str = "exiobase") -> list[d
                 "redraws": sum(f[0] for f in found),
                 "row_error": max(f[1] for f in found),
                 "blas_threads": found[0][2],
+                "task_wall_s": sum(f[3] for f in found) / n,
+                "task_cpu_s": sum(f[4] for f in found) / n,
             }
         )
         print(f"  {workers} worker(s): {n} realizations in {wall:.1f} s", flush=True)
@@ -169,11 +185,12 @@ def demo_rates(realizations: int, tmp: Path) -> list[dict]:
 def exiobase_table_text(rows: list[dict]) -> str:
     """The Markdown table of the EXIOBASE part, with the scaling ratio."""
     lines = [
-        "| workers | realizations | wall s | realizations per hour |",
-        "|---:|---:|---:|---:|",
+        "| workers | realizations | wall s | realizations per hour | task wall s | task CPU s |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {r['workers']} | {r['realizations']} | {r['wall_s']:.1f} | {r['per_hour']:,.0f} |"
+        f"| {r['workers']} | {r['realizations']} | {r['wall_s']:.1f} | {r['per_hour']:,.0f} "
+        f"| {r['task_wall_s']:.1f} | {r['task_cpu_s']:.1f} |"
         for r in rows
     ]
     ratio = rows[1]["per_hour"] / rows[0]["per_hour"]
