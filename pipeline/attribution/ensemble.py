@@ -11,14 +11,19 @@ Its numbers depend on ``(seed, index)`` only (:mod:`pipeline.kernels.sampling`).
 :func:`ensemble_variables` turns the realizations into the store's quantile
 variables: the per-cell ones are lazy (one grid pass,
 :mod:`pipeline.grid.ensemble_blocks`), the attribution ones small arrays.
+:func:`ensemble_hotspots` gives each realization's land shares (one exact
+threshold per realization, out of core) and the lazy per-cell count
+``hotspot_frequency``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import dask
+import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -29,7 +34,11 @@ from pipeline.attribution.concordance import (
     table_weights,
 )
 from pipeline.attribution.cube import UNITS, CubeInputs, describe_cells
-from pipeline.grid.ensemble_blocks import ensemble_layers
+from pipeline.grid.ensemble_blocks import (
+    ensemble_layers,
+    hotspot_frequency,
+    realization_holdings,
+)
 from pipeline.kernels import tables as kernel_tables
 from pipeline.kernels.sampling import (
     INVENTORY_STREAM,
@@ -45,6 +54,10 @@ from pipeline.mrio.perturb import perturbed_table
 TABLE_DIMS = ("region", "sector", "consumer", "category")
 #: The per-cell quantile variables' consumer dimension (foreign consumers only).
 FOREIGN_DIM = "foreign_consumer"
+#: The hotspot share of ``hotspot_frequency`` (Yang et al.'s 75 %).
+HOTSPOT_SHARE = 0.75
+#: The store variable counting, per cell, the realizations it is a hotspot cell in.
+FREQUENCY = "hotspot_frequency"
 
 
 @dataclass(frozen=True)
@@ -233,3 +246,64 @@ def _shard(var: xr.DataArray) -> None:
     spatial = var.data.chunksize[-2:]
     var.encoding["chunks"] = (*(1,) * (var.ndim - 2), *spatial)
     var.encoding["shards"] = var.data.chunksize
+
+
+def home_land(inputs: CubeInputs) -> da.Array:
+    """Lazy ``(y, x)`` bool: the cells of the study country's producer regions (the land)."""
+    home = region_tables.home_producers(inputs.shares, np.asarray(inputs.foreign, dtype=bool))
+    producer = np.asarray(inputs.producer_of_code)
+    codes = [c for c, p in enumerate(producer) if p >= 0 and home[p]]
+    return da.isin(inputs.region_index.data, codes)
+
+
+def ensemble_hotspots(
+    stack: np.ndarray,
+    inputs: CubeInputs,
+    shares: Sequence[float],
+    *,
+    compute: Callable[..., tuple] = dask.compute,
+    done: Callable[[int], None] | None = None,
+) -> tuple[dict[float, np.ndarray], xr.DataArray]:
+    """Each realization's land shares of ``foreign_footprint``, and the lazy hotspot counts.
+
+    Parameters
+    ----------
+    stack : numpy.ndarray
+        ``(n_realizations, region, sector, consumer, category)`` region tables.
+    inputs : CubeInputs
+        The run's inputs (lazy grid).
+    shares : sequence of float
+        Emission shares whose land shares are wanted; the first defines the
+        hotspot cells that ``hotspot_frequency`` counts (:data:`HOTSPOT_SHARE`).
+    compute, done
+        ``dask.compute``-like; progress callback (realizations done).
+
+    Returns
+    -------
+    land_shares : dict
+        Share -> ``(n_realizations,)`` land shares (the summary's rule).
+    frequency : xarray.DataArray
+        Lazy ``(y, x)`` unsigned counts: realizations in which the cell is one of
+        the fewest land cells holding ``shares[0]`` of that realization's
+        foreign-driven CO2.
+    """
+    tables = grid_tables(stack, inputs)[..., :1]
+    land = home_land(inputs)
+    emissions, index = inputs.emissions.data, inputs.region_index.data
+    found = realization_holdings(emissions, index, land, tables, shares, compute=compute, done=done)
+    land_shares = {
+        float(s): np.array([h[i].land_share for h in found.holdings]) for i, s in enumerate(shares)
+    }
+    frequency = xr.DataArray(
+        hotspot_frequency(emissions, index, land, tables, found), dims=("y", "x")
+    )
+    frequency.attrs.update(
+        units="1",
+        long_name=f"number of Monte Carlo realizations in which the cell is one of the "
+        f"fewest land cells holding {shares[0]:.0%} of the foreign-driven CO2",
+        hotspot_share=float(shares[0]),
+        realizations=int(stack.shape[0]),
+    )
+    describe_cells(frequency)
+    _shard(frequency)
+    return land_shares, frequency

@@ -11,6 +11,7 @@ from pipeline.cli.query_plan import (
     FORMATS,
     MAP_FORMATS,
     QueryPlan,
+    parse_quantile,
     parse_radius,
     parse_share,
     parse_top,
@@ -35,6 +36,8 @@ EPILOG_QUERY = """examples:
   footprint-map query demo-out --consumer BRI --by province     # a [groups] entry
   footprint-map query demo-out --scenario us_tariff_25 --delta --by province  # the change
   footprint-map query demo-out --scenario us_tariff_25 --delta --format png --output d.png
+  footprint-map query demo-out --quantile 0.95 --consumer USA   # a run with --realizations N
+  footprint-map query demo-out --quantile 0.05 --hotspots --format png --output p05.png
 
 Without --consumer the layer is the total over foreign consumers; --sector and
 --category narrow it. --by city sums cells within --radius-km (geodesic) of each
@@ -46,6 +49,9 @@ Options that do not fit together are refused with the reason; a table cut by
 --top says "showing N of M". --scenario NAME reads DIR/scenarios/NAME (every
 option works); --delta then gives its change, scenario - baseline: rankings by
 the size of the change (signed t_co2), diverging maps centred on 0.
+--quantile Q (results of a run with [uncertainty]) reads the stored quantile Q
+over the Monte Carlo realizations per cell instead of the deterministic layer:
+cell rankings, hotspots and maps of it (all foreign consumers, or --consumer).
 """
 
 
@@ -68,6 +74,13 @@ def add_query_parser(subparsers) -> argparse.ArgumentParser:
     select.add_argument("--category", metavar="K", help="final-demand category, e.g. households")
     select.add_argument(
         "--scenario", metavar="NAME", help="read the scenario DIR/scenarios/NAME, not the baseline"
+    )
+    select.add_argument(
+        "--quantile",
+        type=parse_quantile,
+        metavar="Q",
+        help="the stored Monte Carlo quantile per cell (e.g. 0.95) instead of the "
+        "deterministic layer (a run with --realizations N)",
     )
     select.add_argument(
         "--delta",
@@ -122,6 +135,8 @@ def cmd_query(args) -> int:
 
     plan = plan_query(args)
     results = open_results(args.dir, scenario=args.scenario)
+    if plan.quantile is not None:
+        results = _at_quantile(results, plan.quantile, args.dir, args.consumer)
     with compute_context(args):
         for kind in ("consumer", "sector", "category", "region"):
             results.check_code(kind, getattr(args, kind, None))
@@ -135,6 +150,32 @@ def cmd_query(args) -> int:
         header = _header_line(results, args, plan) if plan.mode != "drivers" else ""
     _emit(frame, args, header, _showing(len(frame), total, what))
     return 0
+
+
+def _at_quantile(results, quantile: float, directory, consumer: str | None):
+    """``results`` whose layers are the stored ``quantile`` (one ``error:`` line if absent)."""
+    from pipeline.results.uncertainty_view import at_quantile, stored_quantiles
+
+    levels = stored_quantiles(results)
+    if not levels:
+        raise ConfigError(
+            f"{directory}: these results have no Monte Carlo quantiles; rerun the study with "
+            "--realizations N (or [uncertainty] realizations) to query --quantile"
+        )
+    if not any(abs(q - quantile) <= 1e-9 for q in levels):
+        stored = ", ".join(f"{q:g}" for q in levels)
+        raise ConfigError(
+            f"--quantile {quantile:g} was not stored in {directory} (stored: {stored}); use "
+            f"one of them, or add {quantile:g} to [uncertainty] quantiles and rerun"
+        )
+    foreign = [str(c) for c in results.ds["foreign_consumer"].values]
+    if consumer is not None and results.check_code("consumer", consumer) not in foreign:
+        raise ConfigError(
+            f"--quantile: quantiles are stored per foreign consumer, and {consumer!r} is "
+            f"{'a group' if consumer in results.groups else 'domestic'}; use one of "
+            f"{', '.join(foreign[:12])}{' ...' if len(foreign) > 12 else ''} or drop --consumer"
+        )
+    return at_quantile(results, quantile)
 
 
 def _table(results, args, plan: QueryPlan):

@@ -63,6 +63,8 @@ def query_figure(results, args, plan: QueryPlan):
     title = title_of(results, names, selection)
     if plan.delta:
         title = f"Change of {title} in scenario {results.scenario}"
+    if plan.quantile is not None:
+        title = f"{title}: quantile {plan.quantile:g} of the realizations"
     land = map_kinds.land_array(results)
     common = {"borders": display_borders(results), "note": results.note}
     if plan.mode == "drivers":

@@ -35,6 +35,13 @@ place + a table format                       drivers table, ``--top`` rows (defa
 ``--by city`` + ``png``                      the top ``--top`` cities (default 10) as discs
 ``--by province|city`` + ``geotiff``         refused: no raster of a ranking
 ``--top`` with ``png|geotiff`` (not city)    refused: a map has no rows
+``--quantile`` with ``--scenario``,          refused: quantiles are stored per cell for
+``--sector`` or ``--category``               the baseline's foreign consumers only
+``--quantile`` with ``--by province|city``   refused: a region's quantile is not the sum
+                                             of its cells' quantiles
+``--quantile`` with a place + a table        refused: drivers are the deterministic
+                                             attribution's
+``--quantile Q`` otherwise                   the same, on the stored quantile Q per cell
 ===========================================  ============================================
 
 Tables cut by ``--top`` say so ("showing 10 of 905 hotspot cells").
@@ -74,6 +81,9 @@ class QueryPlan:
         City disc radius.
     delta : bool
         The scenario's change (``--delta``) instead of its emissions.
+    quantile : float or None
+        The stored Monte Carlo quantile per cell (``--quantile``) instead of the
+        deterministic layer.
     """
 
     mode: str
@@ -82,6 +92,7 @@ class QueryPlan:
     share: float
     radius_km: float
     delta: bool = False
+    quantile: float | None = None
 
 
 def parse_top(text: str) -> int | str:
@@ -113,6 +124,11 @@ def _number(text: str, fits, message: str) -> float:
 def parse_share(text: str) -> float:
     """``--share``: a fraction in (0, 1]."""
     return _number(text, lambda v: 0 < v <= 1, "must be a fraction in (0, 1], e.g. 0.75")
+
+
+def parse_quantile(text: str) -> float:
+    """``--quantile``: a level in [0, 1]."""
+    return _number(text, lambda v: 0 <= v <= 1, "must be a quantile in [0, 1], e.g. 0.95")
 
 
 def parse_radius(text: str) -> float:
@@ -156,6 +172,9 @@ def plan_query(args) -> QueryPlan:
             "--radius-km sets the city disc of --by city or --city; add one of them or drop it"
         )
     top = None if args.top == "all" else args.top
+    quantile = getattr(args, "quantile", None)
+    if quantile is not None:
+        _quantile_rules(args, place)
     if place:
         mode = _place_rules(args, place)
     else:
@@ -167,7 +186,34 @@ def plan_query(args) -> QueryPlan:
         share=0.75 if args.share is None else args.share,
         radius_km=CITY_RADIUS_KM if args.radius_km is None else args.radius_km,
         delta=delta,
+        quantile=quantile,
     )
+
+
+def _quantile_rules(args, place: str | None) -> None:
+    """``--quantile``: the stored per-cell quantiles of the baseline's foreign consumers."""
+    if getattr(args, "scenario", None) is not None:
+        raise ConfigError(
+            "--quantile reads the baseline's Monte Carlo quantiles; a scenario stores none: "
+            "drop --scenario or --quantile"
+        )
+    for flag in ("sector", "category"):
+        if getattr(args, flag, None) is not None:
+            raise ConfigError(
+                f"--quantile reads the quantiles stored per cell for all foreign consumers and "
+                f"each foreign consumer, not per {flag}; drop --{flag} or --quantile"
+            )
+    if args.by in ("province", "city"):
+        raise ConfigError(
+            f"--quantile with --by {args.by} would sum cells' quantiles, which is not the "
+            f"{args.by}'s quantile; use --by cell (or --hotspots), or drop --quantile"
+        )
+    if place and args.format not in MAP_FORMATS:
+        raise ConfigError(
+            f"--quantile with {place} and a table: drivers are the deterministic attribution's "
+            "(its quantiles are attribution_quantiles in footprint.zarr); drop --quantile, or "
+            "map the quantile over the place with --format png|geotiff"
+        )
 
 
 def _delta_rules(args) -> None:

@@ -331,27 +331,44 @@ def hotspot_mask(
     """Lazy ``(y, x)`` bool mask of the ``holding.k`` cells (ties in row-major order).
 
     Computes nothing unless only some tied cells are taken and ``holding`` does
-    not know the last one (then two small passes find it).
+    not know the last one (then two small passes find it). Each block applies
+    :func:`pipeline.kernels.threshold.holding_mask`.
     """
     land = land.rechunk(values.chunks)
-    if holding.k == 0:
-        return da.zeros(values.shape, dtype=bool, chunks=values.chunks)
-    above = land & (values > holding.threshold)
-    tied = land & (values == holding.threshold)
-    if holding.ties_taken == holding.ties_total:
-        return above | tied
+    last = last_tie_taken(values, land, holding, compute=compute)
+    return da.map_blocks(
+        _mask_block,
+        values,
+        land,
+        dtype=bool,
+        value=float(holding.threshold) if holding.k else np.inf,
+        last_tie=last,
+        nx=values.shape[1],
+    )
+
+
+def last_tie_taken(
+    values: da.Array, land: da.Array, holding: Holding, *, compute=dask.compute
+) -> int | None:
+    """Flat index of the last tied cell among the ``holding.k`` (None if all ties are taken)."""
+    if holding.k == 0 or holding.ties_taken == holding.ties_total:
+        return None
     if holding.last_tie is not None:
-        row, col = divmod(holding.last_tie, values.shape[1])
-    else:
-        row, col = _last_tie(tied, holding.ties_taken, compute)
-    return above | tied.map_blocks(_up_to, row, col, dtype=bool)
+        return int(holding.last_tie)
+    tied = land.rechunk(values.chunks) & (values == holding.threshold)
+    row, col = _last_tie(tied, holding.ties_taken, compute)
+    return row * values.shape[1] + col
 
 
-def _up_to(tied: np.ndarray, row: int, col: int, block_info=None) -> np.ndarray:
-    """The tied cells of a block up to cell ``(row, col)`` in row-major order."""
-    (y0, y1), (x0, x1) = block_info[0]["array-location"]
-    rows, cols = np.arange(y0, y1)[:, None], np.arange(x0, x1)[None, :]
-    return tied & ((rows < row) | ((rows == row) & (cols <= col)))
+def block_flat(block_info: dict, nx: int) -> np.ndarray:
+    """Flat (row-major) indices in the whole layer of a ``map_blocks`` block's cells."""
+    (y0, y1), (x0, x1) = block_info["array-location"]
+    return np.arange(y0, y1)[:, None] * nx + np.arange(x0, x1)[None, :]
+
+
+def _mask_block(v, m, value, last_tie, nx, block_info=None) -> np.ndarray:
+    flat = 0 if last_tie is None else block_flat(block_info[0], nx)
+    return threshold.holding_mask(v, m, value, last_tie, flat)
 
 
 def _last_tie(tied: da.Array, taken: int, compute) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.kernels.cells import apply_region_tables
+from pipeline.kernels.threshold import holding_mask
 
 #: Realizations x outputs x cells of one strip (8 bytes each: 32 MB).
 STRIP_VALUES = 1 << 22
@@ -58,3 +59,49 @@ def ensemble_chunk(
         out[:-1, :, start:stop] = np.quantile(strip, levels, axis=0)
         out[-1, :, start:stop] = strip.mean(axis=0)
     return out
+
+
+def hotspot_count(
+    emissions: np.ndarray,
+    region_index: np.ndarray,
+    land: np.ndarray,
+    tables: np.ndarray,
+    thresholds: np.ndarray,
+    last_ties: np.ndarray,
+    flat: np.ndarray,
+    dtype: np.dtype | type = np.uint16,
+) -> np.ndarray:
+    """How many realizations' hotspot cells each cell of a chunk is among.
+
+    Parameters
+    ----------
+    emissions : numpy.ndarray
+        ``(n_sectors, ny, nx)`` tonnes.
+    region_index : numpy.ndarray
+        ``(ny, nx)`` row of the tables, negative outside (zeros).
+    land : numpy.ndarray
+        ``(ny, nx)`` bool, the cells that can be hotspots.
+    tables : numpy.ndarray
+        ``(n_realizations, n_codes, n_sectors, 1)``: each realization's table of the layer.
+    thresholds : numpy.ndarray
+        ``(n_realizations,)`` each layer's ``k``-th densest value (``inf``: no cell).
+    last_ties : numpy.ndarray
+        ``(n_realizations,)`` int: flat index in the whole layer of the last tied
+        cell taken, or -1 when every tied cell is taken.
+    flat : numpy.ndarray
+        ``(ny, nx)`` flat indices of the chunk's cells in the whole layer.
+    dtype : numpy.dtype
+        Unsigned integer type of the counts (wide enough for the realizations).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(ny, nx)`` counts in ``[0, n_realizations]``.
+    """
+    count = np.zeros(region_index.shape, dtype=dtype)
+    e = np.asarray(emissions, dtype=np.float64)
+    for j in range(tables.shape[0]):
+        layer = apply_region_tables(e, region_index, tables[j])[0]
+        last = int(last_ties[j])
+        count += holding_mask(layer, land, float(thresholds[j]), last if last >= 0 else None, flat)
+    return count

@@ -165,3 +165,43 @@ def finish_tied(bracket: Bracket, share: float, total: float) -> tuple[int, floa
     while j < count - 1 and not reached(j):
         j += 1
     return int(bracket.above_count) + j + 1, value, j + 1, count
+
+
+def holding_mask(
+    values: np.ndarray,
+    land: np.ndarray,
+    threshold: float,
+    last_tie: int | None,
+    flat: np.ndarray,
+) -> np.ndarray:
+    """The cells of a block among the ``k`` densest land cells of a layer.
+
+    The one rule of a hotspot cell: a land cell above the ``k``-th value
+    ``threshold``, or equal to it and, when only some tied cells are taken, at or
+    before the last one taken in row-major order.
+
+    Parameters
+    ----------
+    values, land : numpy.ndarray
+        A block of the layer and its bool land mask.
+    threshold : float
+        The ``k``-th densest value (``inf`` when ``k`` is 0: no cell).
+    last_tie : int or None
+        Flat index (in the whole layer) of the last tied cell taken; None when
+        every tied cell is taken.
+    flat : numpy.ndarray
+        The flat indices of the block's cells in the whole layer (broadcastable).
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool, the block's shape.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    land = np.asarray(land, dtype=bool)
+    if threshold == np.inf:
+        return np.zeros(values.shape, dtype=bool)
+    tied = values == threshold
+    if last_tie is not None:
+        tied &= flat <= last_tie
+    return land & ((values > threshold) | tied)

@@ -7,6 +7,8 @@
   and sized by their total, the largest labelled by name;
 - :func:`draw_hotspots`: a hotspot mask in two classes (hotspot cells, the
   other land cells) plus the no-data class, with a legend instead of a colour bar;
+  :func:`draw_mask_classes` draws nested masks so (the robust hotspot cells
+  within the hotspot cells);
 - :func:`region_frame` and :func:`city_frame`: the frame of one region or one
   city's disc, for maps of a layer framed on a place, and :func:`place_layer`,
   the layer cropped to a place (NaN outside it) for GeoTIFFs.
@@ -39,8 +41,8 @@ from pipeline.results.maps import (
     mask_extent,
 )
 
-#: Colours of the hotspot classes.
-HOTSPOT_COLOUR, LAND_COLOUR = "#b2182b", "#fbe3d6"
+#: Colours of the hotspot classes (and of hotspot cells that are not robust).
+HOTSPOT_COLOUR, LAND_COLOUR, WEAK_HOTSPOT_COLOUR = "#b2182b", "#fbe3d6", "#4393c3"
 #: Margin around a place's frame, as a share of its width and height.
 PLACE_MARGIN = 0.08
 
@@ -165,32 +167,54 @@ def draw_choropleth(
 
 def draw_hotspots(results, hot, *, title: str, frame, borders, note: str, outline=None):
     """A hotspot mask in two classes and the no-data class, with a legend."""
-    land = land_array(results)
-    image = map_image(hot.mask.astype(np.uint8), frame, land)
-    hot_pixels = image.values > 0
-    classes = np.where(~image.modelled, 0, np.where(hot_pixels, 2, 1))
-    fig, ax = map_figure(frame, results.ds.rio.crs)
-    draw_classes(ax, classes, image.extent, [NODATA_COLOUR, LAND_COLOUR, HOTSPOT_COLOUR])
-    coarse = f"; a pixel of {image.factor}x{image.factor} cells is marked if any is" * (
-        image.factor > 1
-    )
     hotspot = (
         f"hotspot: the {len(hot.table):,} densest land cells, holding {hot.share:.0%} "
-        f"of the emissions on {hot.land_share:.2%} of the land{coarse}"
+        f"of the emissions on {hot.land_share:.2%} of the land"
     )
-    classes_shown = [(HOTSPOT_COLOUR, hotspot), (LAND_COLOUR, "other land cells")]
-    if not image.modelled.all():
-        classes_shown.append((NODATA_COLOUR, "no data: outside the producer regions"))
-    class_legend(ax, classes_shown)
-    finish_map(
-        fig,
-        ax,
+    return draw_mask_classes(
+        results,
+        [(hot.mask, HOTSPOT_COLOUR, hotspot)],
         title=title,
+        frame=frame,
         borders=borders,
         note=note,
-        frame=frame,
-        crs=results.ds.rio.crs,
         outline=outline,
+    )
+
+
+def draw_mask_classes(
+    results, classes: list, *, title: str, frame, borders, note: str, outline=None
+):
+    """Cells of nested masks as classes over the other land cells and no data, with a legend.
+
+    Parameters
+    ----------
+    classes : list of (mask, colour, label)
+        Lazy ``(y, x)`` bool masks, each within the one before it (drawn over it).
+        A coarsened pixel takes the last class any of its cells is in; the first
+        label then says so.
+    """
+    land = land_array(results)
+    images = [map_image(mask.astype(np.uint8), frame, land) for mask, _, _ in classes]
+    modelled = images[0].modelled
+    pixels = np.where(modelled, 1, 0)
+    for n, image in enumerate(images):
+        pixels = np.where(modelled & (image.values > 0), n + 2, pixels)
+    fig, ax = map_figure(frame, results.ds.rio.crs)
+    colours = [NODATA_COLOUR, LAND_COLOUR, *(colour for _, colour, _ in classes)]
+    draw_classes(ax, pixels, images[0].extent, colours)
+    factor = images[0].factor
+    coarse = f"; a pixel of {factor}x{factor} cells is marked if any is" * (factor > 1)
+    labels = [label for _, _, label in classes]
+    labels[0] += coarse
+    shown = [(c, t) for (_, c, _), t in zip(classes, labels, strict=True)][::-1]
+    shown.append((LAND_COLOUR, "other land cells"))
+    if not modelled.all():
+        shown.append((NODATA_COLOUR, "no data: outside the producer regions"))
+    class_legend(ax, shown)
+    crs = results.ds.rio.crs
+    finish_map(
+        fig, ax, title=title, borders=borders, note=note, frame=frame, crs=crs, outline=outline
     )
     return fig
 

@@ -29,6 +29,7 @@ from pipeline.results.maps import safe_slug
 from pipeline.results.names import Names, label_text, study_names
 from pipeline.results.report_maps import DOMESTIC, Figure, Panel, write_curve, write_maps
 from pipeline.results.report_scenarios import scenario_section
+from pipeline.results.report_uncertainty import share_interval_column, uncertainty_section
 from pipeline.results.urban_areas import polygon_cities, urban_areas
 
 __all__ = ["build_report", "display_borders", "paper_figures", "raster_outlines"]
@@ -42,6 +43,7 @@ SECTIONS = [
     ("concentration", "Concentration"),
     ("provinces", "Provinces"),
     ("shares", "Shares of foreign-driven CO2"),
+    ("uncertainty", "Uncertainty"),
     ("cities", "Cities"),
     ("scenarios", "Scenarios"),
     ("methods", "Methods"),
@@ -137,10 +139,11 @@ def build_report(
     echo("[2] concentration curve and statistics")
     curve = write_curve(results, out, figures)
     concentration = results.concentration_table()
-    echo("[3] scenarios")
+    echo("[3] scenarios and uncertainty")
     scenarios = scenario_section(results, out, names, echo)
+    uncertainty = uncertainty_section(results, out, echo)
     echo("[4] tables and index.html")
-    parts = _body(results, names, drawn, curve, concentration, top_cities, scenarios)
+    parts = _body(results, names, drawn, curve, concentration, top_cities, scenarios, uncertainty)
     index = out / "index.html"
     try:
         index.write_text(page.page(_title(results), parts), encoding="utf-8")
@@ -171,12 +174,15 @@ def _write_json(path: Path, value) -> None:
         raise OutputError(f"{path}: cannot write ({exc.strerror})") from exc
 
 
-def _body(results, names, drawn, curve, concentration, top_cities, scenarios) -> list[str]:
-    """The page's sections, in the order of :data:`SECTIONS` (scenarios only if any)."""
+def _body(
+    results, names, drawn, curve, concentration, top_cities, scenarios, uncertainty
+) -> list[str]:
+    """The page's sections, in the order of :data:`SECTIONS` (scenarios, uncertainty if any)."""
     parts = [f"<h1>{page.html.escape(_title(results))}</h1>"]
     if "SYNTHETIC" in results.note.upper():
         parts.append(f'<p class="synthetic">{page.html.escape(results.note)}</p>')
-    parts.append(page.toc([s for s in SECTIONS if scenarios or s[0] != "scenarios"]))
+    optional = {"scenarios": scenarios, "uncertainty": uncertainty}
+    parts.append(page.toc([s for s in SECTIONS if optional.get(s[0], True)]))
     parts.append(page.heading("headline", "Headline"))
     headline = tables.headline(results, names, concentration)
     parts.append(page.table(headline, anchor="headline-table", text=True))
@@ -184,6 +190,7 @@ def _body(results, names, drawn, curve, concentration, top_cities, scenarios) ->
     parts += _concentration_section(curve, concentration, names)
     parts += _province_section(results, names)
     parts += _shares_section(results, names)
+    parts += uncertainty
     parts += _city_section(results, names, top_cities)
     parts += scenarios
     parts.append(page.heading("methods", "Methods"))
@@ -257,13 +264,23 @@ def _province_section(results: Results, names: Names) -> list[str]:
 def _shares_section(results: Results, names: Names) -> list[str]:
     parts = [
         page.heading(f"shares-{dim}", f"by {dim}", 3)
-        + page.table(tables.share_rows(results, dim, names))
+        + page.table(_share_table(results, dim, names))
         for dim in ("consumer", "sector", "category")
     ]
     if results.groups:
         groups = tables.group_share_rows(results)
         parts.insert(1, page.heading("shares-group", "by consumer group", 3) + page.table(groups))
     return [page.heading("shares", "Shares of foreign-driven CO2"), page.side_by_side(parts)]
+
+
+def _share_table(results: Results, dim: str, names: Names):
+    """The share table of ``dim``, with each share's Monte Carlo interval if there is one."""
+    frame = tables.share_rows(results, dim, names)
+    codes = list(tables.attribution_sums(results, dim).index)
+    column = share_interval_column(results, dim, codes)
+    if column is not None:
+        frame[column[0]] = column[1]
+    return frame
 
 
 def _city_section(results: Results, names: Names, top: int) -> list[str]:

@@ -8,6 +8,7 @@ import dask
 import numpy as np
 import xarray as xr
 
+from pipeline.attribution.ensemble import FREQUENCY
 from pipeline.attribution.region_tables import home_producers
 from pipeline.grid.mapping import store_mapping
 from pipeline.grid.threshold_blocks import Holding, cells_holding
@@ -15,6 +16,8 @@ from pipeline.results.statistics import as_dask
 from pipeline.results.uncertainty_summary import (
     UNCERTAINTY_ATTR,
     format_uncertainty,
+    hotspot_robustness,
+    land_share_key,
     share_interval,
 )
 
@@ -55,7 +58,7 @@ def summarize(
     foreign = attribution["foreign"].values
     totals = _totals(attribution)
     held = _land_shares(cube["foreign_footprint"], land_mask, hotspot_share, compute)
-    key = f"land_share_for_{round(hotspot_share * 100)}pct"
+    key = land_share_key(hotspot_share)
     summary = {
         **totals,
         "land_share_for_75pct": held[0.75].land_share,
@@ -77,8 +80,25 @@ def summarize(
         summary["group_shares"] = _group_shares(totals["consumer_shares"], groups)
     summary["warnings"] = _warnings(attribution, totals["foreign_total_t"])
     if UNCERTAINTY_ATTR in cube.attrs:
-        summary["uncertainty"] = json.loads(cube.attrs[UNCERTAINTY_ATTR])
+        summary["uncertainty"] = _uncertainty(cube, land_mask, held, compute)
     return summary
+
+
+def _uncertainty(cube: xr.Dataset, land_mask: xr.DataArray, held: dict, compute) -> dict:
+    """The store's ``uncertainty`` block, with the robustness of its hotspot cells."""
+    block = json.loads(cube.attrs[UNCERTAINTY_ATTR])
+    if FREQUENCY in cube:
+        counts = cube[FREQUENCY]
+        values = as_dask(cube["foreign_footprint"])
+        block["hotspot_robustness"] = hotspot_robustness(
+            values,
+            as_dask(land_mask).rechunk(values.chunks),
+            held[float(counts.attrs["hotspot_share"])],
+            as_dask(counts),
+            int(counts.attrs["realizations"]),
+            compute=compute,
+        )
+    return block
 
 
 def summarize_store(

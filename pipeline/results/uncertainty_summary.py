@@ -10,16 +10,21 @@ foreign consumers, as shares of its total.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import dask
+import dask.array as da
 import numpy as np
 
 from pipeline.attribution.cube import CubeInputs
 from pipeline.attribution.region_tables import home_producers
+from pipeline.grid.threshold_blocks import Holding, hotspot_mask
 
 #: Store attribute holding the block (JSON).
 UNCERTAINTY_ATTR = "uncertainty"
+#: A robust hotspot cell is a hotspot cell in at least this share of the realizations.
+ROBUST_FREQUENCY = 0.9
 
 
 def ensemble_summary(
@@ -31,6 +36,7 @@ def ensemble_summary(
     mrio_error: float,
     seed: int,
     mrio_footprint: np.ndarray | None = None,
+    land_shares: Mapping[float, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """The block from the realizations' attribution ``(n, region, sector, consumer, category)``.
 
@@ -39,6 +45,8 @@ def ensemble_summary(
     standard deviation). ``consumer_totals_t``: each consumer's CO2 over every mapped cell.
     ``mrio_footprint`` ``(n, consumer)``: the kept rows' MRIO ``F`` driven by each
     consumer (:class:`pipeline.attribution.ensemble.Realization`).
+    ``land_shares``: each realization's land share holding a share of its
+    foreign-driven CO2 (share -> ``(n,)``), as ``land_share_for_XXpct``.
     """
     foreign = np.asarray(inputs.foreign, dtype=bool)
     home = home_producers(inputs.shares, foreign)
@@ -74,7 +82,76 @@ def ensemble_summary(
         block["mrio_footprint_t"] = {
             c: _stats(mrio_footprint[:, j], levels) for j, c in enumerate(consumers)
         }
+    for share, values in (land_shares or {}).items():
+        block[land_share_key(share)] = _stats(np.asarray(values, dtype=np.float64), levels)
     return block
+
+
+def land_share_key(share: float) -> str:
+    """``land_share_for_75pct``: the summary's key of a hotspot share."""
+    return f"land_share_for_{round(share * 100)}pct"
+
+
+def robust_count(realizations: int, frequency: float = ROBUST_FREQUENCY) -> int:
+    """The fewest realizations that are at least ``frequency`` of ``realizations``."""
+    return int(np.ceil(round(frequency * realizations, 9)))
+
+
+def robust_hotspots(
+    values: da.Array,
+    land: da.Array,
+    holding: Holding,
+    counts: da.Array,
+    realizations: int,
+    *,
+    compute=dask.compute,
+) -> tuple[da.Array, da.Array]:
+    """Lazy masks: the deterministic hotspot cells, and those that are robust.
+
+    Parameters
+    ----------
+    values, land : dask.array.Array
+        ``(y, x)``: the deterministic ``foreign_footprint`` and the land.
+    holding : Holding
+        Its hotspot cells (the share that ``counts`` was made with).
+    counts : dask.array.Array
+        ``(y, x)`` the store's ``hotspot_frequency``.
+    realizations : int
+        The number of realizations counted.
+
+    Returns
+    -------
+    hotspots, robust : dask.array.Array
+        Bool; ``robust`` is a hotspot cell in at least :data:`ROBUST_FREQUENCY`
+        of the realizations.
+    """
+    hotspots = hotspot_mask(values, land, holding, compute=compute)
+    return hotspots, hotspots & (counts.rechunk(values.chunks) >= robust_count(realizations))
+
+
+def hotspot_robustness(
+    values: da.Array,
+    land: da.Array,
+    holding: Holding,
+    counts: da.Array,
+    realizations: int,
+    *,
+    compute=dask.compute,
+) -> dict[str, Any]:
+    """The share of the deterministic hotspot cells that are robust (one pass).
+
+    Arguments as :func:`robust_hotspots`. The share is 0 without hotspot cells.
+    """
+    hotspots, robust = robust_hotspots(values, land, holding, counts, realizations, compute=compute)
+    n_hot, n_robust = (int(n) for n in compute(hotspots.sum(), robust.sum()))
+    return {
+        "hotspot_share": float(holding.share),
+        "min_frequency": ROBUST_FREQUENCY,
+        "min_realizations": robust_count(realizations),
+        "hotspot_cells": n_hot,
+        "robust_cells": n_robust,
+        "robust_share": n_robust / n_hot if n_hot else 0.0,
+    }
 
 
 def _stats(values: np.ndarray, levels: Sequence[float]) -> dict[str, float]:

@@ -149,7 +149,7 @@ def _run_locked(config, out, *, connect, echo, show_progress, note, resume, scen
     plan.clock = clock
     sectors = [str(s) for s in layers.emissions["sector"].values]
     plan.scenarios = scenario_run.prepare(config, loaded, sectors)
-    plan.ensemble = uncertainty_run.prepare(config, sectors)
+    plan.ensemble = uncertainty_run.prepare(config, sectors, work=out / "work", resume=resume)
     if scenario is not None:
         scenario_run.require_baseline(plan, scenario)
     with connect() if connect is not None else contextlib.nullcontext() as client:

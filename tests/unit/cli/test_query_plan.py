@@ -40,6 +40,10 @@ PLANNED = [
     (["--region", "CN-GD", "--format", "png", *OUT], ("drivers", "cell", 10)),
     (["--city", "Shanghai", "--format", "geotiff", *OUT], ("drivers", "cell", 10)),
     (["--region", "CN-GD", "--format", "parquet", *OUT], ("drivers", "cell", 10)),
+    (["--quantile", "0.95"], ("rank", "cell", 10)),
+    (["--quantile", "0", "--consumer", "USA", "--hotspots"], ("hotspots", "cell", 10)),
+    (["--quantile", "1", "--by", "cell", "--format", "csv"], ("rank", "cell", 10)),
+    (["--quantile", "0.5", "--region", "CN-GD", "--format", "png", *OUT], ("drivers", "cell", 10)),
 ]
 
 #: options -> words the one-line refusal must contain
@@ -72,6 +76,13 @@ REFUSED = [
     (["--scenario", "s", "--delta", "--hotspots"], ["--hotspots", "drop --hotspots"]),
     (["--scenario", "s", "--delta", "--share", "0.9"], ["--share", "--delta"]),
     (["--scenario", "s", "--delta", "--by", "city", "--format", "png", *OUT], ["--format csv"]),
+    (["--quantile", "0.95", "--scenario", "s"], ["--quantile", "drop --scenario"]),
+    (["--quantile", "0.95", "--sector", "power"], ["--quantile", "drop --sector"]),
+    (["--quantile", "0.95", "--category", "households"], ["--quantile", "drop --category"]),
+    (["--quantile", "0.95", "--by", "province"], ["--quantile", "not the province's quantile"]),
+    (["--quantile", "0.95", "--by", "city", "--format", "png", *OUT], ["--quantile", "--by cell"]),
+    (["--quantile", "0.95", "--region", "CN-GD"], ["--quantile", "deterministic"]),
+    (["--quantile", "0.95", "--cell", "1,2", "--format", "csv"], ["--quantile", "--cell"]),
 ]
 
 S = ["--scenario", "us_tariff_25"]
@@ -108,7 +119,8 @@ def test_planned_scenario_combinations(options, expected):
 
 def test_plan_carries_share_and_radius():
     found = plan(["--by", "city", "--radius-km", "60"])
-    assert (found.share, found.radius_km) == (0.75, 60.0)
+    assert (found.share, found.radius_km, found.quantile) == (0.75, 60.0, None)
+    assert plan(["--quantile", "0.05"]).quantile == 0.05
     assert plan(["--hotspots", "--share", "0.9"]).share == 0.9
 
 
@@ -134,6 +146,8 @@ def test_refused_combinations_say_why(options, needles, capsys, tmp_path):
         (["--top", "-3"], ["--top", ">= 1"]),
         (["--top", "ten"], ["--top", "'all'"]),
         (["--share", "1.5"], ["--share", "(0, 1]"]),
+        (["--quantile", "1.5"], ["--quantile", "[0, 1]"]),
+        (["--quantile", "nan"], ["--quantile", "[0, 1]"]),
         (["--radius-km", "0"], ["--radius-km", "positive"]),
         (["--region", "CN-GD", "--city", "Shanghai"], ["not allowed with"]),
         (["stray"], ["unexpected argument", "'stray'"]),

@@ -54,3 +54,31 @@ def test_split_chunks_give_the_same_cells():
     bottom = ensemble_chunk(emissions[:, 4:, 2:], index[4:, 2:], tables, LEVELS)
     np.testing.assert_allclose(whole[:, :, :4], top, rtol=1e-14, atol=0)
     np.testing.assert_allclose(whole[:, :, 4:, 2:], bottom, rtol=1e-14, atol=0)
+
+
+def test_hotspot_count_by_hand():
+    """One sector, four cells of 1, 4, 2, 3 t in two regions; each realization scales the
+    regions. Its 75 % hotspot cells, by hand, are given as threshold and last tie taken."""
+    emissions = np.array([[[1.0, 4.0, 2.0, 3.0]]])
+    index = np.array([[0, 0, 1, 1]])
+    land = np.array([[True, True, True, True]])
+    tables = np.array(
+        [
+            [[[1.0]], [[1.0]]],  # 1 4 2 3: 75 % of 10 needs 4 + 3 + 2: cells 1, 3, 2
+            [[[3.0]], [[1.0]]],  # 3 12 2 3: 75 % of 20 needs 12 + 3 (tie, first in row order)
+            [[[1.0]], [[0.0]]],  # 1 4 0 0: 75 % of 5 needs 4 alone (0.8)
+        ]
+    )
+    thresholds = np.array([2.0, 3.0, 4.0])
+    last_ties = np.array([-1, 0, -1])  # realization 1 takes the tied 3 of cell 0 only
+    flat = np.arange(4).reshape(1, 4)
+    count = ensemble_pass.hotspot_count(emissions, index, land, tables, thresholds, last_ties, flat)
+    assert count.dtype == np.uint16
+    assert count.tolist() == [[1, 3, 1, 1]]
+    sea = np.array([[True, True, False, True]])
+    count = ensemble_pass.hotspot_count(emissions, index, sea, tables, thresholds, last_ties, flat)
+    assert count.tolist() == [[1, 3, 0, 1]]
+    none = np.full(3, np.inf)
+    assert not ensemble_pass.hotspot_count(
+        emissions, index, land, tables, none, last_ties, flat
+    ).any()
