@@ -259,7 +259,10 @@ def ingest_grid(
     if isinstance(index, np.ndarray):
         # written by the driver at once, not shipped in the graph
         index_da.encoding["chunks"] = emissions.data.chunksize[1:]
-    emissions = emissions.drop_vars("spatial_ref", errors="ignore")
+    # one zarr chunk per spatial block, all sectors: every reader of the ingested
+    # emissions (the write pass, a scenario's pass, layers computed on read) takes
+    # all sectors of a block at once, in one task instead of one per sector
+    emissions = emissions.drop_vars("spatial_ref", errors="ignore").chunk({"sector": -1})
     totals = {}
     if not isinstance(index, np.ndarray):  # the region totals come from the writing tasks
         passed, totals["lazy"] = blocks.with_region_sector_totals(emissions.data, index, len(codes))
