@@ -34,6 +34,7 @@ from pipeline.attribution.concordance import (
     table_weights,
 )
 from pipeline.attribution.cube import UNITS, CubeInputs, describe_cells
+from pipeline.grid import blocks
 from pipeline.grid.ensemble_blocks import (
     ensemble_layers,
     hotspot_frequency,
@@ -253,7 +254,7 @@ def home_land(inputs: CubeInputs) -> da.Array:
     home = region_tables.home_producers(inputs.shares, np.asarray(inputs.foreign, dtype=bool))
     producer = np.asarray(inputs.producer_of_code)
     codes = [c for c, p in enumerate(producer) if p >= 0 and home[p]]
-    return da.isin(inputs.region_index.data, codes)
+    return blocks.cells_in(inputs.region_index.data, codes)
 
 
 def ensemble_hotspots(

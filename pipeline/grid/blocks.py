@@ -17,6 +17,18 @@ from dask.array.core import PerformanceWarning
 from pipeline.kernels import cells
 
 
+def cells_in(region_index, codes) -> da.Array | np.ndarray:
+    """Bool ``(y, x)``: the cells whose region code is one of ``codes``.
+
+    Lazy for a dask ``region_index``: one ``numpy.isin`` task per block, fused
+    with the block's read (``dask.array.isin`` adds an axis and two reductions).
+    """
+    codes = np.asarray(list(codes), dtype=np.int64)
+    if not isinstance(region_index, da.Array):
+        return np.isin(region_index, codes)
+    return region_index.map_blocks(np.isin, codes, dtype=bool, meta=np.empty((0, 0), dtype=bool))
+
+
 def as_single_chunk(table: np.ndarray, *, name: str) -> da.Array:
     """Wrap a small table as a one-chunk dask array with a stable name."""
     return da.from_array(table, chunks=table.shape, name=f"{name}-{_token(table)}")

@@ -16,13 +16,13 @@
 
 from __future__ import annotations
 
-import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib.colors import LogNorm
 
 from pipeline.errors import ConfigError
+from pipeline.grid import blocks
 from pipeline.results.analytics import city_discs, find_city
 from pipeline.results.change_maps import change_norm, draw_change_image, scale_name
 from pipeline.results.map_furniture import NODATA_COLOUR, class_legend
@@ -58,7 +58,7 @@ def region_cells(results, region: str) -> xr.DataArray:
     region = results.check_code("region", region)
     codes = np.flatnonzero(results.producer_of_code == results.producers.index(region))
     template = results.ds["foreign_footprint"]
-    cells = da.isin(results.lazy_region_index, codes.tolist())
+    cells = blocks.cells_in(results.lazy_region_index, codes)
     return xr.DataArray(cells, dims=template.dims, coords=template.coords)
 
 

@@ -29,6 +29,7 @@ import xarray as xr  # noqa: E402
 from matplotlib.colors import ListedColormap, LogNorm  # noqa: E402
 from pyproj import CRS  # noqa: E402
 
+from pipeline.grid import blocks  # noqa: E402
 from pipeline.grid.regions import Regions  # noqa: E402
 from pipeline.grid.spec import centre_spacing  # noqa: E402
 from pipeline.results.map_furniture import (  # noqa: E402
@@ -407,4 +408,5 @@ def standard_maps(
 
 def land_mask(cube: xr.Dataset) -> xr.DataArray:
     """``(y, x)`` bool: the land (:func:`pipeline.results.summary.home_codes`' cells)."""
-    return cube["region_index"].isin(home_codes(cube))
+    index = cube["region_index"]
+    return index.copy(data=blocks.cells_in(index.data, home_codes(cube)))

@@ -106,7 +106,7 @@ class LayerStatistics:
     @cached_property
     def lazy_land(self) -> da.Array:
         """Lazy ``(y, x)`` bool: the land of the statistics (:attr:`land_codes`' cells)."""
-        return da.isin(self.lazy_region_index, self.land_codes)
+        return blocks.cells_in(self.lazy_region_index, self.land_codes)
 
     def _lazy_layer(self, consumer=None, sector=None, category=None, delta=False) -> da.Array:
         return as_dask(self.layer(consumer, sector, category, delta=delta))

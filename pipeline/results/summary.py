@@ -10,6 +10,7 @@ import xarray as xr
 
 from pipeline.attribution.ensemble import FREQUENCY
 from pipeline.attribution.region_tables import home_producers
+from pipeline.grid import blocks
 from pipeline.grid.mapping import store_mapping
 from pipeline.grid.threshold_blocks import Holding, cells_holding
 from pipeline.results.statistics import as_dask
@@ -115,7 +116,8 @@ def summarize_store(
     ``producer_codes`` are the raster codes mapped to producer regions.
     """
     opened = xr.open_zarr(store)
-    land = opened["region_index"].isin(home_codes(opened, producer_codes))
+    index = opened["region_index"]
+    land = index.copy(data=blocks.cells_in(index.data, home_codes(opened, producer_codes)))
     return summarize(
         opened,
         land_mask=land,
