@@ -15,7 +15,11 @@ invocation, ``--repeat`` interleaved rounds of:
   full config's), into a fresh directory;
 * ``scenario``: ``footprint-map run CONFIG --scenario NAME`` with the full
   config, against that baseline: the MRIO is loaded and factorized again, the
-  scenario's changed columns solved, and one grid pass written.
+  scenario's changed columns solved, and one grid pass written;
+* ``with``: ``footprint-map run`` of the baseline config plus that one
+  ``[[scenario]]``, into a fresh directory: the baseline and the scenario in one
+  run, the scenario reusing the run's factor and ingested inventory. ``with -
+  baseline`` is what the scenario adds to a run.
 
 Each is measured with ``bench/treemem.py``'s ``measure`` (wall time, CPU seconds
 and peak RSS summed over the driver and the Dask workers). Each row keeps the best
@@ -35,16 +39,23 @@ from scale import CLI, ROOT, build_inputs
 from treemem import measure as measure_tree
 
 
-def study_configs(case: Path, inputs: Path) -> tuple[Path, Path]:
-    """``config/demo.toml`` on ``inputs`` without maps: with and without its scenarios."""
+def study_configs(case: Path, inputs: Path, scenario: str) -> tuple[Path, Path, Path]:
+    """``config/demo.toml`` on ``inputs`` without maps: without its scenarios, with all,
+    and with ``scenario`` alone."""
     text = (ROOT / "config" / "demo.toml").read_text()
     text = re.sub(r"(?m)^inputs = .*$", f"inputs = {str(inputs)!r}", text)
     text = re.sub(r"(?m)^maps = .*$", "maps = false", text)
     full = case / "study.toml"
     full.write_text(text)
     baseline = case / "study-baseline.toml"
-    baseline.write_text(text.split("[[scenario]]", 1)[0])
-    return baseline, full
+    head, *declared = text.split("[[scenario]]")
+    baseline.write_text(head)
+    chosen = [d for d in declared if f'name = "{scenario}"' in d]
+    if not chosen:
+        raise SystemExit(f"config/demo.toml declares no scenario {scenario!r}")
+    alone = case / "study-one-scenario.toml"
+    alone.write_text(head + "[[scenario]]" + chosen[0])
+    return baseline, full, alone
 
 
 def measure(argv: list[str]) -> dict:
@@ -57,7 +68,7 @@ def measure(argv: list[str]) -> dict:
 
 def run_case(case: Path, inputs: Path, scenario: str, repeat: int) -> dict[str, dict]:
     """``repeat`` rounds of the baseline run, then the scenario on it; the best of each."""
-    baseline, full = study_configs(case, inputs)
+    baseline, full, alone = study_configs(case, inputs, scenario)
     best: dict[str, dict] = {}
     for _ in range(repeat):
         out = case / "out"
@@ -68,6 +79,8 @@ def run_case(case: Path, inputs: Path, scenario: str, repeat: int) -> dict[str, 
                 [*CLI, "run", str(full), "--out", str(out), "--scenario", scenario]
             ),
         }
+        shutil.rmtree(out, ignore_errors=True)
+        found["with"] = measure([*CLI, "run", str(alone), "--out", str(out)])
         for kind, row in found.items():
             print(
                 f"  {kind:>8}: {row['wall_s']:7.1f} s (CPU {row['cpu_s']:6.1f} s)  "
@@ -78,6 +91,13 @@ def run_case(case: Path, inputs: Path, scenario: str, repeat: int) -> dict[str, 
             kept["wall_s"] = min(kept["wall_s"], row["wall_s"])
             kept["cpu_s"] = min(kept["cpu_s"], row["cpu_s"])
             kept["rss_gib"] = max(kept["rss_gib"], row["rss_gib"])
+        base, both = found["baseline"], found["with"]
+        print(
+            f"  this round: the scenario adds {both['wall_s'] - base['wall_s']:.1f} s to the run "
+            f"({(both['wall_s'] - base['wall_s']) / base['wall_s']:.2f} of the baseline); "
+            f"run --scenario is {found['scenario']['wall_s'] / base['wall_s']:.2f} of it",
+            flush=True,
+        )
     return best
 
 
@@ -96,10 +116,16 @@ def table(rows: dict[str, dict[str, dict]], scenario: str) -> str:
             f"{one['wall_s'] / base['wall_s']:.2f} | {base['rss_gib']:.2f} | {one['rss_gib']:.2f} |"
         )
     for resolution, found in rows.items():
-        ratio = found["scenario"]["wall_s"] / found["baseline"]["wall_s"]
-        cpu = found["scenario"]["cpu_s"] / found["baseline"]["cpu_s"]
+        base, one, both = (found[k] for k in ("baseline", "scenario", "with"))
         lines.append(
-            f"{resolution}: scenario wall / baseline wall = {ratio:.2f} (CPU seconds {cpu:.2f})"
+            f"{resolution}: run --scenario / baseline: wall {one['wall_s'] / base['wall_s']:.2f}, "
+            f"CPU {one['cpu_s'] / base['cpu_s']:.2f}"
+        )
+        added = {k: both[k] - base[k] for k in ("wall_s", "cpu_s")}
+        lines.append(
+            f"{resolution}: a scenario in the run adds {added['wall_s']:.1f} s wall "
+            f"({added['wall_s'] / base['wall_s']:.2f} of the baseline), "
+            f"{added['cpu_s']:.1f} s CPU ({added['cpu_s'] / base['cpu_s']:.2f})"
         )
     return "\n".join(lines)
 
