@@ -1,0 +1,29 @@
+"""Locations on the tests' real S3 server: an icechunk repository written and read back."""
+
+from __future__ import annotations
+
+import icechunk
+import numpy as np
+import zarr
+
+from pipeline.storage.locations import parse_location
+
+
+def test_s3_location_from_the_environment_writes_and_reads_an_icechunk_repository(s3_bucket):
+    loc = parse_location(f"s3://{s3_bucket}/studies/a", max_tries=2)  # AWS_* from the fixture
+    repo = icechunk.Repository.create(loc.icechunk_storage(), config=loc.repository_config())
+    session = repo.writable_session("main")
+    group = zarr.group(session.store)
+    array = group.create_array("x", shape=(6,), chunks=(2,), dtype="f8")
+    array[:] = np.arange(6) * 1.5
+    snapshot = session.commit("first")
+
+    again = parse_location(f"s3://{s3_bucket}/studies/a")
+    reopened = icechunk.Repository.open(again.icechunk_storage())
+    read = zarr.open_group(reopened.readonly_session(snapshot_id=snapshot).store, mode="r")
+    np.testing.assert_array_equal(read["x"][:], [0.0, 1.5, 3.0, 4.5, 6.0, 7.5])
+    messages = [s.message for s in reopened.ancestry(branch="main")]
+    assert messages == ["first", "Repository initialized"]
+    # another prefix of the same bucket is another, empty place
+    other = parse_location(f"s3://{s3_bucket}/studies/b")
+    assert not icechunk.Repository.exists(other.icechunk_storage())
