@@ -174,26 +174,23 @@ class Location:
 
 def parse_location(
     value: str | Path,
+    options: StorageOptions | None = None,
     *,
-    endpoint_url: str | None = None,
-    region: str | None = None,
-    anonymous: bool | None = None,
-    allow_http: bool | None = None,
-    max_tries: int | None = None,
     env: Mapping[str, str] | None = None,
     what: str = "--out",
 ) -> Location:
-    """The :class:`Location` of a path or URL, with options from ``[storage]`` then ``env``.
+    """The :class:`Location` of a path or URL.
 
     Parameters
     ----------
     value : str or Path
         ``s3://bucket/prefix``, ``gs://...``, ``az://container/prefix``,
         ``file:///abs/path`` or a plain path (made absolute).
-    endpoint_url, region, anonymous, allow_http, max_tries
-        ``[storage]``'s keys; None leaves a key to the environment (or its default).
+    options : StorageOptions, optional
+        The connection options (:func:`storage_options`: ``[storage]`` over the
+        environment); by default the environment's alone.
     env : mapping, optional
-        The environment (default ``os.environ``).
+        The environment when ``options`` is not given (default ``os.environ``).
     what : str
         How the value was given, for messages (``--out``, ``[mrio] global``).
 
@@ -232,9 +229,9 @@ def parse_location(
         )
     if "//" in parts.path.strip("/") or any(p in (".", "..") for p in prefix.split("/")):
         raise ConfigError(f"{what} {text}: the prefix has an empty, '.' or '..' part; fix it")
-    given = {"endpoint_url": endpoint_url, "region": region, "anonymous": anonymous}
-    given.update(allow_http=allow_http, max_tries=max_tries)
-    return Location(scheme, bucket, prefix, storage_options(given, env=env, url=text))
+    if options is None:
+        options = storage_options({}, env=env, url=text)
+    return Location(scheme, bucket, prefix, options)
 
 
 def _file_location(parts: urllib.parse.SplitResult, text: str, what: str) -> Location:

@@ -16,6 +16,13 @@ versions are kept (the current one and the one before); an older version is
 first renamed away (``.versions/.trash-*``), then deleted. A reader that opened
 a version with :func:`open_version` gets an error, never NaN, once it is gone.
 
+**The commit.** Before the link swap, the finished version is committed as one
+snapshot of the result repository ``DIR/footprint`` (or the object-storage
+location a run publishes to, :func:`pipeline.storage.publication.publishing_to`), by
+:mod:`pipeline.storage.repository`: the repository holds every run's result
+(time travel, tags); ``.current`` and the links are its checkout on disk for
+the tools that read files. A failed commit publishes nothing.
+
 **One writer per directory**: :func:`pipeline.storage.lock.output_lock`; only its
 holder cleans temporaries.
 
@@ -46,7 +53,10 @@ import zarr
 import zarr.storage
 
 from pipeline.errors import InputFileError, OutputError
+from pipeline.storage import repository
 from pipeline.storage.lock import pid_alive
+from pipeline.storage.publication import commit
+from pipeline.storage.repository import STORE_NAME
 
 COMPLETE_ATTR = "footprint_map_complete"
 #: The completeness mark's value: an int, which netCDF and GDAL attributes hold
@@ -58,8 +68,6 @@ CURRENT = ".current"
 #: Result versions kept: the current one and the one before it.
 KEEP_VERSIONS = 2
 _STAMP_RE = re.compile(r"\d{8}T\d{6}\d*")
-#: The footprint store of a results directory.
-STORE_NAME = "footprint.zarr"
 #: Where a version holds its scenarios (``scenarios/NAME/footprint.zarr`` and ``summary.json``).
 SCENARIOS = "scenarios"
 #: What a version holds; ``DIR/<name>`` links to ``DIR/.current/<name>``.
@@ -278,13 +286,14 @@ def run_owned_part(path: Path) -> str | None:
     """The part of a results directory that its runs own and ``path`` lies in, or None.
 
     ``.versions`` (``DIR/footprint.zarr``, ``DIR/maps`` and the summary link
-    there) and ``work`` (the ``--resume`` cache) are the runs'; exports and
+    there), ``footprint`` (the result repository) and ``work`` (the ``--resume``
+    cache) are the runs'; exports and
     reports written there would be lost or would corrupt a result.
     """
     real = Path(os.path.realpath(path))
     for parent in (real, *real.parents):
         if parent.name == VERSIONS or (
-            parent.name == "work" and (parent.parent / STORE_NAME).exists()
+            parent.name in ("work", repository.REPOSITORY) and (parent.parent / STORE_NAME).exists()
         ):
             return parent.name
     return None
@@ -317,9 +326,11 @@ def clean_output(out: Path) -> None:
 
 @contextlib.contextmanager
 def new_version(out: Path) -> Iterator[Path]:
-    """Yield an empty hidden version directory; on success publish it atomically.
+    """Yield an empty hidden version directory; on success commit and publish it.
 
-    Write ``footprint.zarr``, ``summary.json`` and ``maps/`` into it. On an
+    Write ``footprint.zarr``, ``summary.json`` and ``maps/`` into it. It is
+    committed to the result repository
+    (:func:`pipeline.storage.publication.commit`), then made current. On an
     exception it is deleted and the current result is left as it was.
     """
     out = Path(out)
@@ -331,6 +342,7 @@ def new_version(out: Path) -> Iterator[Path]:
         yield tmp
         for name in ("maps", SCENARIOS):
             (tmp / name).mkdir(exist_ok=True)
+        commit(out, tmp)
         os.rename(tmp, final)
     except BaseException:
         _remove(tmp, out)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import icechunk
 import numpy as np
 import zarr
 
-from pipeline.storage.locations import parse_location
+from pipeline.storage.locations import parse_location, storage_options
 
 
 def test_s3_location_from_the_environment_writes_and_reads_an_icechunk_repository(s3_bucket):
-    loc = parse_location(f"s3://{s3_bucket}/studies/a", max_tries=2)  # AWS_* from the fixture
+    options = storage_options({"max_tries": 2}, env=os.environ)  # AWS_* from the fixture
+    loc = parse_location(f"s3://{s3_bucket}/studies/a", options)
     repo = icechunk.Repository.create(loc.icechunk_storage(), config=loc.repository_config())
     session = repo.writable_session("main")
     group = zarr.group(session.store)

@@ -7,7 +7,12 @@ import os
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.storage.locations import DEFAULT_MAX_TRIES, Location, parse_location
+from pipeline.storage.locations import (
+    DEFAULT_MAX_TRIES,
+    Location,
+    parse_location,
+    storage_options,
+)
 
 SEAWEED = {"AWS_ENDPOINT_URL": "http://127.0.0.1:8333", "AWS_ALLOW_HTTP": "true"}
 
@@ -45,15 +50,9 @@ def test_s3_url_splits_bucket_and_prefix_and_takes_options_from_env():
 
 def test_storage_keys_win_over_the_environment():
     env = {**SEAWEED, "AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_S3": "https://s3.example.org"}
-    loc = parse_location(
-        "s3://b-1/p",
-        endpoint_url="https://minio.lab:9000",
-        region="us-east-2",
-        allow_http=False,
-        anonymous=True,
-        max_tries=3,
-        env=env,
-    )
+    given = {"endpoint_url": "https://minio.lab:9000", "region": "us-east-2"}
+    given.update(allow_http=False, anonymous=True, max_tries=3)
+    loc = parse_location("s3://b-1/p", storage_options(given, env=env))
     assert loc.options.endpoint_url == "https://minio.lab:9000"
     assert (loc.options.region, loc.options.allow_http, loc.options.anonymous) == (
         "us-east-2",
@@ -86,7 +85,8 @@ def test_s3_arguments_take_credentials_from_the_environment_only():
     chain = parse_location("s3://bkt/x", env={}).s3_arguments({})
     assert chain["from_env"] is True and chain["force_path_style"] is False
     assert "access_key_id" not in chain
-    anonymous = parse_location("s3://bkt/x", anonymous=True, env={}).s3_arguments(env)
+    options = storage_options({"anonymous": True}, env={})
+    anonymous = parse_location("s3://bkt/x", options).s3_arguments(env)
     assert anonymous["anonymous"] is True and "access_key_id" not in anonymous
     with pytest.raises(ConfigError, match="AWS_SECRET_ACCESS_KEY is not set but its partner"):
         loc.s3_arguments({"AWS_ACCESS_KEY_ID": "AK"})
