@@ -25,6 +25,7 @@ from pipeline.mrio import attribution_shares
 from pipeline.mrio.engine import FactoredTable
 from pipeline.results import maps, summary
 from pipeline.storage.lock import output_lock
+from pipeline.storage.publication import publishing_to
 from pipeline.storage.versions import (
     STORE_NAME,
     check_outside_inputs,
@@ -43,6 +44,7 @@ from pipeline.storage.versions import (
 from pipeline.workflow import scenario_run, stages, uncertainty_run
 from pipeline.workflow.config import OutputSettings, StudyConfig, toml_items
 from pipeline.workflow.keys import naming_keys
+from pipeline.workflow.outputs import check_tag_free, run_output
 
 SYNTHETIC_NOTE = "SYNTHETIC demo data: economic and emission numbers are made up."
 
@@ -57,6 +59,7 @@ def run_study(
     note: str = "",
     resume: bool = False,
     scenario: str | None = None,
+    tag: str | None = None,
 ) -> dict:
     """Run ``config`` and write ``out/footprint.zarr``, ``summary.json``, maps and scenarios.
 
@@ -66,8 +69,9 @@ def run_study(
     Parameters
     ----------
     config : StudyConfig
-    out : Path
-        Output directory.
+    out : Path or str
+        Output directory, or an object-storage URL (``s3://bucket/prefix``,
+        :mod:`.outputs`). The result is committed to its repository ``footprint``.
     connect : callable, optional
         Returns a context manager yielding a ``distributed.Client`` (see
         :func:`cluster.connect`); None uses dask's default scheduler.
@@ -83,6 +87,8 @@ def run_study(
     scenario : str, optional
         Run only this scenario, against the baseline already in ``out`` (whose
         key must match the config's).
+    tag : str, optional
+        Tag the result's snapshot (e.g. a data release); refused if the tag exists.
 
     Returns
     -------
@@ -94,8 +100,10 @@ def run_study(
     OutputError
         If ``out/.lock`` is held, ``out`` is inside an input or ``out/.versions`` is a link.
     """
-    out = ensure_writable_dir(Path(out))
-    with naming_keys(), output_lock(out):
+    output = run_output(out, config.storage_options())
+    check_tag_free(output, tag)
+    out = ensure_writable_dir(output.local)
+    with naming_keys(), output_lock(out), publishing_to(output.repository, tag):
         clean_output(out)
         return _run_locked(
             config,
