@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +28,23 @@ class Publication:
 
     repository: Location
     tag: str | None = None
+    echo: Callable[[str], None] | None = None
 
 
 _PUBLICATION: ContextVar[Publication | None] = ContextVar("publication", default=None)
 
 
 @contextlib.contextmanager
-def publishing_to(repository_location: Location, tag: str | None = None) -> Iterator[None]:
-    """Commit the versions published inside the block to ``repository_location`` (tagged)."""
-    token = _PUBLICATION.set(Publication(repository_location, tag))
+def publishing_to(
+    repository_location: Location,
+    tag: str | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Commit the versions published inside the block to ``repository_location`` (tagged).
+
+    ``echo`` gets a line before and after each commit.
+    """
+    token = _PUBLICATION.set(Publication(repository_location, tag, echo))
     try:
         yield
     finally:
@@ -58,7 +66,10 @@ def commit(out: Path, version: Path) -> str:
         warnings.simplefilter("ignore")
         attrs = dict(zarr.open_group(store, mode="r").attrs) if store.exists() else {}
     message, metadata = repository.commit_message(attrs)
+    echo = target.echo or (lambda _: None)
+    echo(f"  committing the result to {target.repository}")
     snapshot = repository.commit_version(repo, version, message=message, metadata=metadata)
     if target.tag is not None:
         repository.tag_snapshot(repo, target.tag, snapshot)
+    echo(f"  committed snapshot {snapshot}" + (f" (tag {target.tag})" if target.tag else ""))
     return snapshot

@@ -103,7 +103,7 @@ def run_study(
     output = run_output(out, config.storage_options())
     check_tag_free(output, tag)
     out = ensure_writable_dir(output.local)
-    with naming_keys(), output_lock(out), publishing_to(output.repository, tag):
+    with naming_keys(), output_lock(out), publishing_to(output.repository, tag, echo):
         clean_output(out)
         return _run_locked(
             config,
