@@ -89,14 +89,29 @@ def open_repository(location: Location, *, create: bool = False) -> Any:
             )
         return ic.Repository.open(storage, config=config)
     except ic.IcechunkError as exc:
-        raise OutputError(f"{location}: cannot open the result repository ({_short(exc)})") from exc
+        raise OutputError(
+            f"{location}: cannot open the result repository ({_short(exc)}); {_fix(location)}"
+        ) from exc
+
+
+def _fix(location: Location) -> str:
+    """What to check when ``location`` cannot be reached."""
+    if location.is_local:
+        return "check that the directory is writable"
+    endpoint = location.options.endpoint_url or "the provider's default endpoint"
+    return (
+        f"check that {endpoint} runs and is reachable ([storage] endpoint_url or "
+        "AWS_ENDPOINT_URL), the bucket exists and the credentials in AWS_ACCESS_KEY_ID / "
+        "AWS_SECRET_ACCESS_KEY may write it"
+    )
 
 
 def _short(exc: BaseException) -> str:
     """The first line of an icechunk error (its message, not the Rust backtrace)."""
     text = str(exc).strip().splitlines()
     lines = [t.strip() for t in text if t.strip() and not t.strip().startswith(("|", "`", "at "))]
-    return (lines[0] if lines else type(exc).__name__)[:300]
+    first = lines[0] if lines else type(exc).__name__
+    return re.sub(r"^[x×]\s+", "", first)[:300]
 
 
 def commit_message(store_attrs: dict[str, Any], what: str = "result") -> tuple[str, dict]:
@@ -134,20 +149,37 @@ def commit_version(
     for the layout in the repository). Chunks are copied by Dask tasks through
     ``compute`` (the run's cluster when one is active).
     """
+    ic = _icechunk()
+    try:
+        return _commit(repo, Path(version), message, metadata or {}, compute)
+    except ic.ConflictError as exc:
+        raise OutputError(
+            "another run committed to the result repository while this one ran (one writer at "
+            "a time per --out); nothing was published: rerun when it has finished"
+        ) from exc
+    except ic.IcechunkError as exc:
+        raise OutputError(
+            f"the result could not be committed ({_short(exc)}); nothing was published and the "
+            "previous result is kept; check the storage and rerun"
+        ) from exc
+
+
+def _commit(repo: Any, version: Path, message: str, metadata: dict, compute: Callable) -> str:
+    """:func:`commit_version` (icechunk's errors pass through)."""
     session = repo.writable_session(BRANCH)
     fork = session.fork()
     sync(fork.store.delete_dir(""))  # the snapshot holds this result only, nothing carried over
-    stores = _stores(Path(version))
+    stores = _stores(version)
     for prefix, store, summary in stores:
         _put_metadata(fork.store, prefix, store, summary)
-    _put_maps(fork.store, Path(version) / "maps")
+    _put_maps(fork.store, version / "maps")
     tasks = [
         dask.delayed(_copy_chunks, pure=False)(fork, batch)
         for batch in _batches([(p, s) for p, s, _ in stores])
     ]
     forks = compute(*tasks) if tasks else ()
     session.merge(fork, *forks)
-    return session.commit(message, metadata=metadata or {})
+    return session.commit(message, metadata=metadata)
 
 
 def _stores(version: Path) -> list[tuple[str, Path, str | None]]:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import InputFileError, OutputError
+from pipeline.errors import OutputError
 from pipeline.storage import repository
 from pipeline.storage.locations import Location, StorageOptions, parse_location
 
@@ -65,16 +65,16 @@ def work_directory(location: Location, env: Mapping[str, str] | None = None) -> 
     return Path(base, location.scheme, location.bucket, *location.path.split("/"))
 
 
-def check_tag_free(output: RunOutput, tag: str | None) -> None:
-    """Refuse a bad ``--tag`` or one the repository has, before the run starts."""
-    if tag is None:
-        return
-    repository.check_tag(tag)
-    try:
-        repo = repository.open_repository(output.repository)
-    except (InputFileError, OutputError):  # none yet, or unreachable: the commit will say so
-        return
-    if tag in repo.list_tags():
+def prepare_repository(output: RunOutput, tag: str | None) -> None:
+    """Open (or create) the result repository before the run starts, and check ``--tag``.
+
+    An unreachable location or refused credentials, a bad tag or one the
+    repository has, fail here with one line, before any work is done.
+    """
+    if tag is not None:
+        repository.check_tag(tag)
+    repo = repository.open_repository(output.repository, create=True)
+    if tag is not None and tag in repo.list_tags():
         raise OutputError(
             f"--tag {tag}: {output.repository} already has this tag (snapshot "
             f"{repo.lookup_tag(tag)}); tags never move: choose another name"

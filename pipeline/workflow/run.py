@@ -44,7 +44,7 @@ from pipeline.storage.versions import (
 from pipeline.workflow import scenario_run, stages, uncertainty_run
 from pipeline.workflow.config import OutputSettings, StudyConfig, toml_items
 from pipeline.workflow.keys import naming_keys
-from pipeline.workflow.outputs import check_tag_free, run_output
+from pipeline.workflow.outputs import prepare_repository, run_output
 
 SYNTHETIC_NOTE = "SYNTHETIC demo data: economic and emission numbers are made up."
 
@@ -101,8 +101,8 @@ def run_study(
         If ``out/.lock`` is held, ``out`` is inside an input or ``out/.versions`` is a link.
     """
     output = run_output(out, config.storage_options())
-    check_tag_free(output, tag)
     out = ensure_writable_dir(output.local)
+    prepare_repository(output, tag)
     with naming_keys(), output_lock(out), publishing_to(output.repository, tag, echo):
         clean_output(out)
         return _run_locked(

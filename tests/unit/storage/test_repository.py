@@ -131,3 +131,19 @@ def test_chunks_are_copied_by_several_tasks(tmp_path, repo, monkeypatch):
 def test_opening_a_missing_repository_names_the_fix(tmp_path):
     with pytest.raises(InputFileError, match="no result repository here; run `footprint-map run`"):
         rep.open_repository(parse_location(tmp_path / "nothing"))
+
+
+def test_a_commit_after_another_writers_commit_is_refused_with_one_line(tmp_path, repo):
+    stale = rep.open_repository(parse_location(tmp_path / "out" / "footprint"))
+    rep.commit_version(repo, _version(tmp_path / "v1", 1.0), message="one")
+    session = stale.writable_session("main")  # opened before the other run commits
+    rep.commit_version(repo, _version(tmp_path / "v2", 2.0), message="two")
+
+    original = stale.writable_session
+    stale.writable_session = lambda branch: session  # type: ignore[method-assign]
+    try:
+        with pytest.raises(OutputError, match="another run committed to the result repository"):
+            rep.commit_version(stale, _version(tmp_path / "v3", 3.0), message="three")
+    finally:
+        stale.writable_session = original
+    assert [r["message"] for r in rep.history(repo)][:2] == ["two", "one"]
