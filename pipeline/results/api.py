@@ -41,7 +41,13 @@ from pipeline.results.summary import consumer_groups, home_codes, home_regions
 from pipeline.results.zonal import ZonalStatistics
 from pipeline.storage import repository
 from pipeline.storage.locations import parse_location
-from pipeline.storage.versions import SCENARIOS, STORE_NAME, is_complete, open_version
+from pipeline.storage.versions import (
+    SCENARIOS,
+    STORE_NAME,
+    checkout_snapshot,
+    is_complete,
+    open_version,
+)
 
 __all__ = ["RANK_BY", "Hotspots", "Results", "open_results"]
 
@@ -67,6 +73,8 @@ def open_results(
         If there is no store (or no such scenario, snapshot or tag), or a run did
         not finish writing it.
     """
+    if snapshot is None and tag is None and "://" not in str(path):
+        snapshot = _newer_snapshot(Path(path))
     if snapshot is not None or tag is not None or "://" in str(path):
         return _open_snapshot(str(path), scenario=scenario, snapshot=snapshot, tag=tag)
     path = Path(path) if scenario is None else _scenario_dir(Path(path), scenario)
@@ -102,6 +110,19 @@ def _open_snapshot(
     # object storage has no local directory: ``directory`` then only names the URL
     directory = location.local_path if location.is_local else Path(location.url)
     return Results(with_footprint(describe_store(ds)), directory, summary=summary)
+
+
+def _newer_snapshot(path: Path) -> str | None:
+    """The tip of ``path``'s result repository if its checkout holds an older snapshot.
+
+    A run killed between its commit and the checkout's link swap leaves the
+    checkout behind; the repository is the record, so it is read instead.
+    """
+    if path.name.endswith(".zarr") or not (path / repository.REPOSITORY).is_dir():
+        return None
+    latest = repository.tip(parse_location(path / repository.REPOSITORY))
+    recorded = checkout_snapshot(path)
+    return latest if latest is not None and recorded is not None and latest != recorded else None
 
 
 def _scenario_dir(path: Path, name: str) -> Path:

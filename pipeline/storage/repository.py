@@ -306,6 +306,15 @@ def scenario_names(session: Any) -> list[str]:
     return sorted(name for name, _ in root["scenarios"].groups())
 
 
+def tip(location: Location) -> str | None:
+    """The snapshot id at the tip of ``main`` of the repository at ``location`` (None if none)."""
+    ic = _icechunk()
+    storage = location.icechunk_storage()
+    if not ic.Repository.exists(storage):
+        return None
+    return ic.Repository.open(storage).lookup_branch(BRANCH)
+
+
 def history(repo: Any) -> list[dict[str, Any]]:
     """The snapshots of ``main``, newest first: id, time, message, metadata and tags."""
     tags: dict[str, list[str]] = {}

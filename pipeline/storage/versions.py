@@ -16,12 +16,9 @@ versions are kept (the current one and the one before); an older version is
 first renamed away (``.versions/.trash-*``), then deleted. A reader that opened
 a version with :func:`open_version` gets an error, never NaN, once it is gone.
 
-**The commit.** Before the link swap, the finished version is committed as one
-snapshot of the result repository ``DIR/footprint`` (or the object-storage
-location a run publishes to, :func:`pipeline.storage.publication.publishing_to`), by
-:mod:`pipeline.storage.repository`: the repository holds every run's result
-(time travel, tags); ``.current`` and the links are its checkout on disk for
-the tools that read files. A failed commit publishes nothing.
+**The commit.** Before the swap, the version is committed as one snapshot of the
+result repository (:mod:`pipeline.storage.publication`); ``.current`` and the
+links are its checkout for the tools that read files.
 
 **One writer per directory**: :func:`pipeline.storage.lock.output_lock`; only its
 holder cleans temporaries.
@@ -65,6 +62,8 @@ COMPLETE = 1
 KEY_ATTR = "footprint_map_stage_key"
 VERSIONS = ".versions"
 CURRENT = ".current"
+#: The file of a version naming its snapshot in the result repository.
+SNAPSHOT_FILE = ".snapshot"
 #: Result versions kept: the current one and the one before it.
 KEEP_VERSIONS = 2
 _STAMP_RE = re.compile(r"\d{8}T\d{6}\d*")
@@ -342,7 +341,7 @@ def new_version(out: Path) -> Iterator[Path]:
         yield tmp
         for name in ("maps", SCENARIOS):
             (tmp / name).mkdir(exist_ok=True)
-        commit(out, tmp)
+        (tmp / SNAPSHOT_FILE).write_text(commit(out, tmp))
         os.rename(tmp, final)
     except BaseException:
         _remove(tmp, out)
@@ -435,6 +434,12 @@ def check_outside_inputs(out: Path, inputs: Iterable[Path]) -> None:
                 f"--out {out} lies inside the input directory {path}; "
                 "choose an output directory outside the inputs"
             )
+
+
+def checkout_snapshot(out: Path) -> str | None:
+    """The snapshot id of ``out``'s current version (None if written before repositories)."""
+    path = Path(out) / CURRENT / SNAPSHOT_FILE
+    return path.read_text().strip() if path.is_file() else None
 
 
 def resolve_store(path: Path) -> Path:
