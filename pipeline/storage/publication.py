@@ -9,6 +9,7 @@ s3://...``) and the tag of the snapshot; :func:`commit` is that commit.
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -68,8 +69,14 @@ def commit(out: Path, version: Path) -> str:
     message, metadata = repository.commit_message(attrs)
     echo = target.echo or (lambda _: None)
     echo(f"  committing the result to {target.repository}")
+    start = time.perf_counter()
     snapshot = repository.commit_version(repo, version, message=message, metadata=metadata)
     if target.tag is not None:
         repository.tag_snapshot(repo, target.tag, snapshot)
-    echo(f"  committed snapshot {snapshot}" + (f" (tag {target.tag})" if target.tag else ""))
+    size = sum(p.stat().st_size for p in version.rglob("*") if p.is_file()) / 1e6
+    echo(
+        f"  committed snapshot {snapshot}"
+        + (f" (tag {target.tag})" if target.tag else "")
+        + f": {size:.1f} MB in {time.perf_counter() - start:.1f} s"
+    )
     return snapshot
