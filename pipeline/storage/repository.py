@@ -128,7 +128,6 @@ def commit_message(store_attrs: dict[str, Any], what: str = "result") -> tuple[s
     metadata = {
         "config_sha256": digest,
         "input_checksums": checksums,
-        "stage_key": str(store_attrs.get("footprint_map_stage_key", "")),
         "created": str(store_attrs.get("created", "")),
     }
     return message, metadata
