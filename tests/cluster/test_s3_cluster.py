@@ -123,12 +123,11 @@ def _faults(server: S3Server, cluster, tmp_path: Path) -> None:
     single = tmp_path / "single.toml"
     single.write_text(config.read_text().replace('dtype = "float64"', 'dtype = "float32"'))
     url = f"s3://{server.create_bucket()}/study"
-    local = CliRun(config, "--inputs", inputs, "--out", tmp_path / "local", "--no-maps")
-    assert local.wait() == 0, local.stderr
-    reference = open_results(tmp_path / "local")
     first = _rerun(config, inputs, url, cluster.address, "--tag", "first")
     assert first.wait() == 0, first.stderr
-    _compare(open_results(url), reference)
+    # (the equality with a local run is the demo test's); later results are checked against it
+    reference = open_results(url, snapshot=_snapshots(url)[0])
+    assert float(reference.ds["foreign_footprint"].sum()) > 0
     total64 = float(reference.ds["foreign_footprint"].values.sum())
     reader = _Reader(url)
     reader.start()
