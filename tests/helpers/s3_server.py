@@ -121,18 +121,29 @@ class S3Server:
         raise RuntimeError(f"weed server not ready after {timeout} s: {self.log()}")
 
     def create_bucket(self, name: str | None = None) -> str:
-        """Create a bucket (a fresh random name by default) and return its name."""
+        """Create a bucket (a fresh random name by default) and return its name.
+
+        It returns once an object can be written to the bucket: SeaweedFS grows the
+        bucket's volumes on its first write and may answer ``InternalError`` until then.
+        """
         name = name or f"test-{uuid.uuid4().hex[:12]}"
-        request = urllib.request.Request(f"{self.endpoint}/{name}", method="PUT")
+        self._request("PUT", f"/{name}")
+        self._request("PUT", f"/{name}/.probe", b"ready")
+        self._request("DELETE", f"/{name}/.probe")
+        return name
+
+    def _request(self, method: str, path: str, data: bytes | None = None) -> None:
+        """One S3 request, retried for up to 30 s until it succeeds."""
         deadline = time.monotonic() + 30
-        while True:  # the filer may still be electing its volume layout
+        while True:
+            request = urllib.request.Request(self.endpoint + path, data=data, method=method)
             try:
                 with urllib.request.urlopen(request, timeout=10) as reply:
-                    if reply.status == 200:
-                        return name
-            except urllib.error.HTTPError as exc:
+                    if reply.status in (200, 204):
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"cannot create bucket {name}: {exc}") from exc
+                    raise RuntimeError(f"{method} {path} failed: {exc}") from exc
             time.sleep(0.5)
 
     def env(self, **extra: str) -> dict[str, str]:

@@ -12,9 +12,10 @@ from pipeline.storage.locations import parse_location, storage_options
 
 
 def test_s3_location_from_the_environment_writes_and_reads_an_icechunk_repository(s3_bucket):
-    options = storage_options({"max_tries": 2}, env=os.environ)  # AWS_* from the fixture
+    options = storage_options({"max_tries": 6}, env=os.environ)  # AWS_* from the fixture
     loc = parse_location(f"s3://{s3_bucket}/studies/a", options)
     repo = icechunk.Repository.create(loc.icechunk_storage(), config=loc.repository_config())
+    assert repo.config.storage.retries.max_tries == 6
     session = repo.writable_session("main")
     group = zarr.group(session.store)
     array = group.create_array("x", shape=(6,), chunks=(2,), dtype="f8")
