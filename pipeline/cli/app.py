@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pipeline.cli.commands import add_report_parser, cmd_report
 from pipeline.cli.export import add_export_parser, cmd_export
+from pipeline.cli.history import add_history_parser, cmd_history
 from pipeline.cli.parsing import StrictParser
 from pipeline.cli.query import add_query_parser, cmd_query
 from pipeline.cli.zonal import add_zonal_parser, cmd_zonal
@@ -76,10 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", type=Path, help="study TOML file (see config/demo.toml)")
     run.add_argument(
         "--out",
-        type=Path,
-        default=Path("footprint-out"),
-        metavar="DIR",
-        help="output directory (default: footprint-out)",
+        default="footprint-out",
+        metavar="DIR|URL",
+        help="output directory, or object storage: s3://bucket/prefix (default: footprint-out)",
     )
     run.add_argument(
         "--inputs",
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-maps", action="store_true", help="skip the PNG maps")
     run.add_argument("--resume", action="store_true", help=RESUME_HELP)
+    _tag_flag(run)
     run.add_argument(
         "--scenario",
         metavar="NAME",
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_export_parser(sub)
     add_zonal_parser(sub)
+    add_history_parser(sub)
     return parser
 
 
@@ -118,10 +120,9 @@ def _add_demo_parser(sub) -> None:
     )
     demo.add_argument(
         "--out",
-        type=Path,
-        default=Path("demo-out"),
-        metavar="DIR",
-        help="output directory (default: demo-out)",
+        default="demo-out",
+        metavar="DIR|URL",
+        help="output directory, or object storage: s3://bucket/prefix (default: demo-out)",
     )
     demo.add_argument(
         "--resolution",
@@ -139,8 +140,18 @@ def _add_demo_parser(sub) -> None:
     demo.add_argument("--seed", type=int, default=2012, help="random seed (default 2012)")
     demo.add_argument("--no-maps", action="store_true", help="skip the PNG maps")
     demo.add_argument("--resume", action="store_true", help=RESUME_HELP)
+    _tag_flag(demo)
     _realization_flag(demo)
     _cluster_flags(demo)
+
+
+def _tag_flag(parser) -> None:
+    """``--tag NAME``: tags the result's snapshot in DIR/footprint."""
+    parser.add_argument(
+        "--tag",
+        metavar="NAME",
+        help="tag the result's snapshot in DIR/footprint (e.g. release-2024); tags never move",
+    )
 
 
 def _realization_flag(parser) -> None:
@@ -204,9 +215,11 @@ def _run_config(config, args, *, note: str = "") -> dict:
     from pipeline.results.summary import format_summary
     from pipeline.storage.versions import ensure_writable_dir
     from pipeline.workflow.config import toml_items
+    from pipeline.workflow.outputs import run_output
     from pipeline.workflow.run import run_study
 
-    _dask_logs_to(ensure_writable_dir(args.out) / LOG_NAME)
+    local = run_output(args.out, config.storage_options()).local
+    _dask_logs_to(ensure_writable_dir(local) / LOG_NAME)
     config = config.with_overrides(
         source="command line",
         output={"maps": False} if args.no_maps else {},
@@ -222,17 +235,17 @@ def _run_config(config, args, *, note: str = "") -> dict:
         note=note,
         resume=args.resume,
         scenario=getattr(args, "scenario", None),
+        tag=args.tag,
     )
     print()
     print(format_summary(result))
     if "delta" in result:
         print("\n" + format_delta(args.scenario, result["delta"]))
-        print(
-            f"\noutputs in {args.out / 'scenarios' / args.scenario}: footprint.zarr, summary.json"
-        )
+        print(f"\noutputs in {local / 'scenarios' / args.scenario}: footprint.zarr, summary.json")
     else:
         extra = ", scenarios/" if config.scenarios else ""
-        print(f"\noutputs in {args.out}: footprint.zarr, summary.json, maps/{extra}")
+        print(f"\noutputs in {local}: footprint.zarr, summary.json, maps/{extra}")
+    print(f"committed to {args.out}/footprint (footprint-map history {args.out})")
     for warning in result.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
     return result
@@ -257,13 +270,15 @@ def cmd_demo(args) -> int:
     from pipeline.storage.lock import output_lock
     from pipeline.storage.versions import ensure_writable_dir
     from pipeline.workflow.config import load_config
+    from pipeline.workflow.outputs import run_output
     from pipeline.workflow.run import SYNTHETIC_NOTE
 
     checked_settings(_flag_settings(args))
     resolution = parse_resolution(args.resolution)
     foreign = parse_foreign(args.foreign)
-    with output_lock(ensure_writable_dir(args.out)):  # also covers DIR/inputs
-        inputs = args.out / "inputs"
+    local = run_output(args.out).local  # the demo's config has no [storage]: AWS_* only
+    with output_lock(ensure_writable_dir(local)):  # also covers DIR/inputs
+        inputs = local / "inputs"
         print(f"[0] demo inputs (synthetic, seed {args.seed}) -> {inputs}")
         build_demo_inputs(inputs, resolution_m=resolution, seed=args.seed, foreign=foreign)
         config = _demo_config(load_config(config_file("demo.toml"), inputs=inputs), foreign)
@@ -378,6 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"run": cmd_run, "demo": cmd_demo, "query": cmd_query, "report": cmd_report}
     handlers["export"] = cmd_export
     handlers["zonal"] = cmd_zonal
+    handlers["history"] = cmd_history
     return _run_handler(handlers[args.command], args)
 
 

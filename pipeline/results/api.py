@@ -39,22 +39,44 @@ from pipeline.results.drivers import PlaceDrivers
 from pipeline.results.statistics import RANK_BY, Hotspots, LayerStatistics
 from pipeline.results.summary import consumer_groups, home_codes, home_regions
 from pipeline.results.zonal import ZonalStatistics
-from pipeline.storage.versions import SCENARIOS, STORE_NAME, is_complete, open_version
+from pipeline.storage import repository
+from pipeline.storage.locations import parse_location
+from pipeline.storage.versions import (
+    SCENARIOS,
+    STORE_NAME,
+    checkout_snapshot,
+    is_complete,
+    open_version,
+)
 
 __all__ = ["RANK_BY", "Hotspots", "Results", "open_results"]
 
 
-def open_results(path: str | Path, *, scenario: str | None = None) -> Results:
+def open_results(
+    path: str | Path,
+    *,
+    scenario: str | None = None,
+    snapshot: str | None = None,
+    tag: str | None = None,
+) -> Results:
     """Open a results directory (or its ``footprint.zarr``) lazily.
 
     ``scenario`` opens ``DIR/scenarios/NAME`` instead: a store of the same
-    contract, plus the change cubes (``layer(..., delta=True)``).
+    contract, plus the change cubes (``layer(..., delta=True)``). ``snapshot``
+    (an id from ``footprint-map history``) or ``tag`` reads an earlier result
+    from the result repository ``DIR/footprint``; an object-storage URL
+    (``s3://bucket/prefix``) reads its repository's latest result.
 
     Raises
     ------
     InputFileError
-        If there is no store (or no such scenario), or a run did not finish writing it.
+        If there is no store (or no such scenario, snapshot or tag), or a run did
+        not finish writing it.
     """
+    if snapshot is None and tag is None and "://" not in str(path):
+        snapshot = _newer_snapshot(Path(path))
+    if snapshot is not None or tag is not None or "://" in str(path):
+        return _open_snapshot(str(path), scenario=scenario, snapshot=snapshot, tag=tag)
     path = Path(path) if scenario is None else _scenario_dir(Path(path), scenario)
     store = path if path.name.endswith(".zarr") else path / STORE_NAME
     if not store.exists():
@@ -70,6 +92,37 @@ def open_results(path: str | Path, *, scenario: str | None = None) -> Results:
     # versions, and reading it once a later run deleted it raises.
     # Stores written before the CF attributes are presented with them.
     return Results(with_footprint(describe_store(open_version(store))), store.parent)
+
+
+def _open_snapshot(
+    path: str, *, scenario: str | None, snapshot: str | None, tag: str | None
+) -> Results:
+    """:func:`open_results` of a snapshot of ``path``'s result repository (the tip of main)."""
+    location = parse_location(path, what="DIR")
+    repo = repository.open_repository(location.child(repository.REPOSITORY))
+    session = repository.checkout(repo, snapshot=snapshot, tag=tag)
+    if scenario is not None and scenario not in (found := repository.scenario_names(session)):
+        raise InputFileError(
+            f"{path}: no scenario {scenario!r} in this snapshot; found {found or 'none'}"
+        )
+    group = "" if scenario is None else f"{SCENARIOS}/{scenario}"
+    ds, summary = repository.open_group(session, group)
+    # object storage has no local directory: ``directory`` then only names the URL
+    directory = location.local_path if location.is_local else Path(location.url)
+    return Results(with_footprint(describe_store(ds)), directory, summary=summary)
+
+
+def _newer_snapshot(path: Path) -> str | None:
+    """The tip of ``path``'s result repository if its checkout holds an older snapshot.
+
+    A run killed between its commit and the checkout's link swap leaves the
+    checkout behind; the repository is the record, so it is read instead.
+    """
+    if path.name.endswith(".zarr") or not (path / repository.REPOSITORY).is_dir():
+        return None
+    latest = repository.tip(parse_location(path / repository.REPOSITORY))
+    recorded = checkout_snapshot(path)
+    return latest if latest is not None and recorded is not None and latest != recorded else None
 
 
 def _scenario_dir(path: Path, name: str) -> Path:
@@ -93,11 +146,14 @@ class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
         The lazy store (see README.md, output contract).
     directory : Path
         The results directory (holds ``summary.json``).
+    summary : dict, optional
+        The summary, when it was read with ``ds`` from the result repository.
     """
 
-    def __init__(self, ds: xr.Dataset, directory: Path):
+    def __init__(self, ds: xr.Dataset, directory: Path, *, summary: dict | None = None):
         self.ds = ds
         self.directory = Path(directory)
+        self._summary = summary
 
     def __repr__(self) -> str:
         kind = f"scenario {self.scenario!r} " if self.scenario else ""
@@ -193,6 +249,8 @@ class Results(PlaceDrivers, LayerStatistics, ZonalStatistics):
 
     def summary(self) -> dict:
         """The run's ``summary.json`` (empty dict if missing)."""
+        if self._summary is not None:  # read from the result repository
+            return self._summary
         path = self.directory / "summary.json"
         return json.loads(path.read_text()) if path.is_file() else {}
 

@@ -11,6 +11,9 @@ chunk by chunk on local threads: no cube is loaded whole.
 - ``zarr-gdal``: a zarr v2 copy GDAL 3.4 and later reads: zlib (the codec
   every GDAL build carries), no sharding, no string arrays (labels are
   attributes such as ``consumer_labels``), the CRS also in GDAL's ``_CRS``.
+- ``zarr``: a plain zarr v3 store of every variable (``footprint`` included),
+  for tools that read zarr but not icechunk (e.g. a snapshot of an object-storage
+  result copied to local disk).
 
 Every output is written to a hidden temporary beside it and moved into place
 when complete; the result directory's own files are never replaced.
@@ -36,12 +39,13 @@ from pipeline.storage.versions import (
     refuse_run_owned,
 )
 
-FORMATS = ("netcdf", "cog", "zarr-gdal")
+FORMATS = ("netcdf", "cog", "zarr-gdal", "zarr")
 #: Default output, inside the results directory, per format.
 DEFAULT_NAMES = {
     "netcdf": "footprint.nc",
     "cog": "footprint-cog",
     "zarr-gdal": "footprint-gdal.zarr",
+    "zarr": "footprint-export.zarr",
 }
 #: Attribute naming the format of an export (and marking a zarr-gdal copy as replaceable).
 EXPORT_ATTR = "footprint_map_export"
@@ -89,6 +93,8 @@ def export_store(
         written = [write_netcdf(data, output)]
     elif fmt == "cog":
         written = cog.write_cogs(data, output, echo=echo)
+    elif fmt == "zarr":
+        written = [write_plain_zarr(data, output)]
     else:
         written = [write_gdal_zarr(data, output)]
     if fmt != "cog":  # the COG writer names each file as it is done
@@ -115,9 +121,9 @@ def check_output(output: Path, fmt: str) -> Path:
         )
     if fmt == "cog" and output.exists() and not output.is_dir():
         raise OutputError(f"--output {output} is a file; the COGs go into a directory")
-    if fmt == "zarr-gdal" and output.exists() and not _earlier_export(output):
+    if fmt in ("zarr-gdal", "zarr") and output.exists() and not _earlier_export(output, fmt):
         raise OutputError(
-            f"--output {output} exists and is not a zarr-gdal export of footprint-map; "
+            f"--output {output} exists and is not a {fmt} export of footprint-map; "
             "choose a new path or remove it"
         )
     return output
@@ -134,9 +140,9 @@ def _netcdf_export(path: Path) -> bool:
         return False
 
 
-def _earlier_export(path: Path) -> bool:
+def _earlier_export(path: Path, fmt: str) -> bool:
     try:
-        return zarr.open_group(path, mode="r").attrs.get(EXPORT_ATTR) == "zarr-gdal"
+        return zarr.open_group(path, mode="r").attrs.get(EXPORT_ATTR) == fmt
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError, OSError):
         return False
 
@@ -173,21 +179,40 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
     return path
 
 
-# ------------------------------------------------------------------ zarr-gdal
+# ---------------------------------------------------------------- zarr, zarr-gdal
+def write_plain_zarr(ds: xr.Dataset, path: Path) -> Path:
+    """Write ``ds`` as a plain zarr v3 store in its chunks (dask on local threads)."""
+    out = ds.copy()
+    return _write_zarr(out, path, {n: _chunks(v) for n, v in out.variables.items()}, 3, False)
+
+
 def write_gdal_zarr(ds: xr.Dataset, path: Path) -> Path:
     """Write ``ds`` as a zarr v2 store GDAL reads (see the module docstring)."""
     out = gdal_ready(ds)
     codec = numcodecs.Zlib(level=4)
     encoding = {
-        name: {"compressors": (codec,), "filters": None}
-        | ({"chunks": tuple(c[0] for c in var.chunks)} if var.chunks else {})
+        name: {"compressors": (codec,), "filters": None} | _chunks(var)
         for name, var in out.variables.items()
     }
+    return _write_zarr(out, path, encoding, 2, True)
+
+
+def _chunks(var: xr.Variable) -> dict:
+    """The zarr ``chunks`` encoding of ``var``'s dask chunks (none for an in-memory variable)."""
+    return {"chunks": tuple(c[0] for c in var.chunks)} if var.chunks else {}
+
+
+def _write_zarr(
+    out: xr.Dataset, path: Path, encoding: dict, zarr_format: int, consolidated: bool
+) -> Path:
+    """Write ``out`` (its variables' encodings dropped) atomically to the zarr store ``path``."""
     for var in out.variables.values():
         var.encoding = {}
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, dask.config.set(scheduler="threads"):
-        out.to_zarr(tmp, mode="w-", zarr_format=2, consolidated=True, encoding=encoding)
+        out.to_zarr(
+            tmp, mode="w-", zarr_format=zarr_format, consolidated=consolidated, encoding=encoding
+        )
     return path
 
 

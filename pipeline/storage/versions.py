@@ -16,6 +16,10 @@ versions are kept (the current one and the one before); an older version is
 first renamed away (``.versions/.trash-*``), then deleted. A reader that opened
 a version with :func:`open_version` gets an error, never NaN, once it is gone.
 
+**The commit.** Before the swap, the version is committed as one snapshot of the
+result repository (:mod:`pipeline.storage.publication`); ``.current`` and the
+links are its checkout for the tools that read files.
+
 **One writer per directory**: :func:`pipeline.storage.lock.output_lock`; only its
 holder cleans temporaries.
 
@@ -27,8 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import importlib.metadata
 import json
 import os
 import re
@@ -46,7 +48,10 @@ import zarr
 import zarr.storage
 
 from pipeline.errors import InputFileError, OutputError
+from pipeline.storage import repository
 from pipeline.storage.lock import pid_alive
+from pipeline.storage.publication import commit
+from pipeline.storage.repository import STORE_NAME
 
 COMPLETE_ATTR = "footprint_map_complete"
 #: The completeness mark's value: an int, which netCDF and GDAL attributes hold
@@ -55,29 +60,16 @@ COMPLETE = 1
 KEY_ATTR = "footprint_map_stage_key"
 VERSIONS = ".versions"
 CURRENT = ".current"
+#: The file of a version naming its snapshot in the result repository.
+SNAPSHOT_FILE = ".snapshot"
 #: Result versions kept: the current one and the one before it.
 KEEP_VERSIONS = 2
 _STAMP_RE = re.compile(r"\d{8}T\d{6}\d*")
-#: The footprint store of a results directory.
-STORE_NAME = "footprint.zarr"
 #: Where a version holds its scenarios (``scenarios/NAME/footprint.zarr`` and ``summary.json``).
 SCENARIOS = "scenarios"
 #: What a version holds; ``DIR/<name>`` links to ``DIR/.current/<name>``.
 RESULT_NAMES = (STORE_NAME, "summary.json", "maps", SCENARIOS)
 _VERSION_RE = re.compile(r"^(v\d{8}T\d{6}\d*-[0-9a-f]{8}|footprint-\d{8}T\d{6}-[0-9a-f]{8}\.zarr)$")
-_PACKAGES = (
-    "footprint-map",
-    "numpy",
-    "scipy",
-    "dask",
-    "distributed",
-    "xarray",
-    "zarr",
-    "rioxarray",
-    "rasterio",
-    "pymrio",
-    "pandas",
-)
 
 
 def ensure_writable_dir(path: Path) -> Path:
@@ -278,13 +270,14 @@ def run_owned_part(path: Path) -> str | None:
     """The part of a results directory that its runs own and ``path`` lies in, or None.
 
     ``.versions`` (``DIR/footprint.zarr``, ``DIR/maps`` and the summary link
-    there) and ``work`` (the ``--resume`` cache) are the runs'; exports and
+    there), ``footprint`` (the result repository) and ``work`` (the ``--resume``
+    cache) are the runs'; exports and
     reports written there would be lost or would corrupt a result.
     """
     real = Path(os.path.realpath(path))
     for parent in (real, *real.parents):
         if parent.name == VERSIONS or (
-            parent.name == "work" and (parent.parent / STORE_NAME).exists()
+            parent.name in ("work", repository.REPOSITORY) and (parent.parent / STORE_NAME).exists()
         ):
             return parent.name
     return None
@@ -317,9 +310,11 @@ def clean_output(out: Path) -> None:
 
 @contextlib.contextmanager
 def new_version(out: Path) -> Iterator[Path]:
-    """Yield an empty hidden version directory; on success publish it atomically.
+    """Yield an empty hidden version directory; on success commit and publish it.
 
-    Write ``footprint.zarr``, ``summary.json`` and ``maps/`` into it. On an
+    Write ``footprint.zarr``, ``summary.json`` and ``maps/`` into it. It is
+    committed to the result repository
+    (:func:`pipeline.storage.publication.commit`), then made current. On an
     exception it is deleted and the current result is left as it was.
     """
     out = Path(out)
@@ -331,6 +326,7 @@ def new_version(out: Path) -> Iterator[Path]:
         yield tmp
         for name in ("maps", SCENARIOS):
             (tmp / name).mkdir(exist_ok=True)
+        (tmp / SNAPSHOT_FILE).write_text(commit(out, tmp))
         os.rename(tmp, final)
     except BaseException:
         _remove(tmp, out)
@@ -425,6 +421,12 @@ def check_outside_inputs(out: Path, inputs: Iterable[Path]) -> None:
             )
 
 
+def checkout_snapshot(out: Path) -> str | None:
+    """The snapshot id of ``out``'s current version (None if written before repositories)."""
+    path = Path(out) / CURRENT / SNAPSHOT_FILE
+    return path.read_text().strip() if path.is_file() else None
+
+
 def resolve_store(path: Path) -> Path:
     """The version directory a result link points to (``path`` itself otherwise)."""
     return Path(os.path.realpath(path))
@@ -437,12 +439,6 @@ def stored_key(store: Path) -> str | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return zarr.open_group(store, mode="r").attrs.get(KEY_ATTR) or None
-
-
-def stage_key(**parts: Any) -> str:
-    """SHA-256 of ``parts`` (JSON-serialisable), identifying a stage's inputs."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def is_complete(store: Path) -> bool:
@@ -461,36 +457,3 @@ def write_text_atomic(path: Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return path
-
-
-def file_checksum(path: Path, *, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file, or of every file under a directory in name order."""
-    digest = hashlib.sha256()
-    files: Iterable[Path] = (
-        sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    )
-    for f in files:
-        digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
-        with open(f, "rb") as fh:
-            while block := fh.read(chunk):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def input_checksums(inputs: Mapping[str, Path]) -> dict[str, str]:
-    """``sha256:`` checksums of the inputs, by name."""
-    return {k: f"sha256:{file_checksum(Path(p))}" for k, p in sorted(inputs.items())}
-
-
-def provenance(*, config_text: str, checksums: Mapping[str, str]) -> dict[str, str]:
-    """Attributes recording the config, package versions, time and input checksums."""
-    versions = {}
-    for name in _PACKAGES:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            versions[name] = importlib.metadata.version(name)
-    return {
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "config": config_text,
-        "package_versions": json.dumps(versions, sort_keys=True),
-        "input_checksums": json.dumps(dict(checksums), sort_keys=True),
-    }

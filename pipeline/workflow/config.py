@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, InputFileError
+from pipeline.storage.locations import DEFAULT_MAX_TRIES, StorageOptions, storage_options
 from pipeline.textfiles import check_file, read_text
 from pipeline.workflow import scenarios as scenario_tables
 from pipeline.workflow.config_checks import (
@@ -31,6 +32,7 @@ from pipeline.workflow.config_checks import (
     check_cities,
     check_city_polygons,
     check_range,
+    check_storage,
     check_uncertainty,
     reject_unknown,
 )
@@ -161,6 +163,22 @@ class ClusterSettings:
     jobqueue: dict | None = _key((dict,), None)
 
 
+@dataclass(frozen=True, kw_only=True)
+class StorageSettings:
+    """``[storage]``: how to reach object storage (:mod:`pipeline.storage.locations`).
+
+    A key left unset falls back to the standard environment variable
+    (``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_ALLOW_HTTP``). Credentials are
+    never keys: they come from the environment only.
+    """
+
+    endpoint_url: str | None = _key((str,), None)
+    region: str | None = _key((str,), None)
+    anonymous: bool = _key((bool,), False)
+    allow_http: bool | None = _key((bool,), None)
+    max_tries: int = _key((int,), DEFAULT_MAX_TRIES, bounds=(1, 100, True, True))
+
+
 #: The quantiles reported when ``[uncertainty] quantiles`` is not given.
 DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
 
@@ -205,6 +223,7 @@ Section = (
     | OutputSettings
     | ClusterSettings
     | UncertaintySettings
+    | StorageSettings
 )
 #: TOML section name -> its settings class, in file order.
 SECTIONS: dict[str, type] = {
@@ -216,6 +235,7 @@ SECTIONS: dict[str, type] = {
     "output": OutputSettings,
     "cluster": ClusterSettings,
     "uncertainty": UncertaintySettings,
+    "storage": StorageSettings,
 }
 
 
@@ -283,7 +303,7 @@ class StudyConfig:
 
     Attributes
     ----------
-    study, mrio, inventory, regions, concordance, output, cluster, uncertainty
+    study, mrio, inventory, regions, concordance, output, cluster, uncertainty, storage
         The sections (see :data:`SECTIONS`), defaults filled in.
     path : Path
         The config file.
@@ -305,6 +325,7 @@ class StudyConfig:
     output: OutputSettings
     cluster: ClusterSettings
     uncertainty: UncertaintySettings
+    storage: StorageSettings
     path: Path
     inputs: Path
     raw_text: str = field(repr=False)
@@ -315,6 +336,10 @@ class StudyConfig:
     def paths(self) -> InputPaths:
         """Where relative input paths resolve (what the stages get, not the config)."""
         return InputPaths(self.inputs, self.path)
+
+    def storage_options(self, env: Mapping[str, str] | None = None) -> StorageOptions:
+        """``[storage]`` over the environment's ``AWS_*`` variables (``os.environ`` by default)."""
+        return storage_options(toml_items(self.storage), env=os.environ if env is None else env)
 
     def input_path(self, value: str | Path) -> Path:
         """Resolve an input path against :attr:`inputs` (see :meth:`InputPaths.resolve`)."""
@@ -407,6 +432,7 @@ def _typed_sections(raw: dict[str, Any], *, source: str) -> dict[str, Section]:
             "(the provincial table's directory)"
         )
     check_uncertainty(sections["uncertainty"], source)
+    check_storage(sections["storage"], source)
     return sections
 
 

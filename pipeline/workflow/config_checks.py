@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError
+from pipeline.storage.locations import REGION_RE, check_endpoint
 
 if TYPE_CHECKING:
-    from pipeline.workflow.config import UncertaintySettings
+    from pipeline.workflow.config import StorageSettings, UncertaintySettings
 
 #: The largest coefficient of variation ``[uncertainty]`` accepts.
 MAX_CV = 10.0
@@ -46,6 +47,21 @@ def check_uncertainty(settings: UncertaintySettings, source: str) -> None:
                 "coefficient of variation, or a table such as { power = 0.05, cement = 0.1 }"
             )
         check_range("uncertainty", name, cv, (0.0, MAX_CV, True, True), source)
+
+
+def check_storage(settings: StorageSettings, source: str) -> None:
+    """The ``[storage]`` checks beyond types: the endpoint URL and the region's form."""
+    if settings.endpoint_url is not None:
+        check_endpoint(
+            settings.endpoint_url,
+            source=f"{source}: [storage] endpoint_url",
+            allow_http=settings.allow_http,
+        )
+    if settings.region is not None and not REGION_RE.match(settings.region):
+        raise ConfigError(
+            f"{source}: [storage] region = {settings.region!r} is not a region name; "
+            "use e.g. 'us-east-1', or remove the key to use AWS_REGION"
+        )
 
 
 def check_cities(cities: str | None, base: Path, source: str) -> None:

@@ -25,17 +25,16 @@ from pipeline.mrio import attribution_shares
 from pipeline.mrio.engine import FactoredTable
 from pipeline.results import maps, summary
 from pipeline.storage.lock import output_lock
+from pipeline.storage.provenance import input_checksums, provenance, stage_key
+from pipeline.storage.publication import publishing_to
 from pipeline.storage.versions import (
     STORE_NAME,
     check_outside_inputs,
     clean_output,
     ensure_writable_dir,
-    input_checksums,
     link_copy,
     new_version,
-    provenance,
     resolve_store,
-    stage_key,
     stored_key,
     write_text_atomic,
     write_zarr_atomic,
@@ -43,6 +42,7 @@ from pipeline.storage.versions import (
 from pipeline.workflow import scenario_run, stages, uncertainty_run
 from pipeline.workflow.config import OutputSettings, StudyConfig, toml_items
 from pipeline.workflow.keys import naming_keys
+from pipeline.workflow.outputs import prepare_repository, run_output
 
 SYNTHETIC_NOTE = "SYNTHETIC demo data: economic and emission numbers are made up."
 
@@ -57,32 +57,31 @@ def run_study(
     note: str = "",
     resume: bool = False,
     scenario: str | None = None,
+    tag: str | None = None,
 ) -> dict:
-    """Run ``config`` and write ``out/footprint.zarr``, ``summary.json``, maps and scenarios.
+    """Run ``config``: write and commit ``footprint.zarr``, ``summary.json``, maps, scenarios.
 
     Inputs are checked before any cluster starts; every ``[[scenario]]`` is
     published with the baseline in ``out/scenarios/NAME/`` (:mod:`.scenario_run`).
-
     Parameters
     ----------
     config : StudyConfig
-    out : Path
-        Output directory.
+    out : Path or str
+        Output directory, or an object-storage URL (``s3://bucket/prefix``,
+        :mod:`.outputs`). The result is committed to its repository ``footprint``.
     connect : callable, optional
-        Returns a context manager yielding a ``distributed.Client`` (see
-        :func:`cluster.connect`); None uses dask's default scheduler.
-    echo : callable
-        Progress messages.
-    show_progress : bool
-        Show a progress bar for the Dask computations.
+        Returns a context manager yielding a ``distributed.Client``
+        (:func:`cluster.connect`); None uses dask's default scheduler.
+    echo, show_progress : callable, bool
+        Progress messages; a progress bar for the Dask computations.
     note : str
         Free text stored in the store's attributes and on the maps.
     resume : bool
-        Reuse stages whose outputs are complete and whose key (input
-        checksums, relevant config, package version) matches.
+        Reuse stages whose key (input checksums, config, version) matches.
     scenario : str, optional
-        Run only this scenario, against the baseline already in ``out`` (whose
-        key must match the config's).
+        Run only this scenario, against the baseline in ``out`` (of the same key).
+    tag : str, optional
+        Tag the result's snapshot (e.g. a data release); refused if the tag exists.
 
     Returns
     -------
@@ -94,8 +93,10 @@ def run_study(
     OutputError
         If ``out/.lock`` is held, ``out`` is inside an input or ``out/.versions`` is a link.
     """
-    out = ensure_writable_dir(Path(out))
-    with naming_keys(), output_lock(out):
+    output = run_output(out, config.storage_options())
+    out = ensure_writable_dir(output.local)
+    prepare_repository(output, tag)
+    with naming_keys(), output_lock(out), publishing_to(output.repository, tag, echo):
         clean_output(out)
         return _run_locked(
             config,

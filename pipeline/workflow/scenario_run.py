@@ -45,6 +45,7 @@ from pipeline.mrio.scenarios import balance_error, delta_shares, solve_changes
 from pipeline.results import summary
 from pipeline.results.scenario_summary import delta_summary, format_delta
 from pipeline.results.uncertainty_summary import UNCERTAINTY_ATTR
+from pipeline.storage.provenance import stage_key
 from pipeline.storage.versions import (
     COMPLETE_ATTR,
     KEY_ATTR,
@@ -53,7 +54,6 @@ from pipeline.storage.versions import (
     link_copy,
     new_version,
     resolve_store,
-    stage_key,
     stored_key,
     write_text_atomic,
 )

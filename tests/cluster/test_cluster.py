@@ -19,83 +19,20 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
-from distributed import Client
 from helpers.demo_inputs import build_coarse_demo
-from helpers.processes import BIN, CliRun, fine_inputs, free_port, stop
+from helpers.processes import CliRun, fine_inputs, stop
 from helpers.stores import open_store as open_factorized
 
 from pipeline.resources import config_file
 from pipeline.storage.versions import is_complete
 
 COMPARED = ("footprint", "attribution", "foreign_footprint")
-
-
-class DaskCluster:
-    """A scheduler and two workers, each a ``dask`` CLI subprocess."""
-
-    def __init__(self, log_dir: Path):
-        self.port = free_port()
-        self.address = f"tcp://127.0.0.1:{self.port}"
-        self.procs: list[subprocess.Popen] = []
-        self.log_dir = log_dir
-        self.scheduler = self._spawn(
-            "scheduler",
-            ["scheduler", "--host", "127.0.0.1", "--port", str(self.port)],
-            ["--dashboard-address", ":0"],
-        )
-        self.workers = [
-            self._spawn(
-                f"worker{n}",
-                ["worker", self.address, "--nthreads", "1", "--memory-limit", "1GiB"],
-                ["--no-dashboard"],
-            )
-            for n in range(2)
-        ]
-
-    def _spawn(self, name: str, args: list[str], extra: list[str]) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "wb")
-        proc = subprocess.Popen(
-            [str(BIN / "dask"), *args, *extra],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        self.procs.append(proc)
-        return proc
-
-    def wait_ready(self, n_workers: int = 2, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with Client(self.address, timeout="5s") as client:
-                    client.wait_for_workers(n_workers, timeout=max(deadline - time.monotonic(), 1))
-                return
-            except (OSError, TimeoutError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-
-    def close(self) -> None:
-        for proc in reversed(self.procs):
-            stop(proc)
-
-
-@pytest.fixture
-def dask_cluster(tmp_path_factory):
-    started = DaskCluster(tmp_path_factory.mktemp("dask-logs"))
-    try:
-        started.wait_ready(2, timeout=60)
-        yield started
-    finally:
-        started.close()
 
 
 def open_store(out: Path) -> xr.Dataset:

@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+from distributed import Client
+
 from pipeline.demo.build import build_demo_inputs
 from pipeline.resources import config_file
 
@@ -41,12 +43,12 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 class CliRun:
-    """``footprint-map run`` as a subprocess whose stdout lines are read by a thread."""
+    """``footprint-map run`` (or ``command``) as a subprocess whose stdout lines a thread reads."""
 
-    def __init__(self, *args: str | Path):
+    def __init__(self, *args: str | Path, command: str = "run"):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [str(BIN / "footprint-map"), "run", *map(str, args)],
+            [str(BIN / "footprint-map"), command, *map(str, args)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -91,6 +93,57 @@ class CliRun:
     @property
     def stderr(self) -> str:
         return "".join(self._err)
+
+
+class DaskCluster:
+    """A scheduler and two workers, each a ``dask`` CLI subprocess."""
+
+    def __init__(self, log_dir: Path):
+        self.port = free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.procs: list[subprocess.Popen] = []
+        self.log_dir = log_dir
+        self.scheduler = self._spawn(
+            "scheduler",
+            ["scheduler", "--host", "127.0.0.1", "--port", str(self.port)],
+            ["--dashboard-address", ":0"],
+        )
+        self.workers = [
+            self._spawn(
+                f"worker{n}",
+                ["worker", self.address, "--nthreads", "1", "--memory-limit", "1GiB"],
+                ["--no-dashboard"],
+            )
+            for n in range(2)
+        ]
+
+    def _spawn(self, name: str, args: list[str], extra: list[str]) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "wb")
+        proc = subprocess.Popen(
+            [str(BIN / "dask"), *args, *extra],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def wait_ready(self, n_workers: int = 2, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with Client(self.address, timeout="5s") as client:
+                    client.wait_for_workers(n_workers, timeout=max(deadline - time.monotonic(), 1))
+                return
+            except (OSError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            stop(proc)
 
 
 def fine_inputs(root: Path) -> tuple[Path, Path]:

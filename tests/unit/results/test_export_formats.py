@@ -209,3 +209,19 @@ def test_a_store_written_before_the_cf_attributes_exports_too(tmp_path):
     export_store(ds, "netcdf", tmp_path / "old.nc", echo=lambda *_: None)
     check_export("netcdf", tmp_path / "old.nc", ds)
     assert xr.open_dataset(tmp_path / "old.nc").cf.axes == {"X": ["x"], "Y": ["y"]}
+
+
+def test_the_plain_zarr_export_holds_every_variable_footprint_included(store, tmp_path):
+    path = tmp_path / "plain.zarr"
+    assert export_store(store, "zarr", path, echo=lambda *_: None) == [path]
+    back = xr.open_zarr(path, consolidated=False)
+    assert zarr.open_group(path, mode="r").metadata.zarr_format == 3
+    assert back.attrs[EXPORT_ATTR] == "zarr" and "footprint_map_complete" not in back.attrs
+    for name in ("footprint", "foreign_footprint", "attribution", "emissions", "region_index"):
+        np.testing.assert_array_equal(back[name].values, store[name].values, err_msg=name)
+        assert back[name].chunks == store[name].chunks, name
+    assert list(back["consumer"].values) == ["A", "B", "USA"]
+    export_store(store, "zarr", path, echo=lambda *_: None)  # an earlier export is replaced
+    export_store(store, "zarr-gdal", tmp_path / "gdal.zarr", echo=lambda *_: None)
+    with pytest.raises(OutputError, match="not a zarr export"):  # another format's is kept
+        export_store(store, "zarr", tmp_path / "gdal.zarr", echo=lambda *_: None)

@@ -15,6 +15,7 @@ import xarray as xr
 from pipeline.errors import ConservationError, InputFileError, OutputError
 from pipeline.results.maps import safe_slug
 from pipeline.storage.lock import LOCK, output_lock
+from pipeline.storage.provenance import stage_key
 from pipeline.storage.versions import (
     CURRENT,
     KEEP_VERSIONS,
@@ -24,7 +25,6 @@ from pipeline.storage.versions import (
     new_version,
     open_version,
     resolve_store,
-    stage_key,
     stored_key,
     write_text_atomic,
     write_zarr_atomic,

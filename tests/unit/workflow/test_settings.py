@@ -18,6 +18,7 @@ from pipeline.workflow.config import (
     MrioSettings,
     OutputSettings,
     RegionSettings,
+    StorageSettings,
     StudyConfig,
     StudySettings,
     UncertaintySettings,
@@ -58,6 +59,7 @@ def config(tmp_path) -> StudyConfig:
 def test_every_section_is_its_frozen_dataclass(config):
     classes = [StudySettings, MrioSettings, InventorySettings, RegionSettings]
     classes += [ConcordanceSettings, OutputSettings, ClusterSettings, UncertaintySettings]
+    classes += [StorageSettings]
     assert list(SECTIONS.values()) == classes
     for name, cls in SECTIONS.items():
         section = getattr(config, name)
@@ -231,3 +233,59 @@ def test_naming_keys_rewrites_library_arguments_as_keys():
     assert with_keys("set `country` or list `domestic_regions`") == (
         "set [study] country or list [study] domestic_regions"
     )
+
+
+# ------------------------------------------------------------------ [storage]
+def _load_storage(tmp_path, storage: str):
+    return load_config(write(tmp_path, extra="[storage]\n" + storage))
+
+
+def test_storage_defaults_leave_everything_to_the_environment(tmp_path):
+    config = _load_storage(tmp_path, "")
+    s = config.storage
+    assert (s.endpoint_url, s.region, s.anonymous, s.allow_http, s.max_tries) == (
+        None,
+        None,
+        False,
+        None,
+        10,
+    )
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_ALLOW_HTTP": "true"}
+    opts = config.storage_options({**env, "AWS_REGION": "eu-west-3"})
+    assert (opts.endpoint_url, opts.allow_http, opts.region) == (
+        "http://127.0.0.1:9000",
+        True,
+        "eu-west-3",
+    )
+
+
+def test_storage_keys_are_used_over_the_environment(tmp_path):
+    config = _load_storage(
+        tmp_path,
+        'endpoint_url = "http://minio.lab:9000"\nregion = "us-west-2"\nallow_http = true\n'
+        "anonymous = true\nmax_tries = 4\n",
+    )
+    opts = config.storage_options({"AWS_REGION": "eu-west-3", "AWS_ALLOW_HTTP": "false"})
+    assert (opts.endpoint_url, opts.region, opts.allow_http, opts.anonymous, opts.max_tries) == (
+        "http://minio.lab:9000",
+        "us-west-2",
+        True,
+        True,
+        4,
+    )
+
+
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [
+        ('endpoint_url = "minio:9000"', r"\[storage\] endpoint_url = 'minio:9000' is not an end"),
+        ('endpoint_url = "http://m:9000"\nallow_http = false', "is plain http; set"),
+        ('region = "Europe West"', r"\[storage\] region = 'Europe West' is not a region name"),
+        ("max_tries = 0", r"\[storage\] max_tries = 0 is out of range; use a value in \[1, 100\]"),
+        ('anonymous = "yes"', r"\[storage\] anonymous = 'yes' should be of type bool"),
+        ('access_key = "AK"', r"unknown key in \[storage\] 'access_key'"),
+    ],
+)
+def test_bad_storage_keys_are_refused_naming_the_key(tmp_path, storage, message):
+    with pytest.raises(ConfigError, match=message):
+        _load_storage(tmp_path, storage + "\n")

@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from pipeline import __version__
-from pipeline.storage.versions import stage_key
+from pipeline.storage.provenance import stage_key
 from pipeline.workflow.config import SCHEMA, load_config
 from pipeline.workflow.run import STAGE_KEYS, _Plan
 
