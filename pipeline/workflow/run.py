@@ -63,15 +63,14 @@ def run_study(
 
     Inputs are checked before any cluster starts; every ``[[scenario]]`` is
     published with the baseline in ``out/scenarios/NAME/`` (:mod:`.scenario_run`).
+
     Parameters
     ----------
     config : StudyConfig
     out : Path or str
-        Output directory, or an object-storage URL (``s3://bucket/prefix``,
-        :mod:`.outputs`). The result is committed to its repository ``footprint``.
+        Output directory or object-storage URL (:mod:`.outputs`); committed to ``footprint``.
     connect : callable, optional
-        Returns a context manager yielding a ``distributed.Client``
-        (:func:`cluster.connect`); None uses dask's default scheduler.
+        A context manager of a ``distributed.Client`` (:func:`cluster.connect`), or None.
     echo, show_progress : callable, bool
         Progress messages; a progress bar for the Dask computations.
     note : str
