@@ -90,7 +90,9 @@ class S3Server:
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-metricsPort=0",
-            "-volume.max=16",
+            # a bucket is a collection that grows its own volumes (7 at a time): with a
+            # bucket per test the suite needs dozens of slots (16 ran out at the 4th)
+            "-volume.max=400",
             "-master.volumeSizeLimitMB=64",
             f"-filer.localSocket={self.data_dir / 'filer.sock'}",
             f"-s3.localSocket={self.data_dir / 's3.sock'}",

@@ -39,6 +39,11 @@ def test_bucket_per_test_holds_an_object(s3_server, s3_bucket):
     assert os.environ["AWS_ENDPOINT_URL"] == s3_server.endpoint
 
 
+def test_one_server_holds_a_bucket_per_test_for_a_whole_suite(s3_server):
+    names = [s3_server.create_bucket() for _ in range(12)]  # each written to once
+    assert len(set(names)) == 12
+
+
 def test_stop_ends_the_process_and_frees_its_ports(tmp_path):
     server = S3Server(tmp_path / "s3", weed_binary()).start()
     pid, port = server.proc.pid, server.ports["s3.port"]
