@@ -27,7 +27,7 @@ from pipeline.attribution.cube import (
 from pipeline.attribution.region_tables import home_producers
 from pipeline.grid import blocks
 from pipeline.grid.mapping import store_mapping
-from pipeline.kernels import tables
+from pipeline.kernels import cells, tables
 
 
 def with_footprint(ds: xr.Dataset) -> xr.Dataset:
@@ -66,12 +66,9 @@ def _with_foreign_cubes(ds: xr.Dataset) -> xr.Dataset:
         foreign,
         home_producers(shares, foreign),
     )
-    n_sectors = ds.sizes["sector"]
-    # e[s] * foreign[r, s] as a table that sends sector s to output s alone
-    by_sector = split["foreign"][:, :, None] * np.eye(n_sectors)[None]
     cubes = {
         "footprint_by_category": ("category", split["by_category"]),
-        "footprint_by_sector": ("sector", by_sector),
+        "footprint_by_sector": ("sector", cells.per_sector_tables(split["foreign"])),
     }
     out = ds
     for name, (dim, per_region) in cubes.items():

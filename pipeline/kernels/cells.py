@@ -115,11 +115,18 @@ def scale_by_region(
     numpy.ndarray
         ``(n_sectors, ny, nx)``.
     """
-    # a table that sends sector s to output s alone: the runs' products of
-    # apply_region_tables, and exactly e[s] * factors[r, s] (the other terms are 0)
+    return apply_region_tables(emissions, region_index, per_sector_tables(factors))
+
+
+def per_sector_tables(factors: np.ndarray) -> np.ndarray:
+    """``(n_regions, n_sectors, n_sectors)`` tables that send sector ``s`` to output ``s`` alone.
+
+    Applied with :func:`apply_region_tables` they give exactly
+    ``e[s] * factors[r, s]`` per output ``s`` (every other term is 0): the
+    by-sector layers, on the runs' products.
+    """
     n_sectors = factors.shape[1]
-    diagonal = factors[:, :, None] * np.eye(n_sectors, dtype=factors.dtype)[None]
-    return apply_region_tables(emissions, region_index, diagonal)
+    return factors[:, :, None] * np.eye(n_sectors, dtype=factors.dtype)[None]
 
 
 def region_sector_totals(
