@@ -221,8 +221,8 @@ def cell_layers(*, n_categories: int, n_materialized: int, n_sectors: int) -> in
 
     The stored stack (one per category, the foreign total, one per materialized
     consumer) and the foreign layer of each inventory sector. The conservation
-    check adds one layer, whatever the number of consumers
-    (:mod:`pipeline.kernels.write_pass`). The spatial chunk
+    check holds a few single layers of the chunk besides (not counted), whatever
+    the number of consumers (:mod:`pipeline.kernels.write_pass`). The spatial chunk
     budget is sized on this count (:func:`pipeline.grid.chunks.chunk_side`).
     """
     return n_categories + 1 + n_materialized + n_sectors
